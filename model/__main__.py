@@ -1,0 +1,73 @@
+"""Command line: ``python -m model train|evaluate``."""
+
+import argparse
+import json
+import sys
+
+from model import artifacts
+from model.data import DEFAULT_DATA, TRAIN_PER_CLASS
+from model.errors import ModelError
+
+
+def _parser():
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("train", "train and write artifacts"), ("evaluate", "score the saved model")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--data", default=str(DEFAULT_DATA), help="labelled CSV (id,date,text,target)")
+        command.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
+        command.add_argument(
+            "--train-per-class",
+            type=int,
+            default=TRAIN_PER_CLASS,
+            help="rows of each class, in file order, that train; the rest are held out",
+        )
+    train = commands.choices["train"]
+    train.add_argument("--alpha", type=float, default=None, help="smoothing; default: chosen by CV")
+    train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    train.add_argument("--created", default=None, help="timestamp to record (default: now)")
+    commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the PNG plots")
+    return parser
+
+
+def main(argv=None):
+    """Run one command; return the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            from model.train import train
+
+            entry = train(
+                args.data,
+                args.artifacts,
+                train_per_class=args.train_per_class,
+                alpha=args.alpha,
+                C=args.C,
+                created=args.created,
+            )
+            print(json.dumps(entry, indent=2))
+        else:
+            from model.evaluate import evaluate
+
+            metrics = evaluate(args.data, args.artifacts, args.out, train_per_class=args.train_per_class)
+            _print_metrics(metrics)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_metrics(metrics):
+    """Print held-out metrics as a short table."""
+    print(f"model {metrics['model']['name']} {metrics['model']['version']}, held-out n={metrics['support']}")
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        print(f"  {key:<10} {metrics[key]:.4f}")
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    print(f"  confusion  TN={tn} FP={fp} FN={fn} TP={tp}")
+    for name, path in metrics["plots"].items():
+        print(f"  {name:<17} {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Errors raised by the model package."""
+
+
+class ModelError(Exception):
+    """Base class for model package errors."""
+
+
+class DataError(ModelError):
+    """The training data set is missing or malformed."""
+
+
+class ArtifactError(ModelError):
+    """A model artifact is missing, altered or malformed: refuse to serve it."""
