@@ -1,0 +1,76 @@
+"""The manifest check: an altered, missing or unlisted artifact stops the app from starting."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from api import constants as c
+from model.artifacts import DEFAULT_DIR
+from model.data import DEFAULT_DATA
+from model.errors import ArtifactError
+from model.train import train
+
+
+@pytest.fixture
+def artifact_copy(tmp_path):
+    """A copy of the committed artifacts that a test may damage."""
+    return shutil.copytree(DEFAULT_DIR, tmp_path / "artifacts")
+
+
+def test_committed_artifacts_load(make_app):
+    app = make_app()
+    assert app.extensions[c.EXT_MODEL].ready
+
+
+def test_tampered_model_file_refuses_to_start(make_app, artifact_copy):
+    path = artifact_copy / "freqlr.json"
+    data = json.loads(path.read_bytes())
+    data["intercept"] += 1.0  # still a valid model, just not the one the manifest vouches for
+    path.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match=r"freqlr\.json fails its SHA-256 check"):
+        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+
+
+def test_one_flipped_byte_is_caught(make_app, artifact_copy):
+    path = artifact_copy / "freqlr.json"
+    payload = bytearray(path.read_bytes())
+    payload[len(payload) // 2] ^= 0x01
+    path.write_bytes(bytes(payload))
+    with pytest.raises(ArtifactError, match=r"freqlr\.json"):
+        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+
+
+def test_missing_model_file_is_named(make_app, artifact_copy):
+    (artifact_copy / "freqlr.json").unlink()
+    with pytest.raises(ArtifactError, match=r"artifact missing or unreadable: .*freqlr\.json"):
+        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+
+
+def test_missing_manifest_is_named(make_app, artifact_copy):
+    (artifact_copy / "manifest.json").unlink()
+    with pytest.raises(ArtifactError, match=r"manifest missing: .*manifest\.json"):
+        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+
+
+def test_unknown_model_name_is_named(make_app):
+    with pytest.raises(ArtifactError, match="'nope' is not in"):
+        make_app(**{c.MODEL_NAME: "nope"})
+
+
+def test_serving_code_never_unpickles():
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for d in ("api", "model") for p in (root / d).rglob("*.py")] + [root / "wsgi.py"]
+    unsafe = re.compile(r"^\s*(?:import|from)\s+(?:c?pickle|joblib|dill|cloudpickle|shelve|marshal)\b", re.M)
+    assert len(sources) > 10
+    for source in sources:
+        assert not unsafe.search(source.read_text()), source
+
+
+@pytest.mark.data
+def test_committed_model_is_what_training_reproduces(tmp_path):
+    """The committed artifact is exactly what `make train` makes from the shared data."""
+    train(DEFAULT_DATA, tmp_path, train_per_class=4000)
+    assert (tmp_path / "freqlr.json").read_bytes() == (DEFAULT_DIR / "freqlr.json").read_bytes()
