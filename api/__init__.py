@@ -1,0 +1,43 @@
+"""The sentiment API: a Flask application factory."""
+
+import logging
+
+from flask import Flask
+
+from api import auth, errors, health, limits, predict, security
+from api import constants as c
+from api.config import Settings
+from api.service import SentimentService
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config=None):
+    """Build the app: settings from the environment (or ``test_config``), model loaded and verified.
+
+    Raises ``model.errors.ArtifactError`` when the model is missing or altered,
+    so a server never starts with a model it cannot vouch for.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(Settings().flask_config())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config[c.MAX_BODY_BYTES]
+    # Answers keep the client's key order; Flask sorts keys by default.
+    app.json.sort_keys = False
+
+    errors.init_app(app)
+    security.init_app(app)
+    auth.init_app(app)
+    limits.init_app(app).exempt(health.bp)  # probes must answer however busy a client is
+
+    app.extensions[c.EXT_MODEL] = SentimentService().load(
+        app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]
+    )
+    log.info(
+        "model %s %s loaded", app.extensions[c.EXT_MODEL].name, app.extensions[c.EXT_MODEL].info["version"]
+    )
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(predict.bp)
+    return app

@@ -1,0 +1,45 @@
+"""Settings read from the environment once, typed and checked at start-up."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api import constants as c
+from model.artifacts import DEFAULT_DIR
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable named ``API_<FIELD>`` (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="API_", case_sensitive=True, extra="ignore")
+
+    TOKENS_FILE: Path = PROJECT_ROOT / "instance" / "tokens.json"
+    # How stale a worker's view of the token file may get: revocations take
+    # effect within this many seconds, at the cost of one stat() per interval.
+    TOKEN_RELOAD_SECONDS: float = Field(1.0, ge=0)
+    ARTIFACTS_DIR: Path = DEFAULT_DIR
+    MODEL: str | None = None
+    RATE_LIMIT: str = "60/minute"
+    RATE_LIMIT_STORAGE: str = "memory://"
+    MAX_BODY_BYTES: int = Field(2 * 1024 * 1024, ge=1024)
+    MAX_ITEMS: int = Field(1000, ge=1)
+    MAX_TWEET_CHARS: int = Field(1000, ge=1)
+    MAX_KEY_CHARS: int = Field(128, ge=1)
+
+    def flask_config(self):
+        """Return the settings as Flask config keys (those of api.constants and extensions')."""
+        return {
+            c.TOKENS_FILE: self.TOKENS_FILE,
+            c.TOKEN_RELOAD_SECONDS: self.TOKEN_RELOAD_SECONDS,
+            c.ARTIFACTS_DIR: self.ARTIFACTS_DIR,
+            c.MODEL_NAME: self.MODEL,
+            c.RATE_LIMIT: self.RATE_LIMIT,
+            c.RATE_LIMIT_STORAGE: self.RATE_LIMIT_STORAGE,
+            c.MAX_BODY_BYTES: self.MAX_BODY_BYTES,
+            c.MAX_ITEMS: self.MAX_ITEMS,
+            c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,
+            c.MAX_KEY_CHARS: self.MAX_KEY_CHARS,
+        }

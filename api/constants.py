@@ -1,0 +1,16 @@
+"""Names of every configuration key; each is also the environment variable that sets it."""
+
+TOKENS_FILE = "API_TOKENS_FILE"
+TOKEN_RELOAD_SECONDS = "API_TOKEN_RELOAD_SECONDS"  # noqa: S105 - a key name, not a secret
+ARTIFACTS_DIR = "API_ARTIFACTS_DIR"
+MODEL_NAME = "API_MODEL"
+RATE_LIMIT = "API_RATE_LIMIT"
+RATE_LIMIT_STORAGE = "API_RATE_LIMIT_STORAGE"
+MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
+MAX_ITEMS = "API_MAX_ITEMS"
+MAX_TWEET_CHARS = "API_MAX_TWEET_CHARS"
+MAX_KEY_CHARS = "API_MAX_KEY_CHARS"
+
+# Where create_app keeps its per-app objects (app.extensions[...]).
+EXT_MODEL = "sentiment_model"
+EXT_TOKENS = "sentiment_tokens"

@@ -1,0 +1,105 @@
+"""One JSON error shape for every layer: werkzeug, auth, limiter and our own."""
+
+import logging
+import re
+from http import HTTPStatus
+
+from flask import jsonify
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error the client caused; subclasses carry their HTTP status and code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message, key=None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+class UnsupportedMediaType(APIError):
+    """The body is not declared as JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class InvalidJSON(APIError):
+    """The body is not valid UTF-8 JSON."""
+
+    code = "invalid_json"
+
+
+class InvalidBody(APIError):
+    """The JSON is valid but not an object of id -> tweet text."""
+
+    code = "invalid_body"
+
+
+class InvalidItem(APIError):
+    """One key or value breaks a rule; ``key`` names it."""
+
+    code = "invalid_item"
+
+
+class TooManyItems(APIError):
+    """More tweets than one request may carry."""
+
+    code = "too_many_items"
+
+
+def error_response(status, message, code=None, key=None, headers=None):
+    """Return the JSON error response every error path shares."""
+    error = {"status": status, "code": code or _code_for(status), "message": message}
+    if key is not None:
+        error["key"] = key
+    response = jsonify(error=error)
+    response.status_code = status
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
+def _code_for(status):
+    """Return a snake_case code for an HTTP status ("Too Many Requests" -> "too_many_requests")."""
+    try:
+        name = HTTPStatus(status).phrase
+    except ValueError:
+        name = "error"
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def handle_api_error(exc):
+    """Render our own errors."""
+    return error_response(exc.status, exc.message, exc.code, exc.key)
+
+
+def handle_http_exception(exc):
+    """Render werkzeug's and extensions' HTTP errors (404, 405, 413...) as JSON, keeping their headers."""
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return error_response(exc.code, exc.description or exc.name, headers=headers)
+
+
+def handle_rate_limited(exc):
+    """Say which limit was hit; flask-limiter adds Retry-After and the X-RateLimit headers."""
+    return error_response(429, f"rate limit exceeded: {exc.description}", code="rate_limited")
+
+
+def handle_unexpected(exc):
+    """Log a bug with its traceback, and answer with a JSON 500 that reveals nothing."""
+    log.error("unhandled %s on request", type(exc).__name__, exc_info=exc)
+    return error_response(500, "internal error; the server log has the details")
+
+
+def init_app(app):
+    """Register the handlers on ``app``."""
+    app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
+    app.register_error_handler(Exception, handle_unexpected)

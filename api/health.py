@@ -1,0 +1,23 @@
+"""Liveness and readiness probes: no auth, no rate limit, no body to parse."""
+
+from flask import Blueprint, current_app, jsonify
+
+from api import constants as c
+from api.errors import error_response
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process answers."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """The model is loaded and verified, so predictions can be served."""
+    service = current_app.extensions.get(c.EXT_MODEL)
+    if service is None or not service.ready:
+        return error_response(503, "model not loaded", code="not_ready")
+    return jsonify(status="ready", model=service.name, version=service.info["version"])

@@ -1,0 +1,51 @@
+"""Rate limits: JSON 429s with Retry-After, per-token buckets, reset after the window."""
+
+import time_machine
+
+from api import constants as c
+from api.tokens import create_token
+
+
+def test_limit_gives_json_429_with_retry_after(make_app, auth_header):
+    client = make_app(**{c.RATE_LIMIT: "3/minute"}).test_client()
+    with time_machine.travel(1_800_000_000, tick=False):
+        statuses = [client.get("/api/v1/model", headers=auth_header).status_code for _ in range(4)]
+        limited = client.get("/api/v1/model", headers=auth_header)
+    assert statuses == [200, 200, 200, 429]
+    assert limited.status_code == 429
+    assert limited.get_json()["error"]["code"] == "rate_limited"
+    # flask-limiter rounds the window end up, so a 60 s window can say 61.
+    assert 0 < int(limited.headers["Retry-After"]) <= 61
+    assert limited.headers["X-RateLimit-Limit"] == "3"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_limit_resets_after_the_window(make_app, auth_header):
+    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        assert client.get("/api/v1/model", headers=auth_header).status_code == 200
+        assert client.get("/api/v1/model", headers=auth_header).status_code == 429
+        clock.shift(61)
+        assert client.get("/api/v1/model", headers=auth_header).status_code == 200
+
+
+def test_each_token_has_its_own_bucket(make_app, tokens, auth_header):
+    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    other = {"Authorization": f"Bearer {create_token(tokens[0], 'bob')}"}
+    with time_machine.travel(1_800_000_000, tick=False):
+        assert client.get("/api/v1/model", headers=auth_header).status_code == 200
+        assert client.get("/api/v1/model", headers=auth_header).status_code == 429
+        assert client.get("/api/v1/model", headers=other).status_code == 200
+
+
+def test_successful_answers_carry_no_retry_after(client, auth_header):
+    response = client.get("/api/v1/model", headers=auth_header)
+    assert response.status_code == 200
+    assert "Retry-After" not in response.headers
+    assert "X-RateLimit-Remaining" in response.headers
+
+
+def test_health_probes_are_not_limited(make_app):
+    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5
+    assert [client.get("/readyz").status_code for _ in range(5)] == [200] * 5
