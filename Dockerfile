@@ -1,0 +1,56 @@
+# Sentiment API image: gunicorn terminating TLS, running as a non-root user.
+#
+# Secrets are never baked into the image; mount them at run time:
+#   certs/  -> /app/certs (read-only): server.crt and server.key, which gunicorn.conf.py reads
+#              by default (override with API_TLS_CERT / API_TLS_KEY).
+#   tokens  -> /app/instance/tokens.json, the default of API_TOKENS_FILE (set it to move the file).
+# server.key is written with mode 0600, so on the host it must be owned by (or readable by) uid 10001.
+#
+#   docker run --rm -p 5000:5000 \
+#     -v "$PWD/certs:/app/certs:ro" -v "$PWD/instance:/app/instance" sentiment-api
+
+# Build stage: pip and its caches stay here, only the finished venv moves on.
+FROM python:3.11.7-slim-bookworm AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /build
+COPY requirements.txt constraints.txt ./
+RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt
+
+
+# Runtime stage: same pinned base so the venv's interpreter path and ABI match.
+FROM python:3.11.7-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# Fixed uid so host files (the mounted key and tokens) can be granted to exactly this user.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+# Code and model stay owned by root: the service user can read them but not alter them.
+COPY api/ api/
+COPY model/ model/
+COPY artifacts/ artifacts/
+COPY wsgi.py gunicorn.conf.py ./
+
+# Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd (it is user app).
+USER 10001:10001
+EXPOSE 5000
+
+# slim has no curl, so the probe uses the stdlib. Certificate checks are skipped on purpose: the
+# probe talks to its own process over loopback, where nobody can intercept, and verifying would tie
+# liveness to ca.crt being mounted, which a deployment with a public certificate does not need.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, ssl, urllib.request; ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE; urllib.request.urlopen('https://127.0.0.1:' + os.environ.get('PORT', '5000') + '/healthz', context=ctx, timeout=4)"]
+
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"]

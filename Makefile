@@ -1,0 +1,66 @@
+# Operator and developer entry points. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= ../shared/data/tweet_sentiment_10K.csv
+TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: help install certs token revoke train evaluate api-start test lint first-token clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+# Stamp files: reinstall only when a requirements file changes.
+$(VENV)/.runtime: requirements.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
+
+certs: $(VENV)/.runtime ## Generate the local CA and server certificate in certs/ (FORCE=1 to replace)
+	$(PY) -m api.certs $(if $(FORCE),--force,)
+
+token: $(VENV)/.runtime ## Create a token: make token NAME=alice (the token is the last line)
+	@test -n "$(NAME)" || { echo "usage: make token NAME=<name>" >&2; exit 2; }
+	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create "$(NAME)"
+
+revoke: $(VENV)/.runtime ## Revoke a token: make revoke NAME=alice (running workers drop it within 1 s)
+	@test -n "$(NAME)" || { echo "usage: make revoke NAME=<name>" >&2; exit 2; }
+	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token revoke "$(NAME)"
+
+train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
+	$(PY) -m model train --data "$(DATA)"
+
+evaluate: $(VENV)/.dev ## Print held-out metrics; write confusion matrix and ROC PNGs to reports/
+	$(PY) -m model evaluate --data "$(DATA)" --out reports
+
+first-token: $(VENV)/.runtime
+	@if [ -z "$$(API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token list)" ]; then \
+	  echo "No token yet: creating one named 'admin'. Use it as: Authorization: Bearer <token>"; \
+	  API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create admin; \
+	fi
+
+api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:$${PORT:-5000} (foreground)
+	API_TOKENS_FILE=$(TOKENS_FILE) exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
+
+test: $(VENV)/.dev ## Set up and run the test suite
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
+
+clean: ## Remove caches and reports (keeps .venv, certs and tokens)
+	rm -rf .pytest_cache .ruff_cache reports
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
