@@ -6,7 +6,12 @@ Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does 
 import multiprocessing
 import os
 import ssl
+import sys
 from pathlib import Path
+
+from api.config import Settings
+from model import artifacts
+from model.errors import ArtifactError
 
 _root = Path(__file__).resolve().parent
 
@@ -68,3 +73,17 @@ def ssl_context(config, default_ssl_context_factory):
     context.set_ciphers(TLS12_CIPHERS)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     return context
+
+
+def on_starting(server):
+    """Refuse to start, with one clear line, if the model artifacts are missing or altered.
+
+    Each worker verifies them again when it loads the model; this check only
+    spares the operator a traceback per worker.
+    """
+    settings = Settings()
+    try:
+        artifacts.load(settings.ARTIFACTS_DIR, settings.MODEL)
+    except ArtifactError as exc:
+        server.log.error("refusing to start: %s", exc)
+        sys.exit(1)

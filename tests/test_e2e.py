@@ -1,6 +1,7 @@
 """The real thing: Gunicorn with TLS on a loopback port, verified against the generated CA."""
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -128,3 +129,26 @@ def test_heldout_accuracy_through_the_running_api(server):
     accuracy = correct / len(split.test_labels)
     print(f"held-out accuracy through the API: {accuracy:.4f} on {len(split.test_labels)} tweets")
     assert accuracy >= 0.73
+
+
+@pytest.mark.parametrize("damage", ["alter", "delete"])
+def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
+    artifacts = shutil.copytree(ROOT / "artifacts", tmp_path / "artifacts")
+    if damage == "alter":
+        with open(artifacts / "freqlr.json", "ab") as handle:
+            handle.write(b" ")
+    else:
+        (artifacts / "freqlr.json").unlink()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_ARTIFACTS_DIR": str(artifacts)}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "refusing to start" in result.stderr
+    assert str(artifacts / "freqlr.json") in result.stderr
+    assert "Traceback" not in result.stderr
