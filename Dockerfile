@@ -26,9 +26,11 @@ RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt
 # Runtime stage: same pinned base so the venv's interpreter path and ABI match.
 FROM python:3.11.7-slim-bookworm
 
+# OPENSSL_CONF limits TLS key exchange to X25519, P-256 and P-384 (Python's ssl module cannot).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PATH=/opt/venv/bin:$PATH
+    PATH=/opt/venv/bin:$PATH \
+    OPENSSL_CONF=/app/deploy/openssl.cnf
 
 # Fixed uid so host files (the mounted key and tokens) can be granted to exactly this user.
 RUN groupadd --system --gid 10001 app \
@@ -42,6 +44,7 @@ COPY api/ api/
 COPY model/ model/
 COPY artifacts/ artifacts/
 COPY wsgi.py gunicorn.conf.py ./
+COPY deploy/openssl.cnf deploy/openssl.cnf
 
 # Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd (it is user app).
 USER 10001:10001

@@ -51,7 +51,8 @@ first-token: $(VENV)/.runtime
 	fi
 
 api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:$${PORT:-5000} (foreground)
-	API_TOKENS_FILE=$(TOKENS_FILE) exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
+	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
+	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
 test: $(VENV)/.dev ## Set up and run the test suite
 	$(PY) -m pytest

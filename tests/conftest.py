@@ -10,6 +10,7 @@ from api import create_app
 from api.tokens import create_token
 from model.artifacts import DEFAULT_DIR
 from model.data import DEFAULT_DATA
+from tests.e2e import running_server
 from tests.samples import write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,10 @@ def auth_header(tokens):
 def small_csv(tmp_path):
     """A small balanced data set made by the test (40 tweets per class)."""
     return write_csv(tmp_path / "small.csv")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """One real Gunicorn (2 gevent workers, TLS, high rate limit) shared by the tests that only read."""
+    with running_server(tmp_path_factory.mktemp("live")) as server:
+        yield server

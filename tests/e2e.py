@@ -1,11 +1,92 @@
 """Starting and talking to real servers: a free port, readiness polling, HTTPS with a given CA."""
 
 import json
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from api.certs import generate
+from api.tokens import create_token
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENSSL_CONF = ROOT / "deploy" / "openssl.cnf"
+
+
+@dataclass
+class Server:
+    """A running Gunicorn: where it listens, how to trust it, a valid token, its process and log."""
+
+    url: str
+    port: int
+    token: str
+    context: ssl.SSLContext
+    certs: Path
+    tokens_file: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self):
+        """Return everything the server has written so far."""
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(tmp, env=None, workers=2, ready=True):
+    """Start Gunicorn exactly as `make api-start` does, with its own certificates and token.
+
+    ``tmp`` is a fresh folder; ``env`` adds or overrides environment variables.
+    The server is stopped with SIGTERM (then SIGKILL) on exit.
+    """
+    certs = tmp / "certs"
+    if not (certs / "server.crt").exists():
+        generate(certs)
+    tokens_file = tmp / "tokens.json"
+    token = create_token(tokens_file, "e2e")
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": str(workers),
+        "OPENSSL_CONF": str(OPENSSL_CONF),
+        "API_TLS_CERT": str(certs / "server.crt"),
+        "API_TLS_KEY": str(certs / "server.key"),
+        "API_TOKENS_FILE": str(tokens_file),
+        "API_RATE_LIMIT": "100000/minute",
+        **(env or {}),
+    }
+    log_path = tmp / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    context = client_context(certs / "ca.crt")
+    server = Server(f"https://localhost:{port}", port, token, context, certs, tokens_file, process, log_path)
+    try:
+        if ready:
+            wait_ready(server.url, context, process, log_path)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def free_port():

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -13,49 +12,11 @@ import warnings
 import pytest
 
 from api.certs import generate
-from api.tokens import create_token
 from model.data import DEFAULT_DATA, fixed_split, read_rows
 from tests.conftest import ROOT
-from tests.e2e import client_context, free_port, request, wait_ready
+from tests.e2e import client_context, free_port, request
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A Gunicorn server started as an operator would, with its own certificates and token."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    certs = tmp / "certs"
-    generate(certs)
-    token = create_token(tmp / "tokens.json", "e2e")
-    port = free_port()
-    env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKERS": "2",
-        "API_TLS_CERT": str(certs / "server.crt"),
-        "API_TLS_KEY": str(certs / "server.key"),
-        "API_TOKENS_FILE": str(tmp / "tokens.json"),
-        "API_RATE_LIMIT": "100000/minute",
-    }
-    log_path = tmp / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    context = client_context(certs / "ca.crt")
-    url = f"https://localhost:{port}"
-    try:
-        wait_ready(url, context, process, log_path)
-        yield {"url": url, "port": port, "token": token, "context": context, "ca": certs / "ca.crt"}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def _tls_handshake(port, version):
@@ -72,53 +33,53 @@ def _tls_handshake(port, version):
         return tls.version()
 
 
-def test_certificate_verifies_against_the_ca_and_predicts(server):
+def test_certificate_verifies_against_the_ca_and_predicts(live_server):
     status, headers, answer = request(
-        server["url"] + "/api/v1/predict",
-        server["context"],
+        live_server.url + "/api/v1/predict",
+        live_server.context,
         body={"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"},
-        token=server["token"],
+        token=live_server.token,
     )
     assert status == 200
     assert answer == {"t1": "Positive", "t2": "Negative"}
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_a_client_trusting_another_ca_is_refused(server, tmp_path):
+def test_a_client_trusting_another_ca_is_refused(live_server, tmp_path):
     generate(tmp_path / "other")
     with pytest.raises(urllib.error.URLError) as refused:
-        request(server["url"] + "/healthz", client_context(tmp_path / "other" / "ca.crt"))
+        request(live_server.url + "/healthz", client_context(tmp_path / "other" / "ca.crt"))
     assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
 
 
-def test_tls_1_1_is_refused_by_the_server(server):
+def test_tls_1_1_is_refused_by_the_server(live_server):
     with pytest.raises(ssl.SSLError) as refused:
-        _tls_handshake(server["port"], ssl.TLSVersion.TLSv1_1)
+        _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_1)
     # The alert comes from the server; a client-side refusal would say NO_PROTOCOLS_AVAILABLE.
     assert refused.value.reason in {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL"}
-    assert _tls_handshake(server["port"], ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
-    assert _tls_handshake(server["port"], ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+    assert _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
 
 
-def test_auth_and_errors_are_json_over_the_wire(server):
-    status, headers, body = request(server["url"] + "/api/v1/predict", server["context"], body={"a": "x"})
+def test_auth_and_errors_are_json_over_the_wire(live_server):
+    status, headers, body = request(live_server.url + "/api/v1/predict", live_server.context, body={"a": "x"})
     assert status == 401
     assert headers["WWW-Authenticate"].startswith("Bearer")
     assert body["error"]["code"] == "unauthorized"
     status, _, body = request(
-        server["url"] + "/api/v1/predict", server["context"], body={"a": 1}, token=server["token"]
+        live_server.url + "/api/v1/predict", live_server.context, body={"a": 1}, token=live_server.token
     )
     assert (status, body["error"]["key"]) == (400, "a")
 
 
 @pytest.mark.data
-def test_heldout_accuracy_through_the_running_api(server):
+def test_heldout_accuracy_through_the_running_api(live_server):
     split = fixed_split(read_rows(DEFAULT_DATA))
     predicted = {}
     for start in range(0, len(split.test_texts), 1000):
         batch = {str(i): split.test_texts[i] for i in range(start, min(start + 1000, len(split.test_texts)))}
         status, _, answer = request(
-            server["url"] + "/api/v1/predict", server["context"], body=batch, token=server["token"]
+            live_server.url + "/api/v1/predict", live_server.context, body=batch, token=live_server.token
         )
         assert status == 200
         predicted.update(answer)
