@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install certs token revoke train evaluate api-start test lint first-token clean
+.PHONY: help install certs client-cert token revoke train evaluate api-start test lint first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,10 +25,21 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
+# sslyze pins an older cryptography than the API, so it gets a venv of its own.
+SSLYZE_VENV := .venv-sslyze
+$(SSLYZE_VENV)/.installed: requirements-sslyze.txt
+	test -x $(SSLYZE_VENV)/bin/python || $(PYTHON) -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sslyze.txt
+	touch $@
+
 install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
 
 certs: $(VENV)/.runtime ## Generate the local CA and server certificate in certs/ (FORCE=1 to replace)
 	$(PY) -m api.certs $(if $(FORCE),--force,)
+
+client-cert: $(VENV)/.runtime ## Issue a client certificate for mutual TLS: make client-cert NAME=alice
+	@test -n "$(NAME)" || { echo "usage: make client-cert NAME=<name>" >&2; exit 2; }
+	$(PY) -m api.certs --client "$(NAME)"
 
 token: $(VENV)/.runtime ## Create a token: make token NAME=alice (the token is the last line)
 	@test -n "$(NAME)" || { echo "usage: make token NAME=<name>" >&2; exit 2; }
@@ -54,7 +65,7 @@ api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
 	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.dev ## Set up and run the test suite
+test: $(VENV)/.dev $(SSLYZE_VENV)/.installed ## Set up and run the test suite
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile

@@ -7,13 +7,14 @@ import multiprocessing
 import os
 import ssl
 import sys
-from pathlib import Path
 
+from api import tls
 from api.config import Settings
 from model import artifacts
 from model.errors import ArtifactError
 
-_root = Path(__file__).resolve().parent
+# Typed and checked: a bad API_* value stops the server here, with its name.
+settings = Settings()
 
 # All interfaces by default: the server is meant to be reached (in a container, it must be).
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
@@ -24,7 +25,8 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  
 # req/s) but a handful of idle TCP connections that never start TLS block its
 # threads (Gunicorn issue #2652); gevent served ~5,300 req/s and still answered
 # in 15 ms with 250 such connections open.
-worker_class = "gevent"
+# The subclass bounds the TLS handshake in time (TLS_HANDSHAKE_TIMEOUT), see api/worker.py.
+worker_class = "api.worker.HardenedGeventWorker"
 # Prediction is CPU-bound Python: one worker per core uses the machine, more
 # only add memory and context switches.
 workers = int(os.environ.get("WORKERS", multiprocessing.cpu_count()))
@@ -40,39 +42,26 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 
-certfile = os.environ.get("API_TLS_CERT", str(_root / "certs" / "server.crt"))
-keyfile = os.environ.get("API_TLS_KEY", str(_root / "certs" / "server.key"))
+certfile = str(settings.TLS_CERT)
+keyfile = str(settings.TLS_KEY)
+# Mutual TLS, off by default: with API_TLS_CLIENT_AUTH=required only clients
+# holding a certificate from API_TLS_CLIENT_CA complete the handshake.
+if settings.TLS_CLIENT_AUTH == "required":
+    cert_reqs = ssl.CERT_REQUIRED
+    ca_certs = str(settings.TLS_CLIENT_CA)
 
-# TLS 1.2 and 1.3 only; for TLS 1.2 only forward-secret AEAD suites.
-# (TLS 1.3 suites are all AEAD and not set through this string.)
-TLS12_CIPHERS = ":".join(
-    [
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-    ]
-)
-ciphers = TLS12_CIPHERS
-
-# No server version banner.
-proxy_allow_ips = "127.0.0.1"
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
+# A failing log write is one line (never the request headers) and a failed reopen keeps the old file.
+logger_class = "api.worker.HardenedLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # The access log never records query strings or headers: no secrets in logs.
 access_log_format = '%(h)s pid=%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
 def ssl_context(config, default_ssl_context_factory):
-    """Return the server's TLS context: Gunicorn's, raised to TLS 1.2 and the cipher list above."""
-    context = default_ssl_context_factory()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers(TLS12_CIPHERS)
-    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
-    return context
+    """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/tls.py)."""
+    return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE)
 
 
 def on_starting(server):
@@ -81,9 +70,17 @@ def on_starting(server):
     Each worker verifies them again when it loads the model; this check only
     spares the operator a traceback per worker.
     """
-    settings = Settings()
     try:
         artifacts.load(settings.ARTIFACTS_DIR, settings.MODEL)
     except ArtifactError as exc:
         server.log.error("refusing to start: %s", exc)
         sys.exit(1)
+    if settings.RATE_LIMIT_STORAGE.startswith("memory://") and workers > 1:
+        server.log.warning(
+            "API_RATE_LIMIT_STORAGE=memory:// counts per worker: with %d workers a client may get up to"
+            " %d times API_RATE_LIMIT; set a redis:// storage for exact limits",
+            workers,
+            workers,
+        )
+    if not os.environ.get("OPENSSL_CONF"):
+        server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")

@@ -31,6 +31,7 @@ CA_LIFETIME = datetime.timedelta(days=5 * 365)
 # Mozilla's intermediate profile: leaf certificates must live under 366 days.
 SERVER_LIFETIME = datetime.timedelta(days=365)
 FILES = {"ca_cert": "ca.crt", "ca_key": "ca.key", "server_cert": "server.crt", "server_key": "server.key"}
+_CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -190,26 +191,50 @@ def _new_ca():
 
 def _new_server(ca_cert, ca_key, sans):
     """Create a server certificate for the given names, signed by the CA."""
+    # Clients match host names against the SAN only; the CN is for humans.
+    san = x509.SubjectAlternativeName(sans)
+    return _new_leaf(ca_cert, ca_key, SERVER_NAME, ExtendedKeyUsageOID.SERVER_AUTH, san)
+
+
+def _new_leaf(ca_cert, ca_key, common_name, usage, san=None):
+    """Create a leaf certificate for one extended key usage, signed by the CA."""
     key = _new_key()
     not_before = _now() - CLOCK_SKEW
-    cert = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(SERVER_NAME))
+        .subject_name(_name(common_name))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_before + SERVER_LIFETIME)
-        # Clients match host names against the SAN only; the CN is for humans.
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(_authority_key_id(ca_cert), critical=False)
-        .sign(ca_key, hashes.SHA256())
     )
-    return cert, key
+    if san is not None:
+        builder = builder.add_extension(san, critical=False)
+    return builder.sign(ca_key, hashes.SHA256()), key
+
+
+def issue_client_cert(out_dir, name):
+    """Issue ``clients/<name>.crt`` and ``.key`` from the existing CA in ``out_dir``; return their paths.
+
+    For mutual TLS: a server started with ``API_TLS_CLIENT_AUTH=required`` accepts only
+    clients presenting a certificate signed by this CA.
+    """
+    if not _CLIENT_NAME.fullmatch(name):
+        raise CertError(f"invalid client name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+    ca = _load_ca(paths_in(out_dir))
+    if ca is None:
+        raise CertError(f"no CA in {out_dir}: run `make certs` first")
+    clients = Path(out_dir) / "clients"
+    clients.mkdir(mode=0o700, exist_ok=True)
+    cert_path, key_path = clients / f"{name}.crt", clients / f"{name}.key"
+    _write_pair(_new_leaf(*ca, name, ExtendedKeyUsageOID.CLIENT_AUTH), cert_path, key_path)
+    return cert_path, key_path
 
 
 def _key_usage(digital_signature=False, key_cert_sign=False, crl_sign=False):
@@ -295,11 +320,27 @@ def _warn_missing_sans(cert_path, extra_sans):
         )
 
 
+def _main_client(out_dir, name):
+    """Issue one client certificate; return the exit status."""
+    try:
+        cert_path, key_path = issue_client_cert(out_dir, name)
+    except CertError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {_display(cert_path)}\nwrote {_display(key_path)}")
+    print(
+        f"try: curl --cacert {_display(paths_in(out_dir)['ca_cert'])} --cert {_display(cert_path)}"
+        f" --key {_display(key_path)} https://localhost:5000/healthz"
+    )
+    return 0
+
+
 def _parser():
     """Build the argument parser."""
     parser = argparse.ArgumentParser(prog="python -m api.certs", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(DEFAULT_DIR), help="output folder (default: certs/)")
     parser.add_argument("--force", action="store_true", help="regenerate everything, including the CA")
+    parser.add_argument("--client", metavar="NAME", help="issue a client certificate from the existing CA")
     parser.add_argument(
         "--san",
         action="extend",
@@ -314,6 +355,8 @@ def _parser():
 def main(argv=None):
     """Generate the files; return the process exit status."""
     args = _parser().parse_args(argv)
+    if args.client:
+        return _main_client(args.out, args.client)
     try:
         paths, written = _generate(args.out, args.san, args.force)
     except SanError as exc:

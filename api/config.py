@@ -1,6 +1,7 @@
 """Settings read from the environment once, typed and checked at start-up."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,13 @@ class Settings(BaseSettings):
     MAX_ITEMS: int = Field(1000, ge=1)
     MAX_TWEET_CHARS: int = Field(1000, ge=1)
     MAX_KEY_CHARS: int = Field(128, ge=1)
+
+    # Read by gunicorn.conf.py, which terminates TLS.
+    TLS_CERT: Path = PROJECT_ROOT / "certs" / "server.crt"
+    TLS_KEY: Path = PROJECT_ROOT / "certs" / "server.key"
+    TLS_PROFILE: Literal["intermediate", "modern"] = "intermediate"
+    TLS_CLIENT_AUTH: Literal["none", "required"] = "none"
+    TLS_CLIENT_CA: Path = PROJECT_ROOT / "certs" / "ca.crt"
 
     def flask_config(self):
         """Return the settings as Flask config keys (those of api.constants and extensions')."""

@@ -1,7 +1,9 @@
 """Shared fixtures: an app factory with its own token file, and small data made here."""
 
 import os
-from pathlib import Path
+import shutil
+import signal
+import subprocess
 
 import pytest
 
@@ -10,21 +12,35 @@ from api import create_app
 from api.tokens import create_token
 from model.artifacts import DEFAULT_DIR
 from model.data import DEFAULT_DATA
-from tests.e2e import running_server
+from tests.e2e import ROOT, free_port, running_server
 from tests.samples import write_csv
 
-ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+SSLYZE = ROOT / ".venv-sslyze" / "bin" / "sslyze"
+
+
+def _missing(marker):
+    """Return why a test with ``marker`` cannot run here, or None."""
+    if marker == "data" and not DEFAULT_DATA.is_file():
+        return f"shared data set not found at {DEFAULT_DATA}"
+    if marker == "sslyze" and not SSLYZE.exists():
+        return f"sslyze not installed at {SSLYZE} (make test installs it)"
+    if marker == "redis" and not shutil.which("redis-server"):
+        return "redis-server not installed"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip tests that need the shared data set when absent, except under CI, where they run and fail."""
-    if DEFAULT_DATA.is_file() or IN_CI:
+    """Skip tests whose data set or tool is absent, except under CI, where they run and fail."""
+    if IN_CI:
         return
-    skip = pytest.mark.skip(reason=f"shared data set not found at {DEFAULT_DATA}")
     for item in items:
-        if "data" in item.keywords:
-            item.add_marker(skip)
+        for marker in ("data", "sslyze", "redis"):
+            reason = _missing(marker) if marker in item.keywords else None
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture
@@ -82,3 +98,25 @@ def live_server(tmp_path_factory):
     """One real Gunicorn (2 gevent workers, TLS, high rate limit) shared by the tests that only read."""
     with running_server(tmp_path_factory.mktemp("live")) as server:
         yield server
+
+
+@pytest.fixture
+def api_start(tmp_path):
+    """Run `make api-start` with a fresh tokens file; yield (port, output file); stop it after."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "API_TOKENS_FILE": str(tmp_path / "tokens.json")}
+    out_path = tmp_path / "api-start.out"
+    with open(out_path, "wb") as out:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "api-start"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield port, out_path, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

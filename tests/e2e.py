@@ -40,10 +40,11 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp, env=None, workers=2, ready=True):
+def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
     """Start Gunicorn exactly as `make api-start` does, with its own certificates and token.
 
-    ``tmp`` is a fresh folder; ``env`` adds or overrides environment variables.
+    ``tmp`` is a fresh folder; ``env`` adds or overrides environment variables;
+    ``client_cert`` is a (cert, key) pair the readiness probe presents (mutual TLS).
     The server is stopped with SIGTERM (then SIGKILL) on exit.
     """
     certs = tmp / "certs"
@@ -61,6 +62,7 @@ def running_server(tmp, env=None, workers=2, ready=True):
         "API_TLS_CERT": str(certs / "server.crt"),
         "API_TLS_KEY": str(certs / "server.key"),
         "API_TOKENS_FILE": str(tokens_file),
+        "API_TLS_CLIENT_CA": str(certs / "ca.crt"),
         "API_RATE_LIMIT": "100000/minute",
         **(env or {}),
     }
@@ -74,6 +76,8 @@ def running_server(tmp, env=None, workers=2, ready=True):
             stderr=subprocess.STDOUT,
         )
     context = client_context(certs / "ca.crt")
+    if client_cert:
+        context.load_cert_chain(*client_cert)
     server = Server(f"https://localhost:{port}", port, token, context, certs, tokens_file, process, log_path)
     try:
         if ready:
@@ -128,3 +132,15 @@ def wait_ready(url, context, process, log_path, timeout=60):
             pass
         time.sleep(0.2)
     raise AssertionError(f"server not ready after {timeout}s:\n{log_path.read_text()}")
+
+
+def wait_for_token(out_path, process, timeout=120):
+    """Return the first token printed by `make api-start` (a line that starts with sa_)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tokens = [line for line in out_path.read_text().splitlines() if line.startswith("sa_")]
+        if tokens:
+            return tokens[0]
+        assert process.poll() is None, out_path.read_text()
+        time.sleep(0.2)
+    raise AssertionError(f"no token printed:\n{out_path.read_text()}")
