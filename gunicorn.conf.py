@@ -3,6 +3,7 @@
 Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does it).
 """
 
+import logging
 import multiprocessing
 import os
 import ssl
@@ -62,6 +63,14 @@ access_log_format = '%(h)s pid=%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 def ssl_context(config, default_ssl_context_factory):
     """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/tls.py)."""
     return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE)
+
+
+def post_worker_init(worker):
+    """Send the app's own log records (the app, the token store, flask-limiter) to Gunicorn's error log."""
+    error_log = worker.log.error_log
+    root = logging.getLogger()
+    root.handlers = list(error_log.handlers)
+    root.setLevel(error_log.level)
 
 
 def on_starting(server):

@@ -29,7 +29,8 @@ def create_app(test_config=None):
     errors.init_app(app)
     security.init_app(app)
     auth.init_app(app)
-    limits.init_app(app).exempt(health.bp)  # probes must answer however busy a client is
+    # Probes must answer however busy a client is.
+    limits.init_app(app, protected=predict.bp).exempt(health.bp)
 
     app.extensions[c.EXT_MODEL] = SentimentService().load(
         app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]

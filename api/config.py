@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     MODEL: str | None = None
     RATE_LIMIT: str = "60/minute"
     RATE_LIMIT_STORAGE: str = "memory://"
+    # Failed authentications per client address: brute-force protection.
+    AUTH_FAILURE_LIMIT: str = "10/minute"
     MAX_BODY_BYTES: int = Field(2 * 1024 * 1024, ge=1024)
     MAX_ITEMS: int = Field(1000, ge=1)
     MAX_TWEET_CHARS: int = Field(1000, ge=1)
@@ -46,6 +48,7 @@ class Settings(BaseSettings):
             c.MODEL_NAME: self.MODEL,
             c.RATE_LIMIT: self.RATE_LIMIT,
             c.RATE_LIMIT_STORAGE: self.RATE_LIMIT_STORAGE,
+            c.AUTH_FAILURE_LIMIT: self.AUTH_FAILURE_LIMIT,
             c.MAX_BODY_BYTES: self.MAX_BODY_BYTES,
             c.MAX_ITEMS: self.MAX_ITEMS,
             c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify
 
 from api import constants as c
 from api.errors import error_response
+from api.limits import storage_state
 
 bp = Blueprint("health", __name__)
 
@@ -20,4 +21,9 @@ def readyz():
     service = current_app.extensions.get(c.EXT_MODEL)
     if service is None or not service.ready:
         return error_response(503, "model not loaded", code="not_ready")
-    return jsonify(status="ready", model=service.name, version=service.info["version"])
+    return jsonify(
+        status="ready",
+        model=service.name,
+        version=service.info["version"],
+        rate_limit_storage=storage_state(),
+    )

@@ -1,16 +1,41 @@
-"""Rate limits (flask-limiter), keyed by token name once known, by client address before."""
+"""Rate limits (flask-limiter), keyed by token name once known, by client address before.
 
+With a ``redis://`` storage the counts are shared by every worker and machine.
+If the storage becomes unreachable, each worker falls back to counting in its
+own memory, logs a warning and counts the event, and returns to the shared
+storage once it answers again (flask-limiter probes it with a growing delay).
+"""
+
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from api import constants as c
 from api.auth import token_name_or_none
 
+# A storage that stops answering must not stall requests: fail fast, fall back.
+REDIS_TIMEOUTS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+
 
 def rate_limit_key():
     """Return the bucket of this request: its valid token's name, else its client address."""
     name = token_name_or_none()
     return f"token:{name}" if name else f"addr:{get_remote_address()}"
+
+
+def _address_key():
+    """Return the bucket of failed authentications: the client address."""
+    return f"auth-failures:{get_remote_address()}"
+
+
+def _has_valid_token():
+    """Requests with a valid token never spend the failed-authentication budget."""
+    return token_name_or_none() is not None
+
+
+def _is_auth_failure(response):
+    """Only 401 answers count towards the failed-authentication limit."""
+    return response.status_code == 401
 
 
 def _retry_after_only_when_limited(response):
@@ -20,8 +45,43 @@ def _retry_after_only_when_limited(response):
     return response
 
 
-def init_app(app):
-    """Give ``app`` its own limiter, configured from its config; return the limiter.
+class StorageEvents:
+    """Stands in for flask-limiter's logger: passes every record on, and tracks the storage's state.
+
+    flask-limiter logs a warning when it falls back to memory and an info line
+    when the storage recovers; nothing else of it is public.
+    """
+
+    def __init__(self, logger):
+        self._logger = logger
+        self.fallbacks = 0
+        self.shared = True
+
+    def warning(self, msg, *args, **kwargs):
+        """Count a fall-back to per-worker memory."""
+        self.fallbacks += 1
+        self.shared = False
+        self._logger.warning(msg, *args, **kwargs)
+
+    def info(self, msg, *args, **kwargs):
+        """Notice the storage's recovery."""
+        if "recovered" in str(msg):
+            self.shared = True
+        self._logger.info(msg, *args, **kwargs)
+
+    def __getattr__(self, name):
+        """Delegate every other logging call."""
+        return getattr(self._logger, name)
+
+
+def storage_state():
+    """Describe the rate-limit storage of the current app for /readyz."""
+    events = current_app.extensions[c.EXT_LIMIT_STORAGE]
+    return {"shared": events.shared, "fallbacks": events.fallbacks}
+
+
+def init_app(app, protected):
+    """Give ``app`` its own limiter; ``protected`` (a blueprint) also gets the failed-auth limit.
 
     One limiter per app rather than a module-level one: flask-limiter keeps
     the first app's settings on the instance, and tests build many apps.
@@ -29,10 +89,22 @@ def init_app(app):
     # Registered before the limiter's own hook so that it runs after it
     # (Flask runs after_request hooks in reverse order of registration).
     app.after_request(_retry_after_only_when_limited)
-    return Limiter(
+    storage = app.config[c.RATE_LIMIT_STORAGE]
+    limiter = Limiter(
         key_func=rate_limit_key,
         app=app,
         default_limits=[app.config[c.RATE_LIMIT]],
-        storage_uri=app.config[c.RATE_LIMIT_STORAGE],
+        storage_uri=storage,
+        storage_options=REDIS_TIMEOUTS if storage.startswith(("redis://", "rediss://")) else {},
         headers_enabled=True,
+        in_memory_fallback_enabled=True,
     )
+    limiter.logger = app.extensions[c.EXT_LIMIT_STORAGE] = StorageEvents(limiter.logger)
+    limiter.limit(
+        app.config[c.AUTH_FAILURE_LIMIT],
+        key_func=_address_key,
+        exempt_when=_has_valid_token,
+        deduct_when=_is_auth_failure,
+        override_defaults=False,  # in addition to API_RATE_LIMIT, not instead of it
+    )(protected)
+    return limiter

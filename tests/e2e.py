@@ -64,6 +64,7 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
         "API_TOKENS_FILE": str(tokens_file),
         "API_TLS_CLIENT_CA": str(certs / "ca.crt"),
         "API_RATE_LIMIT": "100000/minute",
+        "API_AUTH_FAILURE_LIMIT": "100000/minute",
         **(env or {}),
     }
     log_path = tmp / "server.log"

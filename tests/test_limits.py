@@ -49,3 +49,29 @@ def test_health_probes_are_not_limited(make_app):
     client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
     assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5
     assert [client.get("/readyz").status_code for _ in range(5)] == [200] * 5
+
+
+def test_failed_authentication_is_limited_per_address(make_app, auth_header):
+    client = make_app(**{c.AUTH_FAILURE_LIMIT: "3/minute"}).test_client()
+    wrong = {"Authorization": "Bearer sa_guess"}
+    with time_machine.travel(1_800_000_000, tick=False):
+        statuses = [
+            client.post("/api/v1/predict", json={"a": "x"}, headers=wrong).status_code for _ in range(5)
+        ]
+        # A valid token from the same address is not locked out by someone else's guessing.
+        valid = client.post("/api/v1/predict", json={"a": "x"}, headers=auth_header)
+    assert statuses == [401, 401, 401, 429, 429]
+    assert valid.status_code == 200
+
+
+def test_valid_requests_do_not_spend_the_failure_budget(make_app, auth_header):
+    client = make_app(**{c.AUTH_FAILURE_LIMIT: "2/minute"}).test_client()
+    with time_machine.travel(1_800_000_000, tick=False):
+        for _ in range(5):
+            assert client.get("/api/v1/model", headers=auth_header).status_code == 200
+        wrong = [client.get("/api/v1/model").status_code for _ in range(3)]
+    assert wrong == [401, 401, 429]
+
+
+def test_readyz_reports_shared_storage(client):
+    assert client.get("/readyz").get_json()["rate_limit_storage"] == {"shared": True, "fallbacks": 0}
