@@ -20,16 +20,17 @@ _HANDLE_RE = re.compile(r"(?<![\w@])@\w{1,30}")
 HANDLE_TOKEN = "@user"  # noqa: S105 - a placeholder word
 
 # Three or more of the same character become two: "loooove" -> "loove",
-# "!!!!!" -> "!!" (NLTK's TweetTokenizer(reduce_len=True) keeps three).
+# "!!!!!" -> "!!" (NLTK's TweetTokenizer(reduce_len=True) keeps three). Applied
+# per token inside the memoised analysis, so it costs nothing for known tokens.
 _ELONGATION_RE = re.compile(r"(.)\1{2,}", re.DOTALL)
 
 # One pass of alternatives, most specific first; the emoticon and word
 # patterns follow NLTK's casual tokenizer, which this replaces for speed.
 _EMOTICON = r"""
     (?:
-      [<>]?[:;=8][\-o\*']?[\)\]\(\[dDpP/:\}\{@\|\\]   # :-) ;p =D
+      [<>]?[:;=8][\-o\*']?[\)\]\(\[dp/:\}\{@\|\\]   # :-) ;p =d (text is lower-cased)
       |
-      [\)\]\(\[dDpP/:\}\{@\|\\][\-o\*']?[:;=8][<>]?   # (-: reversed
+      [\)\]\(\[dp/:\}\{@\|\\][\-o\*']?[:;=8][<>]?   # (-: reversed
       |
       </?3                                          # <3 </3
     )"""
@@ -38,14 +39,14 @@ _TOKEN_RE = re.compile(
     + r"""
     | @user                                   # handle placeholder
     | \#+\w[\w'\-]*\w                          # #hashtags
-    | [^\W\d_](?:[^\W\d_]|['\-_])*[^\W\d_]     # words, with inner ' or -
+    | [^\W\d_]+(?:['\-_][^\W\d_]+)*           # words, with inner ' or -
     | [+\-]?\d+(?:[,/.:\-]\d+)*                # numbers
     | \w+                                      # other word characters
     | [!?]+                                    # punctuation runs that carry tone
     | [\U0001F300-\U0001FAFF\u2600-\u27BF]      # emoji, one token each
     | [.,;:]+                                  # clause ends: close a negation scope
     """,
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE,
 )
 
 # Tokens that flip the polarity of what follows; never dropped as stop words.
@@ -60,13 +61,21 @@ _SILENT_CLAUSE_ENDS = ".,;:"
 
 _stemmer = PorterStemmer()
 
+# What a token does in a tweet, decided once per distinct token (see analyse).
+WORD, NEGATION, LOUD_END, SILENT_END = range(4)
+
 
 def normalize(text):
     """Return tweet text with entities unescaped, URLs removed, handles masked, lower-cased."""
-    text = html.unescape(text)
-    text = _URL_RE.sub(" ", text)
-    text = _HANDLE_RE.sub(" " + HANDLE_TOKEN + " ", text)
-    text = _ELONGATION_RE.sub(r"\1\1", text)
+    # Each pass runs only when its trigger character is present: most tweets
+    # have no entity, URL or handle, and a substring test is far cheaper.
+    if "&" in text:
+        text = html.unescape(text)
+    lowered = text.lower()
+    if "http" in lowered or "www." in lowered:
+        text = _URL_RE.sub(" ", text)
+    if "@" in text:
+        text = _HANDLE_RE.sub(" " + HANDLE_TOKEN + " ", text)
     return text.lower()
 
 
@@ -80,38 +89,51 @@ def is_negation(token):
     return token in NEGATIONS or token.endswith("n't")
 
 
-def _is_clause_end(token):
-    """Return True for punctuation that closes a negation scope."""
-    return not token.strip(_CLAUSE_ENDS)
+def stem(token):
+    """Return the Porter stem of a token (memoised); emoticons and handles pass through."""
+    return analyse(token)[0]
 
 
 # Bounded: clients can send any number of distinct made-up words, and an
 # unbounded memo would let them grow a worker's memory without limit.
 @lru_cache(maxsize=1 << 17)
-def stem(token):
-    """Return the Porter stem of a token (memoised); emoticons and handles pass through."""
-    if not token[0].isalpha():
-        return token
-    return _stemmer.stem(token, to_lowercase=False)
+def analyse(token):
+    """Return ``(feature token, its negated form, role)`` of one raw token, memoised."""
+    if not token.strip(_CLAUSE_ENDS):
+        short = _ELONGATION_RE.sub(r"\1\1", token)
+        return short, short, (SILENT_END if not token.strip(_SILENT_CLAUSE_ENDS) else LOUD_END)
+    short = _ELONGATION_RE.sub(r"\1\1", token)
+    stemmed = _stemmer.stem(short, to_lowercase=False) if short[0].isalpha() else short
+    return stemmed, NEGATED_PREFIX + stemmed, (NEGATION if is_negation(short) else WORD)
+
+
+# No token pattern spans whitespace, so a tweet is tokenized chunk by chunk,
+# and each distinct chunk ("love", "it!!", ":)") goes through the regex and
+# the stemmer once per worker. Bounded for the same reason as analyse.
+@lru_cache(maxsize=1 << 17)
+def analyse_chunk(chunk):
+    """Return the analysed tokens (see analyse) of one whitespace-free chunk, memoised."""
+    return tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
 
 
 def preprocess(text, mark_negation=True):
     """Return the stemmed feature tokens of one raw tweet.
 
-    Clause-ending punctuation (other than ``!``/``?``, which carry tone) only
-    closes a negation scope and is not returned.
+    Words after a negation, up to the next clause end, come back as
+    ``NOT_<stem>``. Clause-ending punctuation other than ``!``/``?`` (which
+    carry tone) only closes a negation scope and is not returned.
     """
     out = []
+    append = out.append
     negated = False
-    for token in tokenize(normalize(text)):
-        if _is_clause_end(token):
-            negated = False
-            if not token.strip(_SILENT_CLAUSE_ENDS):
+    for chunk in normalize(text).split():
+        for plain, negated_form, role in analyse_chunk(chunk):
+            if role >= LOUD_END:
+                negated = False
+                if role == LOUD_END:
+                    append(plain)
                 continue
-            out.append(token)
-            continue
-        stemmed = stem(token)
-        out.append(NEGATED_PREFIX + stemmed if negated else stemmed)
-        if mark_negation and is_negation(token):
-            negated = True
+            append(negated_form if negated else plain)
+            if role == NEGATION and mark_negation:
+                negated = True
     return out

@@ -2,7 +2,7 @@
 
 import pytest
 
-from model.text import normalize, preprocess, stem, tokenize
+from model.text import analyse, normalize, preprocess, stem, tokenize
 
 
 @pytest.mark.parametrize(
@@ -14,7 +14,7 @@ from model.text import normalize, preprocess, stem, tokenize
         ("fish &amp; chips &lt;3", "fish & chips <3"),
         ("@Bob hi", "@user hi"),
         ("mail me at a@b.com", "mail me at a@b.com"),
-        ("LOOOOVE it!!!!!", "loove it!!"),
+        ("LOOOOVE it!!!!!", "loooove it!!!!!"),
     ],
 )
 def test_normalize(raw, expected):
@@ -31,11 +31,17 @@ def test_tokenize_keeps_emoji_as_tokens():
 
 
 def test_stemming_is_porter_and_memoised():
-    stem.cache_clear()
+    analyse.cache_clear()
     assert stem("loving") == "love"
     assert stem("loving") == "love"
-    info = stem.cache_info()
+    info = analyse.cache_info()
     assert (info.hits, info.misses) == (1, 1)
+    assert info.maxsize is not None, "the memo must be bounded"
+
+
+def test_elongations_are_shortened_per_token():
+    assert preprocess("sooooo goooood!!!!!") == preprocess("sooo goood!!!")
+    assert preprocess("sooooo goooood!!!!!")[-1] == "!!"
 
 
 def test_negation_marks_until_clause_end():
