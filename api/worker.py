@@ -1,0 +1,196 @@
+"""Gunicorn's gevent worker and logger, hardened against hostile clients and failing log storage.
+
+The worker: Gunicorn's gevent worker gives its TLS context to gevent's
+StreamServer, which completes the handshake while wrapping each accepted socket,
+before ``handle`` runs and with no time limit. A connection that never sends a
+byte (or stalls mid-handshake) then holds a greenlet forever, and a failed
+handshake (plain HTTP on the TLS port, a TLS 1.1 client, a port scanner)
+escapes the greenlet as a "<Greenlet ...> failed with SSLError" traceback.
+``HardenedGeventWorker`` gives the StreamServer plain sockets and does the
+handshake itself in ``handle``, under one deadline of TLS_HANDSHAKE_TIMEOUT
+seconds; a failure is one debug line. Reading the request line and headers is
+already bounded by ``keepalive`` (``GeventWorker.timeout_ctx``).
+
+The logger: when a log write fails (disk full), the standard library prints a
+traceback and the record's arguments, which for the access log are every
+request header, the bearer token included; and a log file that cannot be
+reopened on SIGUSR1 (log rotation onto a read-only filesystem) stops the
+master. ``HardenedLogger`` reports a failing log in one line a minute and keeps
+the old file when a reopen fails.
+"""
+
+import logging
+import math
+import os
+import sys
+import time
+from datetime import datetime
+from functools import partial
+
+import gevent
+from gevent.pool import Pool
+from gevent.server import StreamServer
+from gunicorn import glogging
+from gunicorn.sock import ssl_context
+from gunicorn.workers.ggevent import GeventWorker
+
+HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
+DEFAULT_HANDSHAKE_TIMEOUT = 5.0
+# How often a failing log handler may say so: enough to notice, too rare to flood.
+FAILURE_REPORT_INTERVAL = 60.0
+
+
+def handshake_timeout(environ=os.environ):
+    """Return TLS_HANDSHAKE_TIMEOUT in seconds (default 5), or raise ValueError naming the variable."""
+    raw = environ.get(HANDSHAKE_TIMEOUT_ENV, str(DEFAULT_HANDSHAKE_TIMEOUT))
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{HANDSHAKE_TIMEOUT_ENV} must be a positive number of seconds, not {raw!r}")
+    return seconds
+
+
+def _peer(addr):
+    """Return ``host:port`` of a TCP peer address (or the address as given)."""
+    return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else str(addr)
+
+
+class HardenedGeventWorker(GeventWorker):
+    """Gunicorn's gevent worker with the TLS handshake moved into ``handle`` and bounded in time."""
+
+    def init_process(self):
+        """Read the handshake timeout once, in the worker, then start as Gunicorn does."""
+        self.handshake_timeout = handshake_timeout()
+        super().init_process()
+
+    def run(self):
+        """Serve like ``GeventWorker.run``, but with plain sockets: ``handle`` does the TLS handshake."""
+        self.tls_context = ssl_context(self.cfg) if self.cfg.is_ssl else None
+        servers = [self._start_server(listener) for listener in self.sockets]
+        while self.alive:
+            self.notify()
+            gevent.sleep(1.0)
+        self._drain(servers)
+
+    def _start_server(self, listener):
+        """Start accepting on ``listener`` with a pool of ``worker_connections`` greenlets."""
+        listener.setblocking(1)
+        server = StreamServer(
+            listener, handle=partial(self.handle, listener), spawn=Pool(self.worker_connections)
+        )
+        if self.cfg.workers > 1:
+            # As GeventWorker: accept one connection per wake-up, so workers share the load.
+            server.max_accept = 1
+        server.start()
+        return server
+
+    def _drain(self, servers):
+        """Stop accepting, let open connections finish within graceful_timeout, then stop them."""
+        for server in servers:
+            server.close()
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        while time.monotonic() < deadline:
+            if all(server.pool.free_count() == server.pool.size for server in servers):
+                return
+            self.notify()
+            gevent.sleep(1.0)
+        self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
+        for server in servers:
+            server.stop(timeout=1)
+
+    def handle(self, listener, client, addr):
+        """Complete the TLS handshake within the time limit, then serve the connection as Gunicorn does."""
+        if self.tls_context is not None:
+            client = self._handshake(client, addr)
+            if client is None:
+                return
+        super().handle(listener, client, addr)
+
+    def _handshake(self, client, addr):
+        """Return ``client`` wrapped in TLS, or None (and the socket closed) if the handshake failed."""
+        # Blocking mode: the deadline below, not a per-read socket timeout, bounds the handshake,
+        # so a client that sends one byte at a time cannot stretch it.
+        client.setblocking(1)
+        tls = None
+        reason = f"no handshake within {self.handshake_timeout:g}s"
+        try:
+            tls = self.tls_context.wrap_socket(
+                client,
+                server_side=True,
+                do_handshake_on_connect=False,
+                suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
+            )
+            with gevent.Timeout(self.handshake_timeout, False):
+                tls.do_handshake()
+                return tls
+        except OSError as exc:  # ssl.SSLError included: plain HTTP, old TLS, a reset
+            reason = str(exc) or type(exc).__name__
+        # Debug only: scanners and broken clients would otherwise flood the error log.
+        self.log.debug("TLS handshake with %s failed: %s", _peer(addr), reason)
+        (tls or client).close()
+        return None
+
+
+class HardenedLogger(glogging.Logger):
+    """Gunicorn's logger, but a failing log neither leaks request headers nor stops the server."""
+
+    def setup(self, cfg):
+        """Set up Gunicorn's handlers, then give each a quiet failure report."""
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.handleError = _FailureReporter(handler)
+
+    def reopen_files(self):
+        """Reopen log files (SIGUSR1, log rotation); a file that cannot be reopened keeps the old stream.
+
+        Unlike Gunicorn's, this does not re-point stdout and stderr for
+        ``capture_output``, which gunicorn.conf.py leaves off (errors go to stderr).
+        """
+        for log in glogging.loggers():
+            for handler in log.handlers:
+                if isinstance(handler, logging.FileHandler) and handler.stream:
+                    self._reopen(handler)
+
+    def _reopen(self, handler):
+        """Point ``handler`` at a freshly opened file, or keep its stream and say why."""
+        try:
+            stream = handler._open()
+        except OSError as exc:
+            self.error("cannot reopen log %s, still writing to the old file: %s", handler.baseFilename, exc)
+            return
+        handler.acquire()
+        try:
+            old, handler.stream = handler.stream, stream
+        finally:
+            handler.release()
+        old.close()
+
+
+class _FailureReporter:
+    """A log handler's ``handleError``: one line on stderr a minute, never the record.
+
+    The standard library would print a traceback and the record's arguments for
+    every failed write; for the access log those include the Authorization header.
+    """
+
+    def __init__(self, handler):
+        self.name = getattr(handler, "baseFilename", None) or getattr(handler.stream, "name", "a stream")
+        self.reported_at = -math.inf
+
+    def __call__(self, record):
+        """Report the exception being handled, at most once per FAILURE_REPORT_INTERVAL."""
+        now = time.monotonic()
+        if now - self.reported_at < FAILURE_REPORT_INTERVAL:
+            return
+        self.reported_at = now
+        error = sys.exc_info()[1]
+        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+        line = f"[{stamp}] [{os.getpid()}] [ERROR] writing to log {self.name} failed, records lost: {error}\n"
+        try:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+        except OSError:
+            pass  # stderr is failing too: there is nowhere left to report to
