@@ -1,0 +1,303 @@
+"""Hostile clients against a real Gunicorn over TLS.
+
+Idle, stalled-handshake and slowloris connections must not slow a normal
+client and must be closed by the server (TLS_HANDSHAKE_TIMEOUT bounds the
+handshake, ``keepalive`` the request line and headers); plain HTTP, old TLS
+and junk on the TLS port are refused quietly; requests over Gunicorn's limits
+get a 4xx; SIGTERM lets a request in flight finish.
+"""
+
+import http.client
+import json
+import re
+import runpy
+import select
+import signal
+import socket
+import ssl
+import threading
+import time
+import warnings
+
+import pytest
+
+from tests.e2e import ROOT, running_server
+
+pytestmark = pytest.mark.e2e
+
+CONF = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+HANDSHAKE_TIMEOUT = 2  # seconds; short, to keep these tests fast
+IDLE, STALLED, SLOWLORIS = 200, 25, 25
+# The bound on closing a hostile connection: handshake timeout + header timeout + slack.
+CLOSE_BOUND = HANDSHAKE_TIMEOUT + CONF["keepalive"] + 3
+BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
+LABELS = {"t1": "Positive", "t2": "Negative"}
+ACCESS_LINE = re.compile(r'pid=<(\d+)> "(\w+) (\S+)" (\d{3}) ')
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One Gunicorn (2 workers) with a short handshake timeout, shared by the tests that leave it running."""
+    env = {"TLS_HANDSHAKE_TIMEOUT": str(HANDSHAKE_TIMEOUT)}
+    with running_server(tmp_path_factory.mktemp("hostile"), env=env) as server:
+        yield server
+
+
+def predict(server):
+    """POST the sample tweets over a new verified TLS connection; return (status, parsed body)."""
+    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    try:
+        conn.request("POST", "/api/v1/predict", json.dumps(BODY), headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def tls_connect(server):
+    """Open a verified TLS connection to the server."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return server.context.wrap_socket(sock, server_hostname="127.0.0.1")
+
+
+def read_response(sock):
+    """Read one HTTP response from ``sock``; return (status, headers, body bytes)."""
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, response.headers, response.read()
+
+
+def client_hello_start(length=10):
+    """Return the first ``length`` bytes of a real TLS ClientHello."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()[:length]
+
+
+def new_log(server, mark):
+    """Return the server log lines written after ``mark`` (a length of the log) that are not access lines."""
+    return [line for line in server.log()[mark:].splitlines() if not ACCESS_LINE.search(line)]
+
+
+def wait_for_workers(server, count=2, timeout=20):
+    """Send requests until ``count`` workers have answered one: each has its signal handlers by then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = {m[0] for m in ACCESS_LINE.findall(server.log()) if m[2] == "/api/v1/predict"}
+        if len(pids) >= count:
+            return pids
+        assert predict(server)[0] == 200
+    raise AssertionError(f"fewer than {count} workers answered in {timeout}s:\n{server.log()}")
+
+
+class Hostile(threading.Thread):
+    """Idle, stalled-handshake and slowloris connections, and a thread noting when the server closes each.
+
+    The slowloris connections complete TLS, then get one byte of a request line
+    a second; the thread stops when all are closed or at the deadline.
+    """
+
+    DRIP = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+
+    def __init__(self, server):
+        super().__init__(daemon=True)
+        self.opened_at = time.monotonic()
+        hello = client_hello_start()
+        self.idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(IDLE)]
+        self.stalled = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(STALLED)]
+        for sock in self.stalled:
+            sock.sendall(hello)
+        self.slow = [tls_connect(server) for _ in range(SLOWLORIS)]
+        for sock in self.idle + self.stalled + self.slow:
+            # Non-blocking: a read must never delay noticing that another connection was closed.
+            sock.setblocking(False)
+        self.closed_at = {}  # socket -> seconds after opening
+        self.unexpected = []  # anything the server sent on these connections
+        self.deadline = self.opened_at + CLOSE_BOUND + 1
+
+    def run(self):
+        """Drip a byte into every open slowloris connection each second; record closes as they come."""
+        sent = 0
+        while len(self.closed_at) < IDLE + STALLED + SLOWLORIS and time.monotonic() < self.deadline:
+            for sock in self._open(self.slow):
+                self._drip(sock, self.DRIP[sent : sent + 1])
+            sent += 1
+            tick = time.monotonic() + 1.0
+            while (left := tick - time.monotonic()) > 0:
+                readable, _, _ = select.select(self._open(self.idle + self.stalled + self.slow), [], [], left)
+                for sock in readable:
+                    self._check_closed(sock)
+
+    def _open(self, socks):
+        """Return the sockets of ``socks`` not yet seen closed."""
+        return [sock for sock in socks if sock not in self.closed_at]
+
+    def _drip(self, sock, byte):
+        """Send one byte; a refused send means the server closed the connection."""
+        try:
+            sock.send(byte)
+        except ssl.SSLWantWriteError:
+            return  # buffers full: not a close
+        except (ssl.SSLError, BrokenPipeError, ConnectionResetError):
+            self._closed(sock)
+
+    def _check_closed(self, sock):
+        """Read from a readable socket: end of stream or a reset means the server closed it."""
+        try:
+            data = sock.recv(1024)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return  # TLS 1.3 session tickets, not application data
+        except ConnectionResetError:
+            data = b""
+        if data == b"":
+            self._closed(sock)
+        else:
+            self.unexpected.append(data[:100])
+
+    def _closed(self, sock):
+        """Note when ``sock`` was closed by the server."""
+        self.closed_at[sock] = time.monotonic() - self.opened_at
+
+    def close_times(self, socks):
+        """Return the close times of ``socks`` (all must be closed)."""
+        missing = self._open(socks)
+        assert not missing, f"{len(missing)} hostile connections still open after {CLOSE_BOUND + 1}s"
+        return [self.closed_at[sock] for sock in socks]
+
+    def close_all(self):
+        """Close our side of every connection."""
+        for sock in self.idle + self.stalled + self.slow:
+            sock.close()
+
+
+def test_hostile_connections_neither_slow_a_client_nor_stay_open(server):
+    mark = len(server.log())
+    hostile = Hostile(server)
+    try:
+        hostile.start()
+        latencies = []
+        for _ in range(3):
+            started = time.monotonic()
+            assert predict(server) == (200, LABELS)
+            latencies.append(time.monotonic() - started)
+        still_open = IDLE + STALLED + SLOWLORIS - len(hostile.closed_at)
+        hostile.join(timeout=CLOSE_BOUND + 5)
+        idle = hostile.close_times(hostile.idle)
+        stalled = hostile.close_times(hostile.stalled)
+        slow = hostile.close_times(hostile.slow)
+    finally:
+        hostile.close_all()
+    print(
+        f"normal client with {still_open} hostile connections open: "
+        + ", ".join(f"{latency * 1000:.0f} ms" for latency in latencies)
+        + f"; closed by the server after: idle {min(idle):.1f}-{max(idle):.1f} s,"
+        f" stalled handshake {min(stalled):.1f}-{max(stalled):.1f} s,"
+        f" slowloris {min(slow):.1f}-{max(slow):.1f} s"
+    )
+    assert still_open == IDLE + STALLED + SLOWLORIS
+    assert hostile.unexpected == []
+    assert all(latency < 1.0 for latency in latencies), latencies
+    # Before the TLS handshake only TLS_HANDSHAKE_TIMEOUT applies; after it, keepalive bounds the headers.
+    assert max(idle + stalled) < HANDSHAKE_TIMEOUT + 2
+    assert max(slow) < CLOSE_BOUND
+    # Hostile connections leave no trace above debug level: a port scan cannot flood the log.
+    assert new_log(server, mark) == []
+
+
+def _plain_http(port):
+    """Send a plain-HTTP request to the TLS port; return what came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        return sock.recv(1024)
+
+
+def _junk(port):
+    """Send bytes that are neither HTTP nor TLS, as a port scanner might; return what came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"\x00\xff" * 512 + b"\r\n\r\n")
+        return sock.recv(1024)
+
+
+def _tls_1_1(port):
+    """Attempt a TLS 1.1 handshake; return what came back (nothing: the handshake must fail)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        try:
+            context.wrap_socket(sock).close()
+        except ssl.SSLError:
+            return b""
+    raise AssertionError("the server accepted TLS 1.1")
+
+
+@pytest.mark.parametrize("attempt", [_plain_http, _junk, _tls_1_1], ids=["plain-http", "junk", "tls-1.1"])
+def test_non_tls_clients_are_refused_quietly(server, attempt):
+    mark = len(server.log())
+    started = time.monotonic()
+    try:
+        answer = attempt(server.port)
+    except ConnectionResetError:
+        answer = b""
+    assert time.monotonic() - started < 3
+    assert answer == b"" or re.match(rb"HTTP/1\.[01] 4\d\d ", answer), answer
+    assert predict(server) == (200, LABELS)
+    # No "<Greenlet ...> failed with SSLError" traceback, nor any other line.
+    assert new_log(server, mark) == []
+
+
+LIMITS = {
+    "request-line": b"GET /" + b"a" * (CONF["limit_request_line"] + 10) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "header-count": b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    + b"".join(b"X-H%d: v\r\n" % i for i in range(CONF["limit_request_fields"] + 10))
+    + b"\r\n",
+    "header-size": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+    + b"a" * (CONF["limit_request_field_size"] + 10)
+    + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", LIMITS)
+def test_requests_over_gunicorn_limits_get_a_4xx(server, name):
+    mark = len(server.log())
+    with tls_connect(server) as tls:
+        tls.sendall(LIMITS[name])
+        status, _, _ = read_response(tls)
+    assert 400 <= status < 500, status
+    assert predict(server) == (200, LABELS)
+    assert not [line for line in new_log(server, mark) if "Traceback" in line or "[ERROR]" in line]
+
+
+def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
+    graceful_timeout = CONF["graceful_timeout"]
+    with running_server(tmp_path) as server:
+        wait_for_workers(server)
+        body = json.dumps(BODY).encode()
+        head = (
+            f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with tls_connect(server) as tls:
+            tls.sendall(head + body[: len(body) // 2])
+            time.sleep(0.5)  # the worker is now in the app, reading the body
+            stopped_at = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(1.5)  # a worker notices within a second
+            assert server.process.poll() is None, "the master did not wait for the request in flight"
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+            tls.sendall(body[len(body) // 2 :])
+            status, _, answer = read_response(tls)
+        assert (status, json.loads(answer)) == (200, LABELS)
+        server.process.wait(timeout=graceful_timeout + 5)
+        elapsed = time.monotonic() - stopped_at
+    print(f"master exited {server.process.returncode} {elapsed:.1f} s after SIGTERM")
+    assert server.process.returncode == 0
+    assert elapsed < graceful_timeout
