@@ -1,0 +1,289 @@
+"""The OpenAPI 3.1 description of the API, built from an app's config so its limits never drift."""
+
+from api import constants as c
+
+# NUL is refused in keys and tweets (see api.validation). Lone surrogates are
+# refused too, but JSON Schema strings are Unicode scalar values, so they
+# cannot be expressed here; the descriptions say so instead.
+NO_NUL = "^[^\\x00]*$"
+
+BEARER = [{"bearerAuth": []}]
+
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the current window.",
+        "schema": {"type": "string"},
+    },
+    "X-RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "string"}},
+    "X-RateLimit-Reset": {"description": "When the window resets (Unix time).", "schema": {"type": "string"}},
+}
+
+
+def _json(schema):
+    """Wrap a schema as an application/json content map."""
+    return {"application/json": {"schema": schema}}
+
+
+def _error(status, codes, description, headers=None):
+    """Return a response object: the shared Error shape, narrowed to one status and its codes."""
+    narrowed = {
+        "properties": {
+            "error": {"properties": {"status": {"const": status}, "code": {"enum": codes}}},
+        }
+    }
+    response = {
+        "description": description,
+        "content": _json({"allOf": [{"$ref": "#/components/schemas/Error"}, narrowed]}),
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _responses(config):
+    """Return the reusable responses: one per error the API answers with."""
+    return {
+        "InvalidRequest": _error(
+            400,
+            ["invalid_json", "invalid_body", "invalid_item", "too_many_items"],
+            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit. "
+            "`key` names the key at fault where there is one.",
+        ),
+        "Unauthorized": _error(
+            401,
+            ["unauthorized"],
+            "Missing, malformed, wrong or revoked bearer token.",
+            headers={
+                "WWW-Authenticate": {
+                    "required": True,
+                    "description": "The scheme to authenticate with.",
+                    "schema": {"type": "string", "pattern": "^Bearer"},
+                }
+            },
+        ),
+        "TooLarge": _error(
+            413,
+            ["request_entity_too_large"],
+            f"The body is over {config[c.MAX_BODY_BYTES]} bytes.",
+        ),
+        "UnsupportedMediaType": _error(
+            415,
+            ["unsupported_media_type"],
+            "`Content-Type` is not `application/json` (UTF-8).",
+        ),
+        "RateLimited": _error(
+            429,
+            ["rate_limited"],
+            "Over the rate limit of this token (or of this client address, before authentication).",
+            headers={
+                "Retry-After": {
+                    "required": True,
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                },
+                **RATE_HEADERS,
+            },
+        ),
+        "NotReady": _error(503, ["not_ready"], "The model is not loaded yet."),
+    }
+
+
+def _schemas(config):
+    """Return the named schemas: request body, answers, and the shared Error shape."""
+    key = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": config[c.MAX_KEY_CHARS],
+        "pattern": NO_NUL,
+    }
+    return {
+        "Tweets": {
+            "type": "object",
+            "description": "Tweets to label, by id. Keys and tweets must not contain NUL or lone surrogates.",
+            "examples": [{"t1": "what a lovely day :)", "t2": "I hate mondays"}],
+            "minProperties": 1,
+            "maxProperties": config[c.MAX_ITEMS],
+            "propertyNames": key,
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": config[c.MAX_TWEET_CHARS],
+                "pattern": NO_NUL,
+            },
+        },
+        "Labels": {
+            "type": "object",
+            "description": "One label per id of the request, in the request's order.",
+            "examples": [{"t1": "Positive", "t2": "Negative"}],
+            "minProperties": 1,
+            "maxProperties": config[c.MAX_ITEMS],
+            "propertyNames": key,
+            "additionalProperties": {"type": "string", "enum": ["Positive", "Negative"]},
+        },
+        "ModelInfo": {
+            "type": "object",
+            "required": ["name", "version", "kind", "metrics", "training_data"],
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "kind": {"type": "string"},
+                "metrics": {
+                    "type": "object",
+                    "description": "Held-out metrics (accuracy, precision, recall, f1, roc_auc, ...).",
+                    "required": ["accuracy"],
+                    "properties": {"accuracy": {"type": "number", "minimum": 0, "maximum": 1}},
+                },
+                "training_data": {
+                    "type": "object",
+                    "required": ["sha256"],
+                    "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                },
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["status", "code", "message"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                        "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                        "message": {"type": "string"},
+                        "key": {"type": "string", "description": "The key of the body at fault, if one is."},
+                    },
+                }
+            },
+        },
+    }
+
+
+def _ref(kind, name):
+    """Return a $ref to a component."""
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _ok(description, schema, headers=None):
+    """Return a 200 response object with a JSON schema."""
+    response = {"description": description, "content": _json(schema)}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _paths():
+    """Return the path items: predictions, model information, probes and this document."""
+    limited = {"401": _ref("responses", "Unauthorized"), "429": _ref("responses", "RateLimited")}
+    return {
+        "/api/v1/predict": {
+            "post": {
+                "operationId": "predict",
+                "summary": "Label tweets Positive or Negative",
+                "security": BEARER,
+                "requestBody": {"required": True, "content": _json(_ref("schemas", "Tweets"))},
+                "responses": {
+                    "200": _ok(
+                        "A label for every id, same keys, same order.",
+                        _ref("schemas", "Labels"),
+                        RATE_HEADERS,
+                    ),
+                    "400": _ref("responses", "InvalidRequest"),
+                    **limited,
+                    "413": _ref("responses", "TooLarge"),
+                    "415": _ref("responses", "UnsupportedMediaType"),
+                },
+            }
+        },
+        "/api/v1/model": {
+            "get": {
+                "operationId": "modelInfo",
+                "summary": "Describe the served model",
+                "security": BEARER,
+                "responses": {
+                    "200": _ok("The served model.", _ref("schemas", "ModelInfo"), RATE_HEADERS),
+                    **limited,
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": _ok(
+                        "The OpenAPI 3.1 description of this server.",
+                        {"type": "object", "required": ["openapi", "info", "paths"]},
+                        RATE_HEADERS,
+                    ),
+                    "429": _ref("responses", "RateLimited"),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness: the process answers (no auth, no rate limit)",
+                "responses": {
+                    "200": _ok(
+                        "Alive.",
+                        {
+                            "type": "object",
+                            "required": ["status"],
+                            "properties": {"status": {"const": "ok"}},
+                        },
+                    )
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: the model is loaded and verified (no auth, no rate limit)",
+                "responses": {
+                    "200": _ok(
+                        "Ready to predict.",
+                        {
+                            "type": "object",
+                            "required": ["status", "model", "version"],
+                            "properties": {
+                                "status": {"const": "ready"},
+                                "model": {"type": "string"},
+                                "version": {"type": "string"},
+                            },
+                        },
+                    ),
+                    "503": _ref("responses", "NotReady"),
+                },
+            }
+        },
+    }
+
+
+def build_spec(config):
+    """Return the OpenAPI 3.1 document, as a dict, for an app with ``config``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sentiment API",
+            "version": "1.0.0",
+            "description": (
+                "Labels tweets Positive or Negative. Every error is JSON of one shape (`Error`). "
+                "An unknown path answers 404 `not_found`; a method a path does not have answers 405 "
+                "`method_not_allowed` with `Allow`."
+            ),
+        },
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from `make token`.",
+                }
+            },
+            "schemas": _schemas(config),
+            "responses": _responses(config),
+        },
+    }

@@ -1,0 +1,96 @@
+"""The OpenAPI document: valid, built from the app's limits, and no response of the server breaks it."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import schemathesis
+
+from api import constants as c
+from tests.e2e import request
+
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+# --max-examples counts per operation. The GET operations have no inputs, so they
+# are exhausted in a few cases; predict takes the rest: ~1,260 cases in ~30 s.
+MAX_EXAMPLES = 1200
+MIN_CASES = 1000
+OPERATIONS = 5
+
+
+def _summary(output):
+    """Return the console summary: everything from the SUMMARY rule on."""
+    start = output.find(" SUMMARY ")
+    return output[output.rfind("\n", 0, start) + 1 :] if start != -1 else output[-3000:]
+
+
+def test_the_document_is_public_valid_openapi_3_1_with_the_app_limits(make_app):
+    app = make_app(**{c.MAX_ITEMS: 7, c.MAX_TWEET_CHARS: 50, c.MAX_KEY_CHARS: 9, c.MAX_BODY_BYTES: 4096})
+    response = app.test_client().get("/api/v1/openapi.json")  # no Authorization header
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["openapi"] == "3.1.0"
+    schemathesis.openapi.from_dict(spec).validate()  # against the OpenAPI 3.1 meta-schema
+    tweets = spec["components"]["schemas"]["Tweets"]
+    assert (tweets["minProperties"], tweets["maxProperties"]) == (1, 7)
+    assert tweets["additionalProperties"]["maxLength"] == 50
+    assert (tweets["propertyNames"]["minLength"], tweets["propertyNames"]["maxLength"]) == (1, 9)
+    assert "4096" in spec["components"]["responses"]["TooLarge"]["description"]
+
+
+@pytest.mark.e2e
+def test_schemathesis_finds_no_response_that_breaks_the_spec(live_server, tmp_path):
+    # The spec comes from the server, but schemathesis reads it from a file: given
+    # the URL, it would leave out the operation that serves the document itself.
+    status, _, spec = request(live_server.url + "/api/v1/openapi.json", live_server.context)
+    assert status == 200
+    assert len([op for item in spec["paths"].values() for op in item]) == OPERATIONS
+    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+    report = tmp_path / "report.json"
+
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            str(SCHEMATHESIS),
+            "run",
+            "openapi.json",
+            "--url",
+            live_server.url,
+            "--tls-verify",
+            str(live_server.certs / "ca.crt"),
+            "--header",
+            f"Authorization: Bearer {live_server.token}",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            # The failing examples of one run should not steer the next one.
+            "--generation-database",
+            "none",
+            "--no-color",
+            "--report",
+            "json",
+            "--report-json-path",
+            str(report),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    print(_summary(result.stdout))
+    print(f"schemathesis ran for {elapsed:.1f}s")
+
+    assert report.is_file(), result.stdout + result.stderr
+    run = json.loads(report.read_text())
+    cases = run["test_cases"]
+    details = result.stdout[-8000:] + result.stderr + "\nserver log:\n" + live_server.log()[-4000:]
+    assert result.returncode == 0, details
+    assert (run["complete"], run["stop_reason"]) == (True, "completed"), details
+    assert run["operations"]["tested"] == OPERATIONS, details
+    assert cases["generated"] >= MIN_CASES, details
+    assert (cases["with_failures"], cases["unique_failures"], cases["errored"]) == (0, 0, 0), details
+    assert run["failures"] == [] and run["errors"] == [], details
+    assert {kind: found for kind, found in run["warnings"].items() if found} == {}, details
