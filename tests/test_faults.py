@@ -149,7 +149,8 @@ def test_killing_a_worker_fails_only_the_requests_in_flight(tmp_path):
 
 
 def test_token_changes_reach_every_worker(tmp_path):
-    with running_server(tmp_path) as server:
+    # Revoked-token requests are failed logins: lift the brute-force limit so they stay 401s, not 429s.
+    with running_server(tmp_path, env={"API_AUTH_FAILURE_LIMIT": "1000/minute"}) as server:
         wait_for_workers(server)
         new = create_token(server.tokens_file, "new")
         time.sleep(RELOAD_SECONDS + 0.2)
