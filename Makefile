@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install certs client-cert token revoke train evaluate api-start test lint first-token clean
+.PHONY: help install certs client-cert token revoke train evaluate api-start test bench lint first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https
 
 test: $(VENV)/.dev $(SSLYZE_VENV)/.installed ## Set up and run the test suite
 	$(PY) -m pytest
+
+bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minutes; installs wrk)
+	bench/setup.sh
+	$(PY) -m bench
 
 lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff check .

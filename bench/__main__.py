@@ -1,0 +1,113 @@
+"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N]`` (``make bench``)."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import inprocess, memory, report, wrk
+from model import artifacts
+from model.data import DEFAULT_DATA, read_rows
+from tests.e2e import running_server, wait_ready
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# (scenario, tweets per request, connection counts): small requests at low and
+# high concurrency; big ones need fewer connections to keep every worker busy.
+SCENARIOS = (
+    ("noop", 0, (8, 64)),
+    ("predict_1", 1, (8, 64)),
+    ("predict_100", 100, (4, 16)),
+    ("predict_1000", 1000, (2, 8)),
+)
+
+
+def _parser():
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="tweets to send (CSV with a text column)")
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each load run")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Gunicorn workers")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
+    return parser
+
+
+def _bodies(folder, texts):
+    """Write one JSON body per batch size; return ``{size: path}``."""
+    paths = {}
+    for _, size, _ in SCENARIOS:
+        if size:
+            path = folder / f"body-{size}.json"
+            path.write_text(json.dumps({str(i): texts[i] for i in range(size)}))
+            paths[size] = path
+    return paths
+
+
+def measure_https(texts, seconds, workers, wrk_path):
+    """Start the real server (TLS, auth, limits on) and drive it with wrk; return the numbers."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bodies = _bodies(tmp, texts)
+        env = {"API_RATE_LIMIT": "1000000000/minute", "ACCESS_LOG": str(tmp / "access.log")}
+        start = time.monotonic()
+        with running_server(tmp, env=env, workers=workers, ready=False) as server:
+            wait_ready(server.url, server.context, server.process, server.log_path)
+            startup = time.monotonic() - start
+            predict_url = server.url + "/api/v1/predict"
+            wrk.run(predict_url, server.token, bodies[100], 8, 2, wrk_path)  # warm-up
+            after_warmup = memory.workers_rss(server.process.pid)
+            runs = []
+            for scenario, size, connections in SCENARIOS:
+                url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict")
+                for conns in connections:
+                    row = wrk.run(url, server.token, bodies.get(size), conns, seconds, wrk_path)
+                    row.update(scenario=scenario, tweets_per_s=row["requests_per_s"] * size)
+                    runs.append(row)
+                    print(f"  {scenario:<13} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
+            after_run = memory.workers_rss(server.process.pid)
+    return {
+        "workers": workers,
+        "startup_s": startup,
+        "runs": runs,
+        "memory": {"after_warmup": after_warmup, "after_run": after_run},
+    }
+
+
+def main(argv=None):
+    """Run every part; print the table; write JSON and PNG; return the exit status."""
+    args = _parser().parse_args(argv)
+    wrk_path = shutil.which("wrk")
+    if wrk_path is None:
+        print("error: wrk not found; `make bench` installs it (Debian package wrk)", file=sys.stderr)
+        return 2
+    texts = [text for text, _ in read_rows(args.data)]
+    model, entry = artifacts.load()
+    print("in-process pipeline...", flush=True)
+    in_process = inprocess.measure(model, texts)
+    print("over HTTPS...", flush=True)
+    https = measure_https(texts, args.seconds, args.workers, wrk_path)
+    result = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
+        "model": entry["version"],
+        "in_process": in_process,
+        "https": https,
+    }
+    result["ratios"] = report.ratios(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = result["created"].replace(":", "")
+    for name in (f"bench-{stamp}.json", "latest.json"):
+        (args.out / name).write_text(json.dumps(result, indent=2))
+    plot = report.plot(result, args.out / "latest.png")
+    print()
+    print(report.table(result))
+    print(f"\nresults: {args.out / 'latest.json'}, plot: {plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""In-process throughput: the served pipeline against the naive NLTK pipeline, on one core."""
+
+import os
+import time
+from contextlib import contextmanager
+
+from nltk.stem.porter import PorterStemmer
+from nltk.tokenize import TweetTokenizer
+
+from model import text as text_module
+
+
+class NaivePipeline:
+    """The tutorial's way: NLTK's TweetTokenizer and an unmemoised PorterStemmer for every token.
+
+    It feeds the served model's own frequency table and weights, so the two
+    differ only in how text becomes tokens.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.tokenizer = TweetTokenizer(preserve_case=False, reduce_len=True, strip_handles=True)
+        self.stemmer = PorterStemmer()
+
+    def predict_labels(self, texts):
+        """Label tweets, tokenizing and stemming every token from scratch."""
+        docs = [[self.stemmer.stem(t) for t in self.tokenizer.tokenize(text)] for text in texts]
+        scores = self.model.featurizer_.transform(docs) @ self.model.coef_ + self.model.intercept_
+        return ["Positive" if s > 0 else "Negative" for s in scores]
+
+
+@contextmanager
+def one_core():
+    """Run the body pinned to a single CPU, so rates are per core."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def clear_memos():
+    """Forget every memoised token and chunk, as in a worker that just started."""
+    text_module.analyse.cache_clear()
+    text_module.analyse_chunk.cache_clear()
+
+
+def tweets_per_second(pipeline, texts, batch, seconds):
+    """Return tweets/s of ``pipeline.predict_labels`` over batches of ``batch``, cycling through ``texts``."""
+    batches = [texts[i : i + batch] for i in range(0, len(texts) - batch + 1, batch)] or [texts[:batch]]
+    done, start, i = 0, time.perf_counter(), 0
+    while True:
+        chunk = batches[i % len(batches)]
+        pipeline.predict_labels(chunk)
+        done += len(chunk)
+        i += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def cold_tweets_per_second(pipeline, texts, batch):
+    """Return tweets/s of one pass over ``texts`` in batches, starting with empty memos."""
+    clear_memos()
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        pipeline.predict_labels(texts[i : i + batch])
+    return len(texts) / (time.perf_counter() - start)
+
+
+def measure(model, texts, batches=(1, 100, 1000), seconds=2.0):
+    """Return in-process rates per batch size: served (warm and cold memos) and naive."""
+    naive = NaivePipeline(model)
+    results = []
+    with one_core():
+        model.predict_labels(texts)  # warm: a worker that has seen traffic
+        for batch in batches:
+            cold = cold_tweets_per_second(model, texts, batch)
+            warm = tweets_per_second(model, texts, batch, seconds)
+            reference = tweets_per_second(naive, texts, batch, seconds)
+            results.append(
+                {
+                    "batch": batch,
+                    "served_tweets_per_s": warm,
+                    "served_cold_tweets_per_s": cold,
+                    "naive_tweets_per_s": reference,
+                    "speedup": warm / reference,
+                    "speedup_cold": cold / reference,
+                }
+            )
+    return results

@@ -1,0 +1,102 @@
+"""The bench's numbers: the ratios the issues ask for, a table, and a plot."""
+
+import math
+
+from matplotlib.figure import Figure
+
+
+def ratios(result):
+    """Return the headline ratios of one bench run (all from the same run)."""
+    inproc = {row["batch"]: row for row in result["in_process"]}
+    http = result["https"]
+    best = {}
+    for row in http["runs"]:
+        key = row["scenario"]
+        if key not in best or row["requests_per_s"] > best[key]["requests_per_s"]:
+            best[key] = row
+    noop, single, big = best["noop"], best["predict_1"], best["predict_1000"]
+    # The server's share of the machine: every core, less what wrk itself kept busy
+    # while it drove the 1000-tweet load, capped at the number of workers.
+    cores_left = result["machine"]["cores"] - big["client_cpu_share"]
+    server_cores = min(http["workers"], cores_left)
+    expected = inproc[1000]["served_tweets_per_s"] * server_cores
+    return {
+        "inprocess_speedup_vs_naive": {b: round(r["speedup"], 1) for b, r in inproc.items()},
+        "predict1_over_noop_rps": round(single["requests_per_s"] / noop["requests_per_s"], 2),
+        "predict1000_tweets_over_inprocess_capacity": round(big["tweets_per_s"] / expected, 2),
+        "server_cores_counted": round(server_cores, 2),
+    }
+
+
+def table(result):
+    """Return the results as plain-text tables for stdout and the README."""
+    lines = [
+        "In-process, one core (tweets/s)",
+        "| batch | served | served, cold memos | naive NLTK | speedup |",
+    ]
+    lines.append("| ---: | ---: | ---: | ---: | ---: |")
+    for r in result["in_process"]:
+        lines.append(
+            f"| {r['batch']} | {r['served_tweets_per_s']:,.0f} | {r['served_cold_tweets_per_s']:,.0f} "
+            f"| {r['naive_tweets_per_s']:,.0f} | {r['speedup']:.1f}x |"
+        )
+    https = result["https"]
+    lines += [
+        "",
+        f"Over HTTPS ({https['workers']} gevent workers, TLS, auth, limiter on; wrk, 1 thread)",
+        "| scenario | conns | req/s | tweets/s | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in https["runs"]:
+        lat = r["latency_ms"]
+        lines.append(
+            f"| {r['scenario']} | {r['connections']} | {r['requests_per_s']:,.0f} | {r['tweets_per_s']:,.0f} "
+            f"| {lat.get('p50', math.nan):.2f} | {lat.get('p99', math.nan):.2f} "
+            f"| {r['non_2xx'] + r['socket_errors']} |"
+        )
+    mem = https["memory"]
+    lines += [
+        "",
+        f"Start to /readyz: {https['startup_s']:.2f} s; worker RSS after warm-up "
+        f"{_fmt(mem['after_warmup'])} MiB, after the run {_fmt(mem['after_run'])} MiB",
+        "",
+        "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(rss):
+    """Format ``{pid: MiB}`` as a short list."""
+    return ", ".join(f"{v:.0f}" for v in rss.values())
+
+
+def plot(result, path):
+    """Write a PNG: tweets/s against batch size, and latency percentiles per scenario."""
+    figure = Figure(figsize=(10, 4))
+    left, right = figure.subplots(1, 2)
+    batches = [r["batch"] for r in result["in_process"]]
+    left.plot(batches, [r["served_tweets_per_s"] for r in result["in_process"]], "o-", label="served, 1 core")
+    left.plot(
+        batches, [r["naive_tweets_per_s"] for r in result["in_process"]], "s--", label="naive NLTK, 1 core"
+    )
+    http_best = {}
+    for r in result["https"]["runs"]:
+        if r["scenario"].startswith("predict_"):
+            size = int(r["scenario"].split("_")[1])
+            http_best[size] = max(http_best.get(size, 0), r["tweets_per_s"])
+    left.plot(sorted(http_best), [http_best[b] for b in sorted(http_best)], "^-", label="over HTTPS, server")
+    left.set(xscale="log", yscale="log", xlabel="tweets per request (batch)", ylabel="tweets/s")
+    left.set_title("Throughput")
+    left.legend()
+    runs = result["https"]["runs"]
+    labels = [f"{r['scenario']}\nc={r['connections']}" for r in runs]
+    xs = range(len(runs))
+    for p, marker in (("p50", "o"), ("p99", "v")):
+        right.plot(xs, [r["latency_ms"].get(p, math.nan) for r in runs], marker, label=p)
+    right.set_xticks(list(xs), labels, rotation=60, fontsize=7)
+    right.set(yscale="log", ylabel="latency (ms)")
+    right.set_title("Latency over HTTPS")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
