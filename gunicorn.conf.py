@@ -35,7 +35,9 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 keepalive = 5
 # No runtime control socket: less to secure, and nothing written under $HOME.
 control_socket_disable = True
-timeout = 30
+# A request (reading its body included) must finish within this many seconds:
+# a client that sends its body a byte at a time is cut off (api/worker.py).
+timeout = int(os.environ.get("REQUEST_TIMEOUT", "30"))
 graceful_timeout = 20
 
 # Request limits: well above any legitimate request, far below abuse.

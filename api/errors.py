@@ -56,7 +56,7 @@ class TooManyItems(APIError):
 
 def error_response(status, message, code=None, key=None, headers=None):
     """Return the JSON error response every error path shares."""
-    error = {"status": status, "code": code or _code_for(status), "message": message}
+    error = {"status": status, "code": code or code_for(status), "message": message}
     if key is not None:
         error["key"] = key
     response = jsonify(error=error)
@@ -66,7 +66,7 @@ def error_response(status, message, code=None, key=None, headers=None):
     return response
 
 
-def _code_for(status):
+def code_for(status):
     """Return a snake_case code for an HTTP status ("Too Many Requests" -> "too_many_requests")."""
     try:
         name = HTTPStatus(status).phrase

@@ -246,11 +246,21 @@ def _paths():
                         "Ready to predict.",
                         {
                             "type": "object",
-                            "required": ["status", "model", "version"],
+                            "required": ["status", "model", "version", "rate_limit_storage"],
                             "properties": {
                                 "status": {"const": "ready"},
                                 "model": {"type": "string"},
                                 "version": {"type": "string"},
+                                "rate_limit_storage": {
+                                    "type": "object",
+                                    "description": "shared: limits are counted in the configured storage;"
+                                    " false while a worker falls back to its own memory",
+                                    "required": ["shared", "fallbacks"],
+                                    "properties": {
+                                        "shared": {"type": "boolean"},
+                                        "fallbacks": {"type": "integer", "minimum": 0},
+                                    },
+                                },
                             },
                         },
                     ),

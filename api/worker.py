@@ -19,9 +19,11 @@ master. ``HardenedLogger`` reports a failing log in one line a minute and keeps
 the old file when a reopen fails.
 """
 
+import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 from datetime import datetime
@@ -30,9 +32,12 @@ from functools import partial
 import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
+
+from api.errors import code_for
+from api.security import HEADERS
 
 HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0
@@ -57,12 +62,39 @@ def _peer(addr):
     return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else str(addr)
 
 
+def write_json_error(sock, status, reason, mesg=None, message=None):
+    """Answer in the API's JSON error shape, with its security headers, and close.
+
+    Stands in for ``gunicorn.util.write_error``, which answers malformed HTTP
+    (a bad request line, oversized headers) with an HTML page. ``mesg``,
+    Gunicorn's detail, is left out: it can quote the request's own bytes.
+    """
+    message = message or f"malformed HTTP request: {reason.lower()}"
+    body = json.dumps({"error": {"status": status, "code": code_for(status), "message": message}}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: application/json"]
+    head += [f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in HEADERS.items())]
+    util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
+
+
+def _speaks_plain_http(sock):
+    """Return True if the client's first byte is a letter (an HTTP method), not a TLS record (0x16)."""
+    first = sock.recv(1, socket.MSG_PEEK)
+    return first.isalpha()
+
+
 class HardenedGeventWorker(GeventWorker):
-    """Gunicorn's gevent worker with the TLS handshake moved into ``handle`` and bounded in time."""
+    """Gunicorn's gevent worker with the TLS handshake moved into ``handle`` and bounded in time.
+
+    It also answers Gunicorn's own protocol errors as JSON, tells plain-HTTP
+    clients to use HTTPS, and cuts off a request that takes longer than
+    ``timeout`` seconds (a client sending its body a byte at a time).
+    """
 
     def init_process(self):
         """Read the handshake timeout once, in the worker, then start as Gunicorn does."""
         self.handshake_timeout = handshake_timeout()
+        # Gunicorn's error pages are HTML; every answer of this API is JSON.
+        util.write_error = write_json_error
         super().init_process()
 
     def run(self):
@@ -108,6 +140,20 @@ class HardenedGeventWorker(GeventWorker):
                 return
         super().handle(listener, client, addr)
 
+    def handle_request(self, listener_name, req, sock, addr):
+        """Serve one request within ``timeout`` seconds; past that, close the connection."""
+        deadline = gevent.Timeout(self.cfg.timeout)
+        deadline.start()
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            self.log.info("request from %s took over %ss: connection closed", _peer(addr), self.cfg.timeout)
+            raise StopIteration from None
+        finally:
+            deadline.close()
+
     def _handshake(self, client, addr):
         """Return ``client`` wrapped in TLS, or None (and the socket closed) if the handshake failed."""
         # Blocking mode: the deadline below, not a per-read socket timeout, bounds the handshake,
@@ -116,15 +162,19 @@ class HardenedGeventWorker(GeventWorker):
         tls = None
         reason = f"no handshake within {self.handshake_timeout:g}s"
         try:
-            tls = self.tls_context.wrap_socket(
-                client,
-                server_side=True,
-                do_handshake_on_connect=False,
-                suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
-            )
             with gevent.Timeout(self.handshake_timeout, False):
-                tls.do_handshake()
-                return tls
+                if _speaks_plain_http(client):
+                    reason = "plain HTTP on the TLS port"
+                    write_json_error(client, 400, "Bad Request", message="this port speaks HTTPS only")
+                else:
+                    tls = self.tls_context.wrap_socket(
+                        client,
+                        server_side=True,
+                        do_handshake_on_connect=False,
+                        suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
+                    )
+                    tls.do_handshake()
+                    return tls
         except OSError as exc:  # ssl.SSLError included: plain HTTP, old TLS, a reset
             reason = str(exc) or type(exc).__name__
         # Debug only: scanners and broken clients would otherwise flood the error log.

@@ -248,6 +248,10 @@ def test_non_tls_clients_are_refused_quietly(server, attempt):
         answer = b""
     assert time.monotonic() - started < 3
     assert answer == b"" or re.match(rb"HTTP/1\.[01] 4\d\d ", answer), answer
+    if attempt is _plain_http:  # told, in the API's JSON shape, to use HTTPS
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+        error = json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
+        assert (error["code"], error["message"]) == ("bad_request", "this port speaks HTTPS only")
     assert predict(server) == (200, LABELS)
     # No "<Greenlet ...> failed with SSLError" traceback, nor any other line.
     assert new_log(server, mark) == []
@@ -261,6 +265,9 @@ LIMITS = {
     "header-size": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
     + b"a" * (CONF["limit_request_field_size"] + 10)
     + b"\r\n\r\n",
+    # Not a limit, but also answered by Gunicorn's parser before the app sees it.
+    "nul-in-header": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+    "bad-request-line": b"GET\r\n\r\n",
 }
 
 
@@ -269,8 +276,13 @@ def test_requests_over_gunicorn_limits_get_a_4xx(server, name):
     mark = len(server.log())
     with tls_connect(server) as tls:
         tls.sendall(LIMITS[name])
-        status, _, _ = read_response(tls)
+        status, headers, body = read_response(tls)
     assert 400 <= status < 500, status
+    # Gunicorn's own answers take the API's JSON shape and security headers, not an HTML page.
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"]["status"] == status
+    assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
     assert predict(server) == (200, LABELS)
     assert not [line for line in new_log(server, mark) if "Traceback" in line or "[ERROR]" in line]
 
@@ -301,3 +313,35 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
     print(f"master exited {server.process.returncode} {elapsed:.1f} s after SIGTERM")
     assert server.process.returncode == 0
     assert elapsed < graceful_timeout
+
+
+def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
+    with running_server(tmp_path, env={"REQUEST_TIMEOUT": "3"}) as server:
+        body = json.dumps(BODY).encode()
+        head = (
+            f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with tls_connect(server) as tls:
+            tls.sendall(head)
+            started = time.monotonic()
+            closed = False
+            for byte in body:  # one byte every 0.5 s: the whole body would take far longer than 3 s
+                try:
+                    tls.sendall(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                if time.monotonic() - started > 10:
+                    break
+                time.sleep(0.5)
+            if not closed:
+                tls.settimeout(5)
+                try:
+                    closed = tls.recv(1) == b""
+                except OSError:
+                    closed = True
+            elapsed = time.monotonic() - started
+        assert closed, "the slow client still held its connection"
+        assert elapsed < 8
+        assert predict(server) == (200, LABELS)
