@@ -1,5 +1,6 @@
 """Starting and talking to real servers: a free port, readiness polling, HTTPS with a given CA."""
 
+import http.client
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,9 @@ from api.certs import generate
 from api.tokens import create_token
 
 ROOT = Path(__file__).resolve().parent.parent
+# Two tweets whose labels no reasonable model gets wrong: the live tests' known answer.
+BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
+LABELS = {"t1": "Positive", "t2": "Negative"}
 OPENSSL_CONF = ROOT / "deploy" / "openssl.cnf"
 
 
@@ -145,3 +150,34 @@ def wait_for_token(out_path, process, timeout=120):
         assert process.poll() is None, out_path.read_text()
         time.sleep(0.2)
     raise AssertionError(f"no token printed:\n{out_path.read_text()}")
+
+
+def predict(server, token=None, conn=None):
+    """POST BODY (over ``conn``, else a new verified TLS connection); return (status, parsed body)."""
+    own = conn is None
+    if own:
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
+    headers = {"Authorization": f"Bearer {token or server.token}", "Content-Type": "application/json"}
+    try:
+        conn.request("POST", "/api/v1/predict", json.dumps(BODY), headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        if own:
+            conn.close()
+
+
+def pinned_tls_context(version):
+    """A client context that offers exactly one TLS version, old ones included, and verifies nothing.
+
+    Lowering the client's security level lets it offer TLS 1.1 at all, so a
+    refusal is the server's, not the client's own.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    return context

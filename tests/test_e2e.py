@@ -7,28 +7,20 @@ import ssl
 import subprocess
 import sys
 import urllib.error
-import warnings
 
 import pytest
 
 from api.certs import generate
 from model.data import DEFAULT_DATA, fixed_split, read_rows
 from tests.conftest import ROOT
-from tests.e2e import client_context, free_port, request
+from tests.e2e import client_context, free_port, pinned_tls_context, request
 
 pytestmark = pytest.mark.e2e
 
 
 def _tls_handshake(port, version):
     """Handshake with a client pinned to one TLS version; return the negotiated version."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    # Let the client offer old protocols at all, so a refusal is the server's.
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = context.maximum_version = version
+    context = pinned_tls_context(version)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock, context.wrap_socket(sock) as tls:
         return tls.version()
 

@@ -10,7 +10,6 @@ checks that refusal, then covers the case that does happen, log rotation
 """
 
 import http.client
-import json
 import os
 import re
 import signal
@@ -23,29 +22,12 @@ from pathlib import Path
 import pytest
 
 from api.tokens import create_token, revoke_token
-from tests.e2e import running_server
+from tests.e2e import LABELS, predict, running_server
 
 pytestmark = pytest.mark.e2e
 
-BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
-LABELS = {"t1": "Positive", "t2": "Negative"}
 ACCESS_LINE = re.compile(r'pid=<(\d+)> "POST /api/v1/predict" (\d{3}) ')
 RELOAD_SECONDS = 1.0  # API_TOKEN_RELOAD_SECONDS default
-
-
-def predict(server, token=None, conn=None):
-    """POST the sample tweets (over ``conn``, else a new TLS connection); return (status, parsed body)."""
-    own = conn is None
-    if own:
-        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
-    headers = {"Authorization": f"Bearer {token or server.token}", "Content-Type": "application/json"}
-    try:
-        conn.request("POST", "/api/v1/predict", json.dumps(BODY), headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        if own:
-            conn.close()
 
 
 def worker_pids(master):

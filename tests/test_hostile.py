@@ -17,11 +17,10 @@ import socket
 import ssl
 import threading
 import time
-import warnings
 
 import pytest
 
-from tests.e2e import ROOT, running_server
+from tests.e2e import BODY, LABELS, ROOT, pinned_tls_context, predict, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +29,6 @@ HANDSHAKE_TIMEOUT = 2  # seconds; short, to keep these tests fast
 IDLE, STALLED, SLOWLORIS = 200, 25, 25
 # The bound on closing a hostile connection: handshake timeout + header timeout + slack.
 CLOSE_BOUND = HANDSHAKE_TIMEOUT + CONF["keepalive"] + 3
-BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
-LABELS = {"t1": "Positive", "t2": "Negative"}
 ACCESS_LINE = re.compile(r'pid=<(\d+)> "(\w+) (\S+)" (\d{3}) ')
 
 
@@ -41,18 +38,6 @@ def server(tmp_path_factory):
     env = {"TLS_HANDSHAKE_TIMEOUT": str(HANDSHAKE_TIMEOUT)}
     with running_server(tmp_path_factory.mktemp("hostile"), env=env) as server:
         yield server
-
-
-def predict(server):
-    """POST the sample tweets over a new verified TLS connection; return (status, parsed body)."""
-    conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
-    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
-    try:
-        conn.request("POST", "/api/v1/predict", json.dumps(BODY), headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
 
 
 def tls_connect(server):
@@ -223,13 +208,7 @@ def _junk(port):
 
 def _tls_1_1(port):
     """Attempt a TLS 1.1 handshake; return what came back (nothing: the handshake must fail)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
+    context = pinned_tls_context(ssl.TLSVersion.TLSv1_1)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         try:
             context.wrap_socket(sock).close()
@@ -287,15 +266,21 @@ def test_requests_over_gunicorn_limits_get_a_4xx(server, name):
     assert not [line for line in new_log(server, mark) if "Traceback" in line or "[ERROR]" in line]
 
 
+def _raw_predict(server):
+    """Return the head and the body of a predict request, as bytes, to send piece by piece."""
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
 def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
     graceful_timeout = CONF["graceful_timeout"]
     with running_server(tmp_path) as server:
         wait_for_workers(server)
-        body = json.dumps(BODY).encode()
-        head = (
-            f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
+        head, body = _raw_predict(server)
         with tls_connect(server) as tls:
             tls.sendall(head + body[: len(body) // 2])
             time.sleep(0.5)  # the worker is now in the app, reading the body
@@ -317,11 +302,7 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
 
 def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
     with running_server(tmp_path, env={"REQUEST_TIMEOUT": "3"}) as server:
-        body = json.dumps(BODY).encode()
-        head = (
-            f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode()
+        head, body = _raw_predict(server)
         with tls_connect(server) as tls:
             tls.sendall(head)
             started = time.monotonic()
