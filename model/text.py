@@ -71,12 +71,12 @@ def normalize(text):
     # have no entity, URL or handle, and a substring test is far cheaper.
     if "&" in text:
         text = html.unescape(text)
-    lowered = text.lower()
-    if "http" in lowered or "www." in lowered:
+    text = text.lower()
+    if "http" in text or "www." in text:
         text = _URL_RE.sub(" ", text)
     if "@" in text:
         text = _HANDLE_RE.sub(" " + HANDLE_TOKEN + " ", text)
-    return text.lower()
+    return text
 
 
 def tokenize(text):
@@ -107,13 +107,37 @@ def analyse(token):
     return stemmed, NEGATED_PREFIX + stemmed, (NEGATION if is_negation(short) else WORD)
 
 
+def analyse_chunk(chunk):
+    """Return the analysed tokens (see analyse) of one whitespace-free chunk."""
+    return tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
+
+
+class BoundedMemo(dict):
+    """A memo of a one-argument function that empties itself when full.
+
+    Bounded, because clients can send any number of distinct chunks; emptied
+    at once rather than evicting one entry at a time, because a hit is then a
+    plain dict lookup, several times cheaper than an LRU's, and the common
+    chunks are back after a few tweets.
+    """
+
+    def __init__(self, function, maxsize):
+        super().__init__()
+        self.function = function
+        self.maxsize = maxsize
+
+    def __missing__(self, key):
+        """Compute, remember and return the value of a key not seen yet."""
+        if len(self) >= self.maxsize:
+            self.clear()
+        value = self[key] = self.function(key)
+        return value
+
+
 # No token pattern spans whitespace, so a tweet is tokenized chunk by chunk,
 # and each distinct chunk ("love", "it!!", ":)") goes through the regex and
-# the stemmer once per worker. Bounded for the same reason as analyse.
-@lru_cache(maxsize=1 << 17)
-def analyse_chunk(chunk):
-    """Return the analysed tokens (see analyse) of one whitespace-free chunk, memoised."""
-    return tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
+# the stemmer once per worker.
+CHUNKS = BoundedMemo(analyse_chunk, maxsize=1 << 17)
 
 
 def preprocess(text, mark_negation=True):
@@ -125,9 +149,10 @@ def preprocess(text, mark_negation=True):
     """
     out = []
     append = out.append
+    chunks = CHUNKS
     negated = False
     for chunk in normalize(text).split():
-        for plain, negated_form, role in analyse_chunk(chunk):
+        for plain, negated_form, role in chunks[chunk]:
             if role >= LOUD_END:
                 negated = False
                 if role == LOUD_END:
