@@ -142,6 +142,12 @@ class HardenedGeventWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr):
         """Serve one request within ``timeout`` seconds; past that, close the connection."""
+        # Let every other connection with a request waiting run first (idle: after the event
+        # loop has polled for I/O, which sleep(0) does not wait for). Prediction is CPU work
+        # that never yields, and without this turn gevent let one keep-alive connection be
+        # served again and again while another waited: with two clients on one worker,
+        # p99 latency was 25 times p50.
+        gevent.idle()
         deadline = gevent.Timeout(self.cfg.timeout)
         deadline.start()
         try:
