@@ -92,7 +92,9 @@ def on_starting(server):
     spares the operator a traceback per worker.
     """
     try:
-        artifacts.load(settings.ARTIFACTS_DIR, settings.MODEL)
+        models, default = artifacts.load_all(settings.ARTIFACTS_DIR)
+        if (settings.MODEL or default) not in models:
+            raise ArtifactError(f"API_MODEL={settings.MODEL!r} is not one of {', '.join(models)}")
     except ArtifactError as exc:
         server.log.error("refusing to start: %s", exc)
         sys.exit(1)

@@ -7,7 +7,7 @@ from flask import Flask
 from api import auth, docs, errors, health, limits, predict, security
 from api import constants as c
 from api.config import Settings
-from api.service import SentimentService
+from api.service import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,13 @@ def create_app(test_config=None):
     # Probes must answer however busy a client is.
     limits.init_app(app, protected=predict.bp).exempt(health.bp)
 
-    app.extensions[c.EXT_MODEL] = SentimentService().load(
+    registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(
         app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]
     )
-    log.info(
-        "model %s %s loaded", app.extensions[c.EXT_MODEL].name, app.extensions[c.EXT_MODEL].info["version"]
-    )
+    for info in registry.infos.values():
+        log.info(
+            "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""
+        )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(predict.bp)

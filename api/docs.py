@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, jsonify
 
+from api import constants as c
 from api.openapi import build_spec
 
 bp = Blueprint("docs", __name__, url_prefix="/api/v1")
@@ -9,5 +10,5 @@ bp = Blueprint("docs", __name__, url_prefix="/api/v1")
 
 @bp.get("/openapi.json")
 def openapi():
-    """Serve the OpenAPI 3.1 document, with this app's limits."""
-    return jsonify(build_spec(current_app.config))
+    """Serve the OpenAPI 3.1 document, with this app's limits and models."""
+    return jsonify(build_spec(current_app.config, list(current_app.extensions[c.EXT_MODEL].models)))

@@ -48,6 +48,12 @@ class InvalidItem(APIError):
     code = "invalid_item"
 
 
+class InvalidParameter(APIError):
+    """A query parameter has a value the endpoint does not accept; ``key`` names the parameter."""
+
+    code = "invalid_parameter"
+
+
 class TooManyItems(APIError):
     """More tweets than one request may carry."""
 

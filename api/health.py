@@ -23,7 +23,8 @@ def readyz():
         return error_response(503, "model not loaded", code="not_ready")
     return jsonify(
         status="ready",
-        model=service.name,
+        model=service.default,
         version=service.info["version"],
+        models=list(service.models),
         rate_limit_storage=storage_state(),
     )

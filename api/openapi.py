@@ -45,9 +45,9 @@ def _responses(config):
     return {
         "InvalidRequest": _error(
             400,
-            ["invalid_json", "invalid_body", "invalid_item", "too_many_items"],
-            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit. "
-            "`key` names the key at fault where there is one.",
+            ["invalid_json", "invalid_body", "invalid_item", "too_many_items", "invalid_parameter"],
+            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit; or a query "
+            "parameter is unknown or has a wrong value. `key` names the key or parameter at fault.",
         ),
         "Unauthorized": _error(
             401,
@@ -88,7 +88,7 @@ def _responses(config):
     }
 
 
-def _schemas(config):
+def _schemas(config, models):
     """Return the named schemas: request body, answers, and the shared Error shape."""
     key = {
         "type": "string",
@@ -119,11 +119,35 @@ def _schemas(config):
             "propertyNames": key,
             "additionalProperties": {"type": "string", "enum": ["Positive", "Negative"]},
         },
+        "Scored": {
+            "type": "object",
+            "description": "With ?detail=true: the label and P(Positive), from the same log-odds.",
+            "required": ["label", "score"],
+            "additionalProperties": False,
+            "properties": {
+                "label": {"type": "string", "enum": ["Positive", "Negative"]},
+                "score": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+        "DetailedLabels": _answers(config, key, _ref("schemas", "Scored"), "One label and score per id."),
+        "AllLabels": _answers(
+            config,
+            key,
+            _per_model(models, {"type": "string", "enum": ["Positive", "Negative"]}),
+            "With ?model=all: every model's label per id.",
+        ),
+        "AllDetailed": _answers(
+            config,
+            key,
+            _per_model(models, _ref("schemas", "Scored")),
+            "With ?model=all&detail=true: every model's label and score per id.",
+        ),
         "ModelInfo": {
             "type": "object",
             "required": ["name", "version", "kind", "metrics", "training_data"],
             "properties": {
-                "name": {"type": "string"},
+                "name": {"type": "string", "enum": models},
+                "default": {"type": "boolean"},
                 "version": {"type": "string"},
                 "kind": {"type": "string"},
                 "metrics": {
@@ -160,6 +184,28 @@ def _schemas(config):
     }
 
 
+def _answers(config, key, value, description):
+    """Return the schema of an answer object: the request's ids, each with ``value``."""
+    return {
+        "type": "object",
+        "description": description,
+        "minProperties": 1,
+        "maxProperties": config[c.MAX_ITEMS],
+        "propertyNames": key,
+        "additionalProperties": value,
+    }
+
+
+def _per_model(models, value):
+    """Return the schema of ``{model name: value}`` for every served model."""
+    return {
+        "type": "object",
+        "required": models,
+        "additionalProperties": False,
+        "properties": {name: value for name in models},
+    }
+
+
 def _ref(kind, name):
     """Return a $ref to a component."""
     return {"$ref": f"#/components/{kind}/{name}"}
@@ -173,7 +219,7 @@ def _ok(description, schema, headers=None):
     return response
 
 
-def _paths():
+def _paths(models):
     """Return the path items: predictions, model information, probes and this document."""
     limited = {"401": _ref("responses", "Unauthorized"), "429": _ref("responses", "RateLimited")}
     return {
@@ -182,11 +228,30 @@ def _paths():
                 "operationId": "predict",
                 "summary": "Label tweets Positive or Negative",
                 "security": BEARER,
+                "parameters": [
+                    {
+                        "name": "model",
+                        "in": "query",
+                        "description": "The model to answer with (default: the server's), or all of them.",
+                        "schema": {"type": "string", "enum": [*models, "all"]},
+                    },
+                    {
+                        "name": "detail",
+                        "in": "query",
+                        "description": "true: a label and P(Positive) per id instead of the bare label.",
+                        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+                    },
+                ],
                 "requestBody": {"required": True, "content": _json(_ref("schemas", "Tweets"))},
                 "responses": {
                     "200": _ok(
-                        "A label for every id, same keys, same order.",
-                        _ref("schemas", "Labels"),
+                        "A label for every id, same keys, same order (shape: see model and detail).",
+                        {
+                            "anyOf": [
+                                _ref("schemas", name)
+                                for name in ("Labels", "DetailedLabels", "AllLabels", "AllDetailed")
+                            ]
+                        },
                         RATE_HEADERS,
                     ),
                     "400": _ref("responses", "InvalidRequest"),
@@ -203,6 +268,28 @@ def _paths():
                 "security": BEARER,
                 "responses": {
                     "200": _ok("The served model.", _ref("schemas", "ModelInfo"), RATE_HEADERS),
+                    **limited,
+                },
+            }
+        },
+        "/api/v1/models": {
+            "get": {
+                "operationId": "listModels",
+                "summary": "List the served models with their held-out metrics",
+                "security": BEARER,
+                "responses": {
+                    "200": _ok(
+                        "Every served model; `default` names the one used without ?model.",
+                        {
+                            "type": "object",
+                            "required": ["models", "default"],
+                            "properties": {
+                                "models": {"type": "array", "items": _ref("schemas", "ModelInfo")},
+                                "default": {"type": "string", "enum": models},
+                            },
+                        },
+                        RATE_HEADERS,
+                    ),
                     **limited,
                 },
             }
@@ -251,6 +338,7 @@ def _paths():
                                 "status": {"const": "ready"},
                                 "model": {"type": "string"},
                                 "version": {"type": "string"},
+                                "models": {"type": "array", "items": {"type": "string", "enum": models}},
                                 "rate_limit_storage": {
                                     "type": "object",
                                     "description": "shared: limits are counted in the configured storage;"
@@ -271,8 +359,8 @@ def _paths():
     }
 
 
-def build_spec(config):
-    """Return the OpenAPI 3.1 document, as a dict, for an app with ``config``."""
+def build_spec(config, models):
+    """Return the OpenAPI 3.1 document, as a dict, for an app with ``config`` serving ``models``."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -284,7 +372,7 @@ def build_spec(config):
                 "`method_not_allowed` with `Allow`."
             ),
         },
-        "paths": _paths(),
+        "paths": _paths(models),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {
@@ -293,7 +381,7 @@ def build_spec(config):
                     "description": "A token from `make token`.",
                 }
             },
-            "schemas": _schemas(config),
+            "schemas": _schemas(config, models),
             "responses": _responses(config),
         },
     }

@@ -16,13 +16,17 @@ from model.data import DEFAULT_DATA, read_rows
 from tests.e2e import running_server, wait_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# (scenario, tweets per request, connection counts): small requests at low and
-# high concurrency; big ones need fewer connections to keep every worker busy.
+# (scenario, tweets per request, connection counts, query): small requests at low
+# and high concurrency; big ones need fewer connections to keep every worker busy.
+# Plain predict uses the default model (freqlr); the *_nblr runs the stronger one.
 SCENARIOS = (
-    ("noop", 0, (8, 64)),
-    ("predict_1", 1, (8, 64)),
-    ("predict_100", 100, (4, 16)),
-    ("predict_1000", 1000, (2, 8)),
+    ("noop", 0, (8, 64), ""),
+    ("predict_1", 1, (8, 64), ""),
+    ("predict_100", 100, (4, 16), ""),
+    ("predict_1000", 1000, (2, 8), ""),
+    ("predict_1_nblr", 1, (8,), "?model=nblr"),
+    ("predict_100_nblr", 100, (8,), "?model=nblr"),
+    ("predict_1000_nblr", 1000, (8,), "?model=nblr"),
 )
 
 
@@ -39,7 +43,7 @@ def _parser():
 def _bodies(folder, texts):
     """Write one JSON body per batch size; return ``{size: path}``."""
     paths = {}
-    for _, size, _ in SCENARIOS:
+    for _, size, _, _ in SCENARIOS:
         if size:
             path = folder / f"body-{size}.json"
             path.write_text(json.dumps({str(i): texts[i] for i in range(size)}))
@@ -61,13 +65,18 @@ def measure_https(texts, seconds, workers, wrk_path):
             wrk.run(predict_url, server.token, bodies[100], 8, 2, wrk_path)  # warm-up
             after_warmup = memory.workers_rss(server.process.pid)
             runs = []
-            for scenario, size, connections in SCENARIOS:
-                url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict")
+            for scenario, size, connections, query in SCENARIOS:
+                url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict" + query)
                 for conns in connections:
                     row = wrk.run(url, server.token, bodies.get(size), conns, seconds, wrk_path)
-                    row.update(scenario=scenario, tweets_per_s=row["requests_per_s"] * size)
+                    row.update(
+                        scenario=scenario,
+                        tweets=size,
+                        model=query.partition("model=")[2] or "default",
+                        tweets_per_s=row["requests_per_s"] * size,
+                    )
                     runs.append(row)
-                    print(f"  {scenario:<13} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
+                    print(f"  {scenario:<18} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
             after_run = memory.workers_rss(server.process.pid)
     return {
         "workers": workers,
@@ -85,9 +94,11 @@ def main(argv=None):
         print("error: wrk not found; `make bench` installs it (Debian package wrk)", file=sys.stderr)
         return 2
     texts = [text for text, _ in read_rows(args.data)]
-    model, entry = artifacts.load()
+    models, _ = artifacts.load_all()
+    model, entry = models["freqlr"]
     print("in-process pipeline...", flush=True)
     in_process = inprocess.measure(model, texts)
+    per_model = inprocess.measure_models({name: m for name, (m, _) in models.items()}, texts)
     print("over HTTPS...", flush=True)
     https = measure_https(texts, args.seconds, args.workers, wrk_path)
     result = {
@@ -95,6 +106,7 @@ def main(argv=None):
         "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
         "model": entry["version"],
         "in_process": in_process,
+        "in_process_per_model": per_model,
         "https": https,
     }
     result["ratios"] = report.ratios(result)

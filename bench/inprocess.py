@@ -98,3 +98,16 @@ def measure(model, texts, batches=(1, 100, 1000), rounds=7, slice_seconds=0.3):
                 }
             )
     return results
+
+
+def measure_models(models, texts, batches=(1, 100, 1000), seconds=1.0):
+    """Return warm one-core tweets/s of every served model (``{name: model}``) per batch size."""
+    rows = []
+    with one_core():
+        for name, model in models.items():
+            model.predict_labels(texts[:2000])  # warm its memos, as a serving worker would be
+            for batch in batches:
+                groups = [texts[i : i + batch] for i in range(0, len(texts) - batch + 1, batch)]
+                rate = tweets_per_second(model, groups, seconds)
+                rows.append({"model": name, "batch": batch, "tweets_per_s": rate, "us_per_tweet": 1e6 / rate})
+    return rows

@@ -40,6 +40,14 @@ def table(result):
             f"| {r['batch']} | {r['served_tweets_per_s']:,.0f} | {r['served_cold_tweets_per_s']:,.0f} "
             f"| {r['naive_tweets_per_s']:,.0f} | {r['speedup']:.1f}x |"
         )
+    lines += [
+        "",
+        "In-process, one core, per served model (tweets/s)",
+        "| model | batch | tweets/s | us/tweet |",
+    ]
+    lines.append("| --- | ---: | ---: | ---: |")
+    for r in result.get("in_process_per_model", []):
+        lines.append(f"| {r['model']} | {r['batch']} | {r['tweets_per_s']:,.0f} | {r['us_per_tweet']:.1f} |")
     https = result["https"]
     lines += [
         "",
@@ -79,12 +87,12 @@ def plot(result, path):
     left.plot(
         batches, [r["naive_tweets_per_s"] for r in result["in_process"]], "s--", label="naive NLTK, 1 core"
     )
-    http_best = {}
-    for r in result["https"]["runs"]:
-        if r["scenario"].startswith("predict_"):
-            size = int(r["scenario"].split("_")[1])
-            http_best[size] = max(http_best.get(size, 0), r["tweets_per_s"])
-    left.plot(sorted(http_best), [http_best[b] for b in sorted(http_best)], "^-", label="over HTTPS, server")
+    for model, style in (("default", "^-"), ("nblr", "v:")):
+        best = {}
+        for r in result["https"]["runs"]:
+            if r.get("tweets") and r.get("model") == model:
+                best[r["tweets"]] = max(best.get(r["tweets"], 0), r["tweets_per_s"])
+        left.plot(sorted(best), [best[b] for b in sorted(best)], style, label=f"over HTTPS, {model} model")
     left.set(xscale="log", yscale="log", xlabel="tweets per request (batch)", ylabel="tweets/s")
     left.set_title("Throughput")
     left.legend()

@@ -1,12 +1,12 @@
 """Command line: ``python -m model train|evaluate``."""
 
 import argparse
-import json
 import sys
 
 from model import artifacts
 from model.data import DEFAULT_DATA, TRAIN_PER_CLASS
 from model.errors import ModelError
+from model.train import RECIPES, train
 
 
 def _parser():
@@ -24,8 +24,9 @@ def _parser():
             help="rows of each class, in file order, that train; the rest are held out",
         )
     train = commands.choices["train"]
-    train.add_argument("--alpha", type=float, default=None, help="smoothing; default: chosen by CV")
-    train.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    train.add_argument("--models", default=",".join(RECIPES), help="comma-separated models to train")
+    train.add_argument("--alpha", type=float, default=None, help="freqlr smoothing (default: chosen by CV)")
+    train.add_argument("--nblr-C", type=float, default=None, help="nblr regularisation (default: by CV)")
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
     commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the PNG plots")
     return parser
@@ -36,17 +37,17 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
-            from model.train import train
-
-            entry = train(
+            settings = {"freqlr": args.alpha, "nblr": args.nblr_C}
+            entries = train(
                 args.data,
                 args.artifacts,
                 train_per_class=args.train_per_class,
-                alpha=args.alpha,
-                C=args.C,
+                models=[name.strip() for name in args.models.split(",") if name.strip()],
+                settings={name: value for name, value in settings.items() if value is not None},
                 created=args.created,
             )
-            print(json.dumps(entry, indent=2))
+            for name, entry in entries.items():
+                print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")
         else:
             from model.evaluate import evaluate
 

@@ -1,9 +1,11 @@
 """Versioned model artifacts: JSON model files checked against a SHA-256 manifest.
 
-No pickle or joblib anywhere: a model file is plain JSON data, and it is parsed
-only from the exact bytes whose hash matched the manifest.
+No pickle or joblib anywhere: a model file is plain JSON data (gzip-compressed
+when large, ``.json.gz``), and it is parsed only from the exact bytes whose hash
+matched the manifest.
 """
 
+import gzip
 import hashlib
 import hmac
 import json
@@ -11,13 +13,19 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from model.classifier import FrequencyLogisticModel
+from model import classifier, nblr
 from model.errors import ArtifactError
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 DEFAULT_MODEL = "freqlr"
+# The model classes a file's "format" field may name; nothing else is ever built.
+FORMATS = {classifier.FORMAT: classifier.FrequencyLogisticModel, nblr.FORMAT: nblr.NBLogisticModel}
+KINDS = {
+    classifier.FORMAT: "word-frequency features + logistic regression",
+    nblr.FORMAT: "NB-weighted word and character n-grams + VADER lexicon + logistic regression",
+}
 
 
 def dump_json(data):
@@ -32,20 +40,27 @@ def _write_atomic(path, payload):
     os.replace(tmp, path)
 
 
-def save(model, directory, *, name, metrics, training_data, created=None):
-    """Write ``model`` as ``<name>.json`` and record it in the manifest; return its entry."""
+def save(model, directory, *, name, metrics, training_data, created=None, compress=False):
+    """Write ``model`` as ``<name>.json`` (``.json.gz`` with compress) and record it in the manifest.
+
+    Returns the model's manifest entry. Compression uses a fixed header
+    timestamp, so equal models still give byte-identical files.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    payload = dump_json(model.to_dict())
-    digest = hashlib.sha256(payload).hexdigest()
+    data = model.to_dict()
+    payload = dump_json(data)
     filename = f"{name}.json"
+    if compress:
+        payload, filename = gzip.compress(payload, compresslevel=9, mtime=0), filename + ".gz"
+    digest = hashlib.sha256(payload).hexdigest()
     _write_atomic(directory / filename, payload)
 
     manifest = _read_manifest(directory) if (directory / MANIFEST).exists() else _empty_manifest()
     entry = {
         "file": filename,
-        "version": f"v{model.to_dict()['format_version']}-{digest[:12]}",
-        "kind": "word-frequency features + logistic regression",
+        "version": f"v{data['format_version']}-{digest[:12]}",
+        "kind": KINDS[data["format"]],
         "params": model.get_params(),
         "metrics": metrics,
         "training_data": training_data,
@@ -97,15 +112,38 @@ def read_verified(directory, filename, manifest):
 
 
 def load(directory=DEFAULT_DIR, name=None):
-    """Load one verified model; return ``(model, manifest entry)``."""
+    """Load one verified model (the manifest's default without a name); return ``(model, entry)``."""
     manifest = _read_manifest(directory)
-    name = name or manifest.get("default_model", DEFAULT_MODEL)
+    name = name or default_name(manifest)
+    return _load_entry(directory, manifest, name)
+
+
+def load_all(directory=DEFAULT_DIR):
+    """Load every model of the manifest, each verified; return ``{name: (model, entry)}`` and the default."""
+    manifest = _read_manifest(directory)
+    models = {name: _load_entry(directory, manifest, name) for name in sorted(manifest.get("models", {}))}
+    return models, default_name(manifest)
+
+
+def default_name(manifest):
+    """Return the name of the manifest's default model."""
+    return manifest.get("default_model", DEFAULT_MODEL)
+
+
+def _load_entry(directory, manifest, name):
+    """Load, verify and rebuild the model called ``name``; return ``(model, entry)``."""
     entry = manifest.get("models", {}).get(name)
     if not isinstance(entry, dict):
         raise ArtifactError(f"model {name!r} is not in {Path(directory) / MANIFEST}")
     payload = read_verified(directory, entry["file"], manifest)
+    path = Path(directory) / entry["file"]
     try:
+        if path.name.endswith(".gz"):
+            payload = gzip.decompress(payload)
         data = json.loads(payload)
-    except ValueError as exc:
-        raise ArtifactError(f"{Path(directory) / entry['file']} is not valid JSON: {exc}") from exc
-    return FrequencyLogisticModel.from_dict(data), entry
+    except (OSError, EOFError, ValueError) as exc:
+        raise ArtifactError(f"{path} is not valid (gzipped) JSON: {exc}") from exc
+    model_class = FORMATS.get(data.get("format")) if isinstance(data, dict) else None
+    if model_class is None:
+        raise ArtifactError(f"{path} has an unknown model format")
+    return model_class.from_dict(data), entry

@@ -2,6 +2,7 @@
 
 from sklearn.metrics import (
     accuracy_score,
+    brier_score_loss,
     confusion_matrix,
     f1_score,
     precision_score,
@@ -19,6 +20,7 @@ def classification_metrics(labels, probabilities, threshold=0.5):
         "recall": round(float(recall_score(labels, predicted, zero_division=0)), 4),
         "f1": round(float(f1_score(labels, predicted, zero_division=0)), 4),
         "roc_auc": round(float(roc_auc_score(labels, probabilities)), 4),
+        "brier": round(float(brier_score_loss(labels, probabilities)), 4),
         "support": len(labels),
         "confusion_matrix": confusion_matrix(labels, predicted, labels=[0, 1]).tolist(),
     }

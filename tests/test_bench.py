@@ -44,6 +44,8 @@ def _result(noop_rps=1000.0, single_rps=600.0, big_rps=30.0, client_cpu=0.2):
     def run(scenario, rps, size, cpu=0.05):
         return {
             "scenario": scenario,
+            "tweets": size,
+            "model": "default",
             "connections": 8,
             "requests_per_s": rps,
             "tweets_per_s": rps * size,

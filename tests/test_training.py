@@ -12,18 +12,33 @@ from tests.samples import write_csv
 
 
 def _train(csv_path, out_dir):
-    return train(csv_path, out_dir, train_per_class=30, alpha=None, created="2026-01-01T00:00:00+00:00")
+    """Train every model, settings chosen by cross-validation; return {name: manifest entry}."""
+    return train(csv_path, out_dir, train_per_class=30, created="2026-01-01T00:00:00+00:00")
 
 
 def test_training_twice_gives_byte_identical_artifacts(small_csv, tmp_path):
     _train(small_csv, tmp_path / "a")
     _train(small_csv, tmp_path / "b")
-    for name in ("freqlr.json", "manifest.json"):
+    for name in ("freqlr.json", "nblr.json.gz", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_every_model_is_trained_and_recorded(small_csv, tmp_path):
+    entries = _train(small_csv, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(entries) == sorted(manifest["models"]) == ["freqlr", "nblr"]
+    for name, entry in entries.items():
+        cv = entry["metrics"]["cross_validation"]
+        assert cv["folds"] == 5
+        assert str(entry["params"][cv["param"]]) in cv["accuracy_by_setting"]
+        assert (
+            manifest["files"][entry["file"]]
+            == artifacts.hashlib.sha256((tmp_path / entry["file"]).read_bytes()).hexdigest()
+        ), name
+
+
 def test_manifest_records_what_a_reader_needs(small_csv, tmp_path):
-    entry = _train(small_csv, tmp_path)
+    entry = _train(small_csv, tmp_path)["freqlr"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["default_model"] == "freqlr"
     assert manifest["created"] == "2026-01-01T00:00:00+00:00"
@@ -34,16 +49,17 @@ def test_manifest_records_what_a_reader_needs(small_csv, tmp_path):
     assert entry["training_data"]["sha256"] == artifacts.hashlib.sha256(small_csv.read_bytes()).hexdigest()
     assert entry["training_data"]["train_rows"] == 60
     assert entry["training_data"]["heldout_rows"] == 20
-    assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= entry["metrics"].keys()
-    assert entry["params"]["alpha"] in {float(a) for a in entry["metrics"]["cv_accuracy_by_alpha"]}
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "brier"} <= entry["metrics"].keys()
     assert entry["version"].startswith("v1-")
 
 
-def test_loaded_model_is_the_trained_one(small_csv, tmp_path):
-    entry = _train(small_csv, tmp_path)
-    model, loaded_entry = artifacts.load(tmp_path)
-    assert loaded_entry == entry
-    assert model.predict_labels(["love it :)", "hate it :("]) == ["Positive", "Negative"]
+def test_loaded_models_are_the_trained_ones(small_csv, tmp_path):
+    entries = _train(small_csv, tmp_path)
+    loaded, default = artifacts.load_all(tmp_path)
+    assert default == "freqlr"
+    for name, (model, entry) in loaded.items():
+        assert entry == entries[name]
+        assert model.predict_labels(["love it :)", "hate it :("]) == ["Positive", "Negative"], name
 
 
 def test_fixed_split_is_in_file_order_per_class(tmp_path):
