@@ -13,7 +13,7 @@ def _parser():
     """Build the argument parser."""
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("train", "train and write artifacts"), ("evaluate", "score the saved model")):
+    for name, text in (("train", "train and write artifacts"), ("evaluate", "score every saved model")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--data", default=str(DEFAULT_DATA), help="labelled CSV (id,date,text,target)")
         command.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
@@ -28,7 +28,7 @@ def _parser():
     train.add_argument("--alpha", type=float, default=None, help="freqlr smoothing (default: chosen by CV)")
     train.add_argument("--nblr-C", type=float, default=None, help="nblr regularisation (default: by CV)")
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
-    commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the PNG plots")
+    commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the report")
     return parser
 
 
@@ -50,24 +50,26 @@ def main(argv=None):
                 print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")
         else:
             from model.evaluate import evaluate
+            from model.report import write_report
 
-            metrics = evaluate(args.data, args.artifacts, args.out, train_per_class=args.train_per_class)
-            _print_metrics(metrics)
+            evaluation = evaluate(args.data, args.artifacts, train_per_class=args.train_per_class)
+            _print_metrics(evaluation, write_report(evaluation, args.out))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def _print_metrics(metrics):
-    """Print held-out metrics as a short table."""
-    print(f"model {metrics['model']['name']} {metrics['model']['version']}, held-out n={metrics['support']}")
-    for key in ("accuracy", "precision", "recall", "f1", "roc_auc"):
-        print(f"  {key:<10} {metrics[key]:.4f}")
-    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-    print(f"  confusion  TN={tn} FP={fp} FN={fn} TP={tp}")
-    for name, path in metrics["plots"].items():
-        print(f"  {name:<17} {path}")
+def _print_metrics(evaluation, report_path):
+    """Print every model's held-out metrics as a short table, then where the full report is."""
+    keys = ("accuracy", "precision", "recall", "f1", "roc_auc", "brier")
+    print(f"held-out n={len(evaluation.split.test_texts)}; * marks the default model")
+    print(f"  {'model':<10} {'version':<16} " + " ".join(f"{key:>9}" for key in keys))
+    for name, result in evaluation.results.items():
+        mark = "*" if name == evaluation.default_name else " "
+        values = " ".join(f"{result.metrics[key]:>9.4f}" for key in keys)
+        print(f"{mark} {name:<10} {result.entry['version']:<16} {values}")
+    print(f"report: {report_path}")
 
 
 if __name__ == "__main__":

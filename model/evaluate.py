@@ -1,60 +1,90 @@
-"""Evaluate the saved model on the held-out split: metrics and plots."""
+"""Evaluate every saved model on the held-out split: metrics, calibration and the worst errors.
 
+This module only computes; ``model.report`` turns the result into Markdown and plots.
+"""
+
+from dataclasses import dataclass
 from pathlib import Path
 
-# Figure without pyplot: no global figure state and no display backend needed.
-from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+import numpy as np
 
 from model import artifacts
-from model.data import fixed_split, read_rows
+from model.data import Split, fixed_split, read_rows, sha256_file
 from model.metrics import classification_metrics
 
+CALIBRATION_BINS = 10
+ERRORS_SHOWN = 10
 
-def evaluate(data_path, artifact_dir, out_dir, *, train_per_class, name=None):
-    """Score the verified saved model on the held-out rows; write PNGs; return the metrics."""
-    model, entry = artifacts.load(artifact_dir, name)
-    split = fixed_split(read_rows(data_path), train_per_class)
-    probabilities = model.predict_proba(split.test_texts)
+
+@dataclass(frozen=True)
+class ModelResult:
+    """One model's held-out scores: its manifest entry, P(Positive) per tweet, metrics and worst errors."""
+
+    name: str
+    entry: dict
+    probabilities: np.ndarray
+    metrics: dict
+    errors: list
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything a report needs: where the data came from, the split and each model's result."""
+
+    data_path: Path
+    data_sha256: str
+    manifest_created: str
+    default_name: str
+    split: Split
+    results: dict
+
+
+def expected_calibration_error(labels, probabilities, bins=CALIBRATION_BINS):
+    """Return the ECE: the count-weighted mean |positive rate - mean P(Positive)| over equal-width bins."""
+    labels = np.asarray(labels, dtype=float)
+    probabilities = np.asarray(probabilities, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # Same bin assignment as sklearn.calibration.calibration_curve, so the ECE describes the diagram.
+    ids = np.searchsorted(edges[1:-1], probabilities)
+    # Weighting each bin's |rate - mean P| by its share n_b / N is |positives_b - sum P_b| / N.
+    positives = np.bincount(ids, weights=labels, minlength=bins)
+    predicted = np.bincount(ids, weights=probabilities, minlength=bins)
+    return float(np.sum(np.abs(positives - predicted)) / len(labels))
+
+
+def confident_errors(texts, labels, probabilities, count=ERRORS_SHOWN):
+    """Return the ``count`` misclassified tweets with P(Positive) furthest from 0.5, as (text, label, p)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+    wrong = np.flatnonzero((probabilities > 0.5).astype(int) != labels)
+    # Stable sort: equally confident errors keep file order, so the report is reproducible.
+    order = wrong[np.argsort(-np.abs(probabilities[wrong] - 0.5), kind="stable")]
+    return [(texts[i], int(labels[i]), float(probabilities[i])) for i in order[:count]]
+
+
+def _score(name, model, entry, split):
+    """Score one model on the held-out texts; return its ModelResult."""
+    probabilities = np.asarray(model.predict_proba(split.test_texts), dtype=float)
     metrics = classification_metrics(split.test_labels, probabilities)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics["plots"] = {
-        "confusion_matrix": str(_plot_confusion(split.test_labels, probabilities, entry, out_dir)),
-        "roc_curve": str(_plot_roc(split.test_labels, probabilities, entry, out_dir)),
-    }
-    metrics["model"] = {"name": name or artifacts.DEFAULT_MODEL, "version": entry["version"]}
-    return metrics
+    metrics["ece"] = round(expected_calibration_error(split.test_labels, probabilities), 4)
+    # Mean confidence above accuracy means over-confident, below means under-confident.
+    metrics["mean_confidence"] = round(float(np.mean(np.maximum(probabilities, 1 - probabilities))), 4)
+    errors = confident_errors(split.test_texts, split.test_labels, probabilities)
+    return ModelResult(name, entry, probabilities, metrics, errors)
 
 
-def _plot_confusion(labels, probabilities, entry, out_dir):
-    """Write the held-out confusion matrix as PNG; return its path."""
-    figure = Figure(figsize=(4.5, 4))
-    axes = figure.subplots()
-    ConfusionMatrixDisplay.from_predictions(
-        labels,
-        [int(p > 0.5) for p in probabilities],
-        display_labels=["Negative", "Positive"],
-        cmap="Blues",
-        ax=axes,
-        colorbar=False,
+def evaluate(data_path, artifact_dir, *, train_per_class):
+    """Load every model of the manifest (each hash-verified) and score it on the held-out rows."""
+    models, default_name = artifacts.load_all(artifact_dir)
+    # The manifest was read and checked by load_all just above; this is only for its creation time.
+    created = artifacts._read_manifest(artifact_dir).get("created", "unknown")
+    split = fixed_split(read_rows(data_path), train_per_class)
+    results = {name: _score(name, model, entry, split) for name, (model, entry) in models.items()}
+    return Evaluation(
+        data_path=Path(data_path),
+        data_sha256=sha256_file(data_path),
+        manifest_created=created,
+        default_name=default_name,
+        split=split,
+        results=results,
     )
-    axes.set_title(f"Held-out confusion matrix\n{entry['version']}")
-    return _save(figure, out_dir / "confusion_matrix.png")
-
-
-def _plot_roc(labels, probabilities, entry, out_dir):
-    """Write the held-out ROC curve as PNG; return its path."""
-    figure = Figure(figsize=(4.5, 4))
-    axes = figure.subplots()
-    RocCurveDisplay.from_predictions(labels, probabilities, name=entry["version"], ax=axes)
-    axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axes.set_title("Held-out ROC curve")
-    return _save(figure, out_dir / "roc_curve.png")
-
-
-def _save(figure, path):
-    """Save and close a figure; return its path."""
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    return path
