@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install certs client-cert token revoke train evaluate api-start test bench lint first-token clean
+.PHONY: help install browser certs client-cert token revoke train evaluate api-start test bench lint first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ $(SSLYZE_VENV)/.installed: requirements-sslyze.txt
 	test -x $(SSLYZE_VENV)/bin/python || $(PYTHON) -m venv $(SSLYZE_VENV)
 	$(SSLYZE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sslyze.txt
 	touch $@
+
+# The browser tests drive Debian's chromium (Playwright cannot download its own here).
+browser:
+	tests/setup_browser.sh
 
 install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
 
@@ -65,7 +69,7 @@ api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
 	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.dev $(SSLYZE_VENV)/.installed ## Set up and run the test suite
+test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test suite
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minutes; installs wrk)

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from api import auth, docs, errors, health, limits, predict, security
+from api import auth, docs, errors, health, limits, predict, security, web
 from api import constants as c
 from api.config import Settings
 from api.service import ModelRegistry
@@ -43,4 +43,5 @@ def create_app(test_config=None):
     app.register_blueprint(health.bp)
     app.register_blueprint(predict.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(web.bp)
     return app

@@ -4,6 +4,7 @@ import os
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 SSLYZE = ROOT / ".venv-sslyze" / "bin" / "sslyze"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _missing(marker):
@@ -29,6 +31,8 @@ def _missing(marker):
         return f"sslyze not installed at {SSLYZE} (make test installs it)"
     if marker == "redis" and not shutil.which("redis-server"):
         return "redis-server not installed"
+    if marker == "browser" and not CHROMIUM.exists():
+        return f"chromium not installed at {CHROMIUM} (make test installs it)"
     return None
 
 
@@ -37,7 +41,7 @@ def pytest_collection_modifyitems(config, items):
     if IN_CI:
         return
     for item in items:
-        for marker in ("data", "sslyze", "redis"):
+        for marker in ("data", "sslyze", "redis", "browser"):
             reason = _missing(marker) if marker in item.keywords else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
