@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install browser certs client-cert token revoke train evaluate api-start test bench lint first-token clean
+.PHONY: help install browser certs client-cert token revoke migrate train evaluate api-start test bench lint first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,13 +45,16 @@ client-cert: $(VENV)/.runtime ## Issue a client certificate for mutual TLS: make
 	@test -n "$(NAME)" || { echo "usage: make client-cert NAME=<name>" >&2; exit 2; }
 	$(PY) -m api.certs --client "$(NAME)"
 
-token: $(VENV)/.runtime ## Create a token: make token NAME=alice (the token is the last line)
-	@test -n "$(NAME)" || { echo "usage: make token NAME=<name>" >&2; exit 2; }
-	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create "$(NAME)"
+token: $(VENV)/.runtime ## Create a token: make token NAME=alice [ADMIN=1: sees every caller's history]
+	@test -n "$(NAME)" || { echo "usage: make token NAME=<name> [ADMIN=1]" >&2; exit 2; }
+	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create "$(NAME)" $(if $(filter 1,$(ADMIN)),--admin,)
 
 revoke: $(VENV)/.runtime ## Revoke a token: make revoke NAME=alice (running workers drop it within 1 s)
 	@test -n "$(NAME)" || { echo "usage: make revoke NAME=<name>" >&2; exit 2; }
 	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token revoke "$(NAME)"
+
+migrate: $(VENV)/.runtime ## Bring the history database (API_HISTORY_URL) to the newest schema
+	$(PY) -m api history migrate
 
 train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
 	$(PY) -m model train --data "$(DATA)"

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import ssl
+import subprocess
 import sys
 
 from api import tls
@@ -105,5 +106,38 @@ def on_starting(server):
             workers,
             workers,
         )
+    _migrate_history(server)
     if not os.environ.get("OPENSSL_CONF"):
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
+
+
+# A database that hangs must not hold the server's start for long; the workers migrate later if needed.
+MIGRATE_TIMEOUT = 60
+
+
+def _migrate_history(server):
+    """Bring the history database to the newest schema once, before any worker starts.
+
+    Done here, once, rather than in each worker, so that workers never race to create
+    the same tables; in a child process, so the master never imports a database
+    driver before the workers' gevent patching. If the database is down, the server
+    starts anyway (predictions do not need it) and each worker migrates once it answers.
+    """
+    if settings.HISTORY_URL.strip().lower() == "none":
+        return
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "api", "history", "migrate"],
+            capture_output=True,
+            text=True,
+            timeout=MIGRATE_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        server.log.error("history migration did not finish in %d s; starting without it", MIGRATE_TIMEOUT)
+        return
+    if result.returncode != 0:
+        server.log.error(
+            "history database not migrated, predictions are served without history until it answers: %s",
+            result.stderr.strip().splitlines()[-1:],
+        )

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from api import auth, docs, errors, health, limits, predict, security, web
+from api import auth, docs, errors, health, history, limits, predict, security, web
 from api import constants as c
 from api.config import Settings
 from api.service import ModelRegistry
@@ -39,6 +39,9 @@ def create_app(test_config=None):
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""
         )
+
+    # After the model: a history that cannot even be configured must not hide a model error.
+    history.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(predict.bp)

@@ -33,6 +33,11 @@ def token_name_or_none():
     return current_app.extensions[c.EXT_TOKENS].lookup(token) if token else None
 
 
+def is_admin(name):
+    """Return True if the token called ``name`` has the admin flag (it sees every caller's history)."""
+    return current_app.extensions[c.EXT_TOKENS].is_admin(name)
+
+
 def init_app(app):
     """Give ``app`` its token store, built from its config."""
     app.extensions[c.EXT_TOKENS] = TokenStore(app.config[c.TOKENS_FILE], app.config[c.TOKEN_RELOAD_SECONDS])

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     MAX_ITEMS: int = Field(1000, ge=1)
     MAX_TWEET_CHARS: int = Field(1000, ge=1)
     MAX_KEY_CHARS: int = Field(128, ge=1)
+    # Prediction history (api/history.py): a SQLAlchemy URL, or "none" to keep no history.
+    HISTORY_URL: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'history.db'}"
+    # Tweets are personal data: their text is stored only when the operator asks for it.
+    HISTORY_TEXT: bool = False
+    HISTORY_MAX_ROWS: int = Field(100_000, ge=1)
+    HISTORY_MAX_AGE_DAYS: float = Field(30, gt=0)
 
     # Read by gunicorn.conf.py, which terminates TLS.
     TLS_CERT: Path = PROJECT_ROOT / "certs" / "server.crt"
@@ -53,4 +59,8 @@ class Settings(BaseSettings):
             c.MAX_ITEMS: self.MAX_ITEMS,
             c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,
             c.MAX_KEY_CHARS: self.MAX_KEY_CHARS,
+            c.HISTORY_URL: self.HISTORY_URL,
+            c.HISTORY_TEXT: self.HISTORY_TEXT,
+            c.HISTORY_MAX_ROWS: self.HISTORY_MAX_ROWS,
+            c.HISTORY_MAX_AGE_DAYS: self.HISTORY_MAX_AGE_DAYS,
         }

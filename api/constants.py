@@ -11,8 +11,13 @@ MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
 MAX_ITEMS = "API_MAX_ITEMS"
 MAX_TWEET_CHARS = "API_MAX_TWEET_CHARS"
 MAX_KEY_CHARS = "API_MAX_KEY_CHARS"
+HISTORY_URL = "API_HISTORY_URL"
+HISTORY_TEXT = "API_HISTORY_TEXT"
+HISTORY_MAX_ROWS = "API_HISTORY_MAX_ROWS"
+HISTORY_MAX_AGE_DAYS = "API_HISTORY_MAX_AGE_DAYS"
 
 # Where create_app keeps its per-app objects (app.extensions[...]).
 EXT_MODEL = "sentiment_model"
 EXT_TOKENS = "sentiment_tokens"
 EXT_LIMIT_STORAGE = "sentiment_limit_storage"
+EXT_HISTORY = "sentiment_history"

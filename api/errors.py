@@ -60,6 +60,20 @@ class TooManyItems(APIError):
     code = "too_many_items"
 
 
+class HistoryDisabled(APIError):
+    """The server keeps no prediction history (API_HISTORY_URL=none)."""
+
+    status = 404
+    code = "history_disabled"
+
+
+class HistoryUnavailable(APIError):
+    """The prediction history database does not answer."""
+
+    status = 503
+    code = "history_unavailable"
+
+
 def error_response(status, message, code=None, key=None, headers=None):
     """Return the JSON error response every error path shares."""
     error = {"status": status, "code": code or code_for(status), "message": message}

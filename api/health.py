@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, jsonify
 
 from api import constants as c
+from api import history
 from api.errors import error_response
 from api.limits import storage_state
 
@@ -17,7 +18,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The model is loaded and verified, so predictions can be served."""
+    """The model is loaded and verified, so predictions can be served.
+
+    A failing history database degrades (``"history": {"ok": false}``) but does not make the
+    server unready: predictions do not depend on it.
+    """
     service = current_app.extensions.get(c.EXT_MODEL)
     if service is None or not service.ready:
         return error_response(503, "model not loaded", code="not_ready")
@@ -27,4 +32,5 @@ def readyz():
         version=service.info["version"],
         models=list(service.models),
         rate_limit_storage=storage_state(),
+        history=history.state(current_app),
     )

@@ -85,6 +85,12 @@ def _responses(config):
             },
         ),
         "NotReady": _error(503, ["not_ready"], "The model is not loaded yet."),
+        "HistoryDisabled": _error(
+            404, ["history_disabled"], "This server keeps no prediction history (`API_HISTORY_URL=none`)."
+        ),
+        "HistoryUnavailable": _error(
+            503, ["history_unavailable"], "The prediction history database does not answer; retry later."
+        ),
     }
 
 
@@ -161,6 +167,45 @@ def _schemas(config, models):
                     "required": ["sha256"],
                     "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
                 },
+            },
+        },
+        "StoredPrediction": {
+            "type": "object",
+            "description": "One scored tweet of the prediction history: one row per tweet and model.",
+            "required": ["id", "label", "score", "model", "version", "token", "created"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string", "description": "The tweet's key in the predict request."},
+                "label": {"type": "string", "enum": ["Positive", "Negative"]},
+                "score": {"type": "number", "minimum": 0, "maximum": 1, "description": "P(Positive)."},
+                "model": {"type": "string"},
+                "version": {"type": "string"},
+                "token": {
+                    "type": "string",
+                    "description": "The name of the token that asked (never the token).",
+                },
+                "created": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When it was asked (UTC).",
+                },
+                "text": {
+                    "type": "string",
+                    "description": "The tweet, only if the server stores text (`API_HISTORY_TEXT=true`).",
+                },
+            },
+        },
+        "HistoryState": {
+            "type": "object",
+            "description": "enabled: the server keeps a history; ok: its last write succeeded (false: the"
+            " database failed, predictions are still served); failures: failed batch writes; dropped:"
+            " requests not recorded because the write queue was full.",
+            "required": ["enabled", "ok", "failures", "dropped"],
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "ok": {"type": "boolean"},
+                "failures": {"type": "integer", "minimum": 0},
+                "dropped": {"type": "integer", "minimum": 0},
             },
         },
         "Error": {
@@ -241,6 +286,12 @@ def _paths(models):
                         "description": "true: a label and P(Positive) per id instead of the bare label.",
                         "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
                     },
+                    {
+                        "name": "store",
+                        "in": "query",
+                        "description": "false: keep this request out of the prediction history.",
+                        "schema": {"type": "string", "enum": ["true", "false"], "default": "true"},
+                    },
                 ],
                 "requestBody": {"required": True, "content": _json(_ref("schemas", "Tweets"))},
                 "responses": {
@@ -258,6 +309,43 @@ def _paths(models):
                     **limited,
                     "413": _ref("responses", "TooLarge"),
                     "415": _ref("responses", "UnsupportedMediaType"),
+                },
+            }
+        },
+        "/api/v1/predictions": {
+            "get": {
+                "operationId": "listPredictions",
+                "summary": "The caller's stored predictions, newest first (all callers' for an admin)",
+                "security": BEARER,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "How many rows at most.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    }
+                ],
+                "responses": {
+                    "200": _ok(
+                        "Stored predictions, newest first.",
+                        {
+                            "type": "object",
+                            "required": ["predictions"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "predictions": {
+                                    "type": "array",
+                                    "maxItems": 1000,
+                                    "items": _ref("schemas", "StoredPrediction"),
+                                }
+                            },
+                        },
+                        RATE_HEADERS,
+                    ),
+                    "400": _ref("responses", "InvalidRequest"),
+                    **limited,
+                    "404": _ref("responses", "HistoryDisabled"),
+                    "503": _ref("responses", "HistoryUnavailable"),
                 },
             }
         },
@@ -333,7 +421,7 @@ def _paths(models):
                         "Ready to predict.",
                         {
                             "type": "object",
-                            "required": ["status", "model", "version", "rate_limit_storage"],
+                            "required": ["status", "model", "version", "rate_limit_storage", "history"],
                             "properties": {
                                 "status": {"const": "ready"},
                                 "model": {"type": "string"},
@@ -349,6 +437,7 @@ def _paths(models):
                                         "fallbacks": {"type": "integer", "minimum": 0},
                                     },
                                 },
+                                "history": _ref("schemas", "HistoryState"),
                             },
                         },
                     ),

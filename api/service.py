@@ -53,24 +53,32 @@ class ModelRegistry:
         One model: ``{id: label}``, or ``{id: {"label", "score"}}`` with detail;
         ``name="all"``: ``{id: {model: label or {"label", "score"}}}``.
         """
+        return self.shape(tweets, self.score(tweets, name), name, detail)
+
+    def score(self, tweets, name=None):
+        """Return ``{model: [log-odds per tweet]}`` for the model(s) ``name`` selects."""
         names = list(self.models) if name == ALL else [name or self.default]
         texts = list(tweets.values())
-        answers = {n: self._answer(self.models[n], texts, detail) for n in names}
-        if name != ALL:
-            return dict(zip(tweets, answers[names[0]], strict=True))
-        return {key: {n: answers[n][i] for n in names} for i, key in enumerate(tweets)}
+        return {n: self.models[n].decision_function(texts).tolist() for n in names}
 
     @staticmethod
-    def _answer(model, texts, detail):
-        """Return one model's labels, or label-and-score objects, for ``texts``."""
-        # Labels and scores come from the same log-odds, so they can never disagree.
-        scores = model.decision_function(texts).tolist()
-        if not detail:
-            return [LABELS[score > 0] for score in scores]
-        return [{"label": LABELS[score > 0], "score": _sigmoid(score)} for score in scores]
+    def shape(tweets, scores, name=None, detail=False):
+        """Return the answer to ``tweets`` from the log-odds of ``score``, as ``predict`` describes."""
+        answers = {n: _answer(s, detail) for n, s in scores.items()}
+        if name != ALL:
+            return dict(zip(tweets, next(iter(answers.values())), strict=True))
+        return {key: {n: answers[n][i] for n in answers} for i, key in enumerate(tweets)}
 
 
-def _sigmoid(score):
+def _answer(scores, detail):
+    """Return one model's labels, or label-and-score objects, for its log-odds ``scores``."""
+    # Labels and scores come from the same log-odds, so they can never disagree.
+    if not detail:
+        return [LABELS[score > 0] for score in scores]
+    return [{"label": LABELS[score > 0], "score": sigmoid(score)} for score in scores]
+
+
+def sigmoid(score):
     """Return P(Positive) for a log-odds score, without overflow for large negative scores."""
     if score >= 0:
         return 1.0 / (1.0 + math.exp(-score))

@@ -1,7 +1,8 @@
 """Bearer tokens: created at random, stored only as SHA-256 hashes, reloaded while running.
 
-The tokens file is JSON: ``{"version": 1, "tokens": {"<name>": {"sha256": ..., "created": ...}}}``.
-Command line: ``python -m api token create NAME | revoke NAME | list`` (see api/__main__.py).
+The tokens file is JSON: ``{"version": 1, "tokens": {"<name>": {"sha256": ..., "created": ...}}}``;
+an entry may also hold ``"admin": true`` (absent means false, so older files keep working).
+Command line: ``python -m api token create NAME [--admin] | revoke NAME | list`` (see api/__main__.py).
 """
 
 import fcntl
@@ -50,8 +51,15 @@ def parse_tokens(payload):
         digest = entry.get("sha256") if isinstance(entry, dict) else None
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise TokenFileError(f"token {name!r} has no valid sha256")
+        if not isinstance(entry.get("admin", False), bool):
+            raise TokenFileError(f"token {name!r} has a non-boolean admin flag")
         hashes[name] = digest
     return hashes
+
+
+def parse_admins(payload):
+    """Return the names of the admin tokens of a tokens file that ``parse_tokens`` accepted."""
+    return {name for name, entry in json.loads(payload)["tokens"].items() if entry.get("admin") is True}
 
 
 class TokenStore:
@@ -67,6 +75,7 @@ class TokenStore:
         self.path = Path(path)
         self.reload_seconds = reload_seconds
         self._hashes = {}
+        self._admins = set()
         self._signature = None
         self._checked_at = float("-inf")
 
@@ -83,6 +92,11 @@ class TokenStore:
                 found = name
         return found
 
+    def is_admin(self, name):
+        """Return True if the token called ``name`` has the admin flag."""
+        self._refresh()
+        return name in self._admins
+
     def _refresh(self):
         """Reload the file if it changed and the reload interval has passed."""
         now = time.monotonic()
@@ -94,13 +108,14 @@ class TokenStore:
         except FileNotFoundError:
             if self._signature != "missing":
                 log.warning("tokens file %s does not exist: no token is valid", self.path)
-            self._hashes, self._signature = {}, "missing"
+            self._hashes, self._admins, self._signature = {}, set(), "missing"
             return
         signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if signature == self._signature:
             return
         try:
-            self._hashes = parse_tokens(self.path.read_bytes())
+            payload = self.path.read_bytes()
+            self._hashes, self._admins = parse_tokens(payload), parse_admins(payload)
         except (OSError, TokenFileError) as exc:
             log.error(
                 "tokens file %s unusable, keeping the previous %d token(s): %s",
@@ -131,8 +146,11 @@ def _locked_tokens(path):
         os.replace(tmp, path)
 
 
-def create_token(path, name):
-    """Create (or replace) the token called ``name``; return the token, which is never stored."""
+def create_token(path, name, admin=False):
+    """Create (or replace) the token called ``name``; return the token, which is never stored.
+
+    ``admin``: the token may read every caller's prediction history.
+    """
     if not NAME_RE.match(name):
         raise ValueError(f"invalid token name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -140,6 +158,7 @@ def create_token(path, name):
         data["tokens"][name] = {
             "sha256": hash_token(token),
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            "admin": admin,
         }
     return token
 

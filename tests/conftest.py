@@ -3,6 +3,7 @@
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,19 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 SSLYZE = ROOT / ".venv-sslyze" / "bin" / "sslyze"
+# The machine's shared database servers (tests make a fresh database of their own in each).
+DATABASES = {"mariadb": ("127.0.0.1", 3306), "postgres": ("127.0.0.1", 5432)}
+
+
+def _reachable(address):
+    """Return True if a TCP server answers at ``address``."""
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -33,6 +47,8 @@ def _missing(marker):
         return "redis-server not installed"
     if marker == "browser" and not CHROMIUM.exists():
         return f"chromium not installed at {CHROMIUM} (make test installs it)"
+    if marker in DATABASES and not _reachable(DATABASES[marker]):
+        return f"no {marker} server at {DATABASES[marker][0]}:{DATABASES[marker][1]}"
     return None
 
 
@@ -41,7 +57,7 @@ def pytest_collection_modifyitems(config, items):
     if IN_CI:
         return
     for item in items:
-        for marker in ("data", "sslyze", "redis", "browser"):
+        for marker in ("data", "sslyze", "redis", "browser", *DATABASES):
             reason = _missing(marker) if marker in item.keywords else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
@@ -66,6 +82,8 @@ def make_app(tokens):
             c.ARTIFACTS_DIR: DEFAULT_DIR,
             c.RATE_LIMIT: "1000/minute",
             c.RATE_LIMIT_STORAGE: "memory://",
+            # No history unless a test asks for one: no writer thread per app, no file in instance/.
+            c.HISTORY_URL: "none",
         }
         config.update(overrides)
         return create_app(config)

@@ -138,6 +138,8 @@ def test_form_labels_tweets_and_shows_the_positive_share(page, server):
     fill = page.locator("#share-fill").bounding_box()["width"]
     assert fill / bar == pytest.approx(0.67, abs=0.03)
     shot(page, "form-results")
+    page.set_viewport_size({"width": 390, "height": 800})
+    shot(page, "form-results-phone")
 
     # The token stays in this tab's sessionStorage: nothing in localStorage, no cookie.
     assert page.evaluate("sessionStorage.getItem('sentiment-api-token')") == server.token

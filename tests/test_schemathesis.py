@@ -17,7 +17,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # are exhausted in a few cases; predict takes the rest: ~1,260 cases in ~30 s.
 MAX_EXAMPLES = 1200
 MIN_CASES = 1000
-OPERATIONS = 6
+OPERATIONS = 7
 
 
 def _summary(output):

@@ -127,10 +127,10 @@ def test_charset_utf8_is_accepted(client, auth_header):
 def test_unexpected_errors_are_json_500_without_details(make_app, auth_header, monkeypatch):
     app = make_app()
 
-    def broken(tweets):
+    def broken(*args):
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(app.extensions[c.EXT_MODEL], "predict", broken)
+    monkeypatch.setattr(app.extensions[c.EXT_MODEL], "score", broken)
     response = app.test_client().post(URL, json={"a": "x"}, headers=auth_header)
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"

@@ -1,0 +1,329 @@
+"""Prediction history: scored predictions written to a SQL database off the request's critical path.
+
+A request only puts one tuple on a bounded in-memory queue (``record``); a background
+thread per worker (a greenlet under Gunicorn's gevent workers) drains it and writes
+each batch with one INSERT. A database that is slow, down or full therefore never
+delays or fails a prediction: the batch is dropped, the failure counted and logged
+(never with tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until
+a write succeeds again.
+"""
+
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import DateTime, Double, Index, Integer, String, Text, create_engine, delete, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from api import constants as c
+from api.service import LABELS, sigmoid
+
+log = logging.getLogger(__name__)
+
+DISABLED = "none"
+# Requests waiting to be written per worker; beyond it, rows are dropped (and counted) rather than
+# holding memory while the database is slow.
+QUEUE_SIZE = 1000
+# Queued requests merged into one INSERT.
+BATCH_REQUESTS = 50
+# Retention runs after a write at most this often (seconds), so its DELETEs cost little per request.
+RETENTION_INTERVAL = 60.0
+# A failing database is logged at most this often (seconds), not once per request.
+LOG_INTERVAL = 60.0
+# A database that does not answer must not hold the writer (or a history read) for long.
+CONNECT_ARGS = {
+    "mysql": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
+    "postgresql": {"connect_timeout": 3},
+    "sqlite": {"timeout": 1.0},
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as naive UTC (MariaDB and SQLite keep no zone) and read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Store UTC without a zone."""
+        return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        """Read back as UTC."""
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the history models; its metadata is what the migrations create."""
+
+
+class Prediction(Base):
+    """One scored tweet: who asked (token name, never the token), what came back, from which model."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    token: Mapped[str] = mapped_column(String(64), nullable=False)
+    tweet_id: Mapped[str] = mapped_column(String(512), nullable=False)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    score: Mapped[float] = mapped_column(Double, nullable=False)
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Only with API_HISTORY_TEXT=true: tweets are personal data, so they are kept only on request.
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("ix_predictions_token_created", "token", "created"),
+        Index("ix_predictions_created", "created"),
+        # Tweets carry emoji: MariaDB's older "utf8" holds only 3-byte characters.
+        {"mysql_charset": "utf8mb4"},
+    )
+
+    def as_dict(self):
+        """Return the row as the API shows it; ``text`` only if it was stored."""
+        row = {
+            "id": self.tweet_id,
+            "label": self.label,
+            "score": self.score,
+            "model": self.model,
+            "version": self.version,
+            "token": self.token,
+            "created": self.created.isoformat().replace("+00:00", "Z"),
+        }
+        if self.text is not None:
+            row["text"] = self.text
+        return row
+
+
+def make_engine(url):
+    """Return an engine for ``url`` with short timeouts, parameters kept out of error messages."""
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    if backend == "sqlite" and url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # hide_parameters: an error message must never carry tweet text into the log.
+    engine = create_engine(
+        url, hide_parameters=True, pool_pre_ping=True, connect_args=CONNECT_ARGS.get(backend, {})
+    )
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection, _record):
+    """Use SQLite's write-ahead log: readers never wait for the writer, and commits are short."""
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+
+
+def alembic_config(url):
+    """Return the Alembic configuration of this project's migrations, pointed at ``url``."""
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade(url):
+    """Bring the database at ``url`` to the newest migration (``alembic upgrade head``)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+def head_revision(url):
+    """Return the newest migration's revision."""
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def schema_is_current(engine, head):
+    """Return True if the database's migration revision is ``head``."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+class History:
+    """One worker's history writer: a bounded queue, a lazily started writer thread, counters."""
+
+    def __init__(self, url, store_text=False, max_rows=100_000, max_age_days=30):
+        self.url = url
+        self.store_text = store_text
+        self.max_rows = max_rows
+        self.max_age = timedelta(days=max_age_days)
+        self.engine = make_engine(url)
+        # Read now, at start-up: parsing the migrations in the writer would hold up requests
+        # (a greenlet runs Python code without yielding).
+        self.head = head_revision(url)
+        self.queue = queue.Queue(QUEUE_SIZE)
+        self.ok = True
+        self.failures = 0
+        self.dropped = 0
+        self.retention_interval = RETENTION_INTERVAL
+        self._schema_checked = False
+        self._retained_at = float("-inf")
+        self._logged_at = float("-inf")
+        self._thread = None
+        self._start_lock = threading.Lock()
+
+    def record(self, token, tweets, scores, versions):
+        """Queue one request's scored tweets for writing; never blocks, never raises.
+
+        ``scores`` is ``{model: [log-odds per tweet]}``, ``versions`` ``{model: version}``.
+        """
+        texts = list(tweets.values()) if self.store_text else None
+        item = (datetime.now(UTC), token, list(tweets), texts, scores, versions)
+        self._ensure_started()
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            self._warn("history queue full: request not recorded (%d dropped so far)", self.dropped)
+
+    def state(self):
+        """Describe the history for /readyz."""
+        return {"enabled": True, "ok": self.ok, "failures": self.failures, "dropped": self.dropped}
+
+    def recent(self, limit, token=None):
+        """Return the newest ``limit`` rows as dicts, only ``token``'s unless it is None."""
+        query = select(Prediction).order_by(Prediction.created.desc(), Prediction.id.desc()).limit(limit)
+        if token is not None:
+            query = query.where(Prediction.token == token)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Prediction(**row._mapping).as_dict() for row in rows]
+
+    def flush(self, timeout=10.0):
+        """Wait until every queued request has been written or dropped (for tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"history not flushed within {timeout}s")
+            time.sleep(0.01)
+
+    def enforce_retention(self, conn):
+        """Delete rows older than the maximum age, then all but the newest ``max_rows``."""
+        cutoff = datetime.now(UTC) - self.max_age
+        conn.execute(delete(Prediction).where(Prediction.created < cutoff))
+        # The id of the newest row beyond the limit: one index lookup, then one ranged DELETE.
+        boundary = conn.execute(
+            select(Prediction.id).order_by(Prediction.id.desc()).offset(self.max_rows).limit(1)
+        ).scalar()
+        if boundary is not None:
+            conn.execute(delete(Prediction).where(Prediction.id <= boundary))
+
+    def _ensure_started(self):
+        """Start the writer on first use: a worker that never predicts holds no thread or connection."""
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self):
+        """Drain the queue forever, one INSERT per batch of queued requests."""
+        while True:
+            items = [self.queue.get()]
+            while len(items) < BATCH_REQUESTS:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(items)
+            finally:
+                for _ in items:
+                    self.queue.task_done()
+
+    def _write(self, items):
+        """Insert the rows of ``items``; on a database error count it, log it and drop them."""
+        rows = [row for item in items for row in _rows(*item)]
+        try:
+            if not self._schema_checked:
+                # Normally the server's start-up migrated already; this covers a database that was
+                # down then (or a test app): migrate once it answers.
+                if not schema_is_current(self.engine, self.head):
+                    upgrade(self.url)
+                self._schema_checked = True
+            with self.engine.begin() as conn:
+                conn.execute(Prediction.__table__.insert(), rows)
+                if time.monotonic() - self._retained_at >= self.retention_interval:
+                    self.enforce_retention(conn)
+                    self._retained_at = time.monotonic()
+        except (SQLAlchemyError, OSError) as exc:
+            self.failures += 1
+            self.ok = False
+            # The exception's text, never its parameters (hide_parameters), so no tweet text is logged.
+            self._warn(
+                "history write failed, %d row(s) not recorded (%d failure(s) so far): %s: %s",
+                len(rows),
+                self.failures,
+                type(exc).__name__,
+                getattr(exc, "orig", None) or exc,
+            )
+            return
+        if not self.ok:
+            log.info("history database answers again: writing resumed")
+        self.ok = True
+
+    def _warn(self, msg, *args):
+        """Log a warning at most once per LOG_INTERVAL, so a dead database does not flood the log."""
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_INTERVAL:
+            self._logged_at = now
+            log.warning(msg, *args)
+
+
+def _rows(created, token, keys, texts, scores, versions):
+    """Expand one queued request into rows: one per tweet and model."""
+    rows = []
+    for model, model_scores in scores.items():
+        for i, (key, score) in enumerate(zip(keys, model_scores, strict=True)):
+            rows.append(
+                {
+                    "created": created,
+                    "token": token,
+                    "tweet_id": key,
+                    "label": LABELS[score > 0],
+                    "score": sigmoid(score),
+                    "model": model,
+                    "version": versions[model],
+                    "text": texts[i] if texts is not None else None,
+                }
+            )
+    return rows
+
+
+def state(app):
+    """Describe ``app``'s history for /readyz."""
+    history = app.extensions.get(c.EXT_HISTORY)
+    if history is None:
+        return {"enabled": False, "ok": True, "failures": 0, "dropped": 0}
+    return history.state()
+
+
+def init_app(app):
+    """Give ``app`` its history writer, or None when API_HISTORY_URL is ``none``.
+
+    A malformed URL or a missing driver stops start-up here; an unreachable
+    database does not (predictions never depend on it).
+    """
+    from api import constants as c
+
+    url = app.config[c.HISTORY_URL]
+    if url.strip().lower() == DISABLED:
+        app.extensions[c.EXT_HISTORY] = None
+        return None
+    history = app.extensions[c.EXT_HISTORY] = History(
+        url,
+        store_text=app.config[c.HISTORY_TEXT],
+        max_rows=app.config[c.HISTORY_MAX_ROWS],
+        max_age_days=app.config[c.HISTORY_MAX_AGE_DAYS],
+    )
+    return history
