@@ -16,10 +16,10 @@ function show(predictions) {
   body.replaceChildren();
   for (const item of predictions) {
     const row = addRow(body, [
-      [when(item.created), "when"],
       [item.text ?? "(text not kept)", item.text === undefined ? "tweet muted" : "tweet"],
       [item.label, labelClass(item.label)],
       [formatScore(item.score), "num"],
+      [when(item.created), "when"],
       // model_version and token_name as documented; version and token as early servers named them.
       [`${item.model} ${item.model_version ?? item.version ?? ""}`.trim(), "model"],
       [item.token_name ?? item.token ?? "", "token-name"],
