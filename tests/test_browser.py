@@ -196,3 +196,29 @@ def test_wrong_token_is_reported_next_to_the_token_field(page, server, expected_
     page.click("#submit")
     page.locator("#token-error").filter(has_text="refused").wait_for()
     assert page.is_hidden("#results")
+
+
+def test_history_lists_predictions_newest_first(page, server):
+    """Two batches labelled in the form appear on the history page, the later one first."""
+    open_form(page, server)
+    first = ["first batch, what a lovely morning", "first batch, I hate waiting"]
+    second = ["second batch, best concert ever", "second batch, this is awful"]
+    label_tweets(page, server, first)
+    label_tweets(page, server, second)
+
+    # The server writes history off the request path: reload until all four rows are there.
+    for _ in range(50):
+        page.goto(server.url + "/history")
+        page.locator("#status").filter(has_text=re.compile("shown|No predictions")).wait_for()
+        if page.locator("#history-body tr").count() >= 4:
+            break
+        page.wait_for_timeout(200)
+    texts = page.locator("#history-body td.tweet").all_inner_texts()
+    # Newest first: the second batch before the first (one request's rows share a time).
+    assert set(texts[:2]) == set(second)
+    assert set(texts[2:4]) == set(first)
+    labels = page.locator("#history-body td.label").all_inner_texts()
+    assert labels[:4].count("Positive") == 2
+    assert page.locator("#history-body td.token-name").all_inner_texts()[:4] == ["e2e"] * 4
+    assert all(m.startswith("freqlr v") for m in page.locator("#history-body td.model").all_inner_texts()[:4])
+    shot(page, "history")
