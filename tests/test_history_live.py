@@ -1,6 +1,7 @@
 """Prediction history through the real Gunicorn: 2 gevent workers, TLS, each database driver."""
 
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,3 +80,30 @@ def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers
         assert conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar() == REQUESTS * len(BODY)
         assert conn.execute(sa.text("SELECT count(*) FROM predictions WHERE text IS NOT NULL")).scalar() == 0
     engine.dispose()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "url",
+    ["mysql+pymysql://root@127.0.0.1:{port}/test", "postgresql+psycopg://postgres@127.0.0.1:{port}/test"],
+)
+def test_a_database_that_hangs_does_not_slow_predictions_under_gevent(tmp_path, url):
+    # A listener that never accepts: connections complete the TCP handshake, then no byte ever comes,
+    # so each history write waits for the driver's 3 s timeout. Were the driver to block gevent's
+    # loop, every request of the worker would wait with it.
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as black_hole:
+        env = {"API_HISTORY_URL": url.format(port=black_hole.getsockname()[1])}
+        with running_server(tmp_path, env=env, workers=1) as server:
+            predict_url = f"{server.url}/api/v1/predict"
+            slowest = 0.0
+            for _ in range(15):
+                started = time.monotonic()
+                status, _, body = request(predict_url, server.context, body=BODY, token=server.token)
+                slowest = max(slowest, time.monotonic() - started)
+                assert (status, body) == (200, LABELS)
+                time.sleep(0.05)
+            status, _, ready = request(server.url + "/readyz", server.context)
+        # Still inside the driver's timeout: every request was answered while the writer waited.
+        assert (status, ready["history"]["failures"]) == (200, 0)
+        assert server.process.returncode == 0  # stopped cleanly, writer stuck or not
+        assert slowest < 0.5, server.log()
