@@ -43,7 +43,8 @@ COPY --from=builder /opt/venv /opt/venv
 COPY api/ api/
 COPY model/ model/
 COPY artifacts/ artifacts/
-COPY wsgi.py gunicorn.conf.py ./
+COPY wsgi.py gunicorn.conf.py alembic.ini ./
+COPY migrations/ migrations/
 COPY deploy/openssl.cnf deploy/openssl.cnf
 
 # Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd (it is user app).

@@ -109,7 +109,12 @@ def make_engine(url):
     """Return an engine for ``url`` with short timeouts, parameters kept out of error messages."""
     backend = url.split(":", 1)[0].split("+", 1)[0]
     if backend == "sqlite" and url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # Like a database that is down: writes fail and are counted, predictions go on.
+            log.warning("history folder %s cannot be created: %s", folder, exc)
     # hide_parameters: an error message must never carry tweet text into the log.
     engine = create_engine(
         url, hide_parameters=True, pool_pre_ping=True, connect_args=CONNECT_ARGS.get(backend, {})

@@ -375,3 +375,22 @@ def test_admin_flag_in_the_tokens_file(tmp_path):
     create_token(path, "boss", admin=True)
     store = TokenStore(path, reload_seconds=0)
     assert (store.is_admin("old"), store.is_admin("boss"), store.is_admin("nobody")) == (False, True, False)
+
+
+def test_an_unwritable_sqlite_file_never_fails_a_prediction_and_history_recovers(
+    make_app, auth_header, tmp_path
+):
+    blocker = tmp_path / "db"
+    blocker.write_text("a file where the database's folder should be")
+    app = make_app(**{c.HISTORY_URL: f"sqlite:///{blocker / 'history.db'}"})
+    client = app.test_client()
+    assert post(client, auth_header).status_code == 200
+    app.extensions[c.EXT_HISTORY].flush()
+    assert client.get("/readyz").json["history"]["ok"] is False
+    assert client.get("/api/v1/predictions", headers=auth_header).status_code == 503
+
+    blocker.unlink()
+    blocker.mkdir()
+    assert post(client, auth_header, body={"back": "a tweet"}).status_code == 200
+    assert [row["tweet_id"] for row in stored(app)] == ["back"]
+    assert client.get("/readyz").json["history"]["ok"] is True
