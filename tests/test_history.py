@@ -394,3 +394,24 @@ def test_an_unwritable_sqlite_file_never_fails_a_prediction_and_history_recovers
     assert post(client, auth_header, body={"back": "a tweet"}).status_code == 200
     assert [row["tweet_id"] for row in stored(app)] == ["back"]
     assert client.get("/readyz").json["history"]["ok"] is True
+
+
+def test_the_command_line_creates_admin_tokens_and_migrates(tmp_path, monkeypatch, capsys):
+    from api.__main__ import main
+    from api.tokens import TokenStore
+
+    path = tmp_path / "tokens.json"
+    assert main(["token", "--file", str(path), "create", "boss", "--admin"]) == 0
+    assert main(["token", "--file", str(path), "create", "pleb"]) == 0
+    store = TokenStore(path, reload_seconds=0)
+    assert (store.is_admin("boss"), store.is_admin("pleb")) == (True, False)
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    monkeypatch.setenv("API_HISTORY_URL", url)
+    assert main(["history", "migrate"]) == 0
+    engine = sa.create_engine(url)
+    assert sa.inspect(engine).has_table("predictions")
+    engine.dispose()
+    monkeypatch.setenv("API_HISTORY_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert main(["history", "migrate"]) == 1
+    assert "history migration failed" in capsys.readouterr().err
