@@ -18,7 +18,7 @@ ERRORS_SHOWN = 10
 
 @dataclass(frozen=True)
 class ModelResult:
-    """One model's held-out scores: its manifest entry, P(Positive) per tweet, metrics and worst errors."""
+    """One model's held-out scores: manifest entry, P(Positive) per tweet, metrics, worst errors' indices."""
 
     name: str
     entry: dict
@@ -52,14 +52,14 @@ def expected_calibration_error(labels, probabilities, bins=CALIBRATION_BINS):
     return float(np.sum(np.abs(positives - predicted)) / len(labels))
 
 
-def confident_errors(texts, labels, probabilities, count=ERRORS_SHOWN):
-    """Return the ``count`` misclassified tweets with P(Positive) furthest from 0.5, as (text, label, p)."""
+def confident_errors(labels, probabilities, count=ERRORS_SHOWN):
+    """Return the indices of the ``count`` misclassified tweets with P(Positive) furthest from 0.5."""
     probabilities = np.asarray(probabilities, dtype=float)
     labels = np.asarray(labels, dtype=int)
     wrong = np.flatnonzero((probabilities > 0.5).astype(int) != labels)
     # Stable sort: equally confident errors keep file order, so the report is reproducible.
     order = wrong[np.argsort(-np.abs(probabilities[wrong] - 0.5), kind="stable")]
-    return [(texts[i], int(labels[i]), float(probabilities[i])) for i in order[:count]]
+    return [int(i) for i in order[:count]]
 
 
 def _score(name, model, entry, split):
@@ -69,7 +69,7 @@ def _score(name, model, entry, split):
     metrics["ece"] = round(expected_calibration_error(split.test_labels, probabilities), 4)
     # Mean confidence above accuracy means over-confident, below means under-confident.
     metrics["mean_confidence"] = round(float(np.mean(np.maximum(probabilities, 1 - probabilities))), 4)
-    errors = confident_errors(split.test_texts, split.test_labels, probabilities)
+    errors = confident_errors(split.test_labels, probabilities)
     return ModelResult(name, entry, probabilities, metrics, errors)
 
 

@@ -1,6 +1,7 @@
 """Training on the fixed split: determinism, the manifest, data errors, evaluation."""
 
 import json
+import re
 
 import pytest
 
@@ -107,10 +108,26 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
         == 0
     )
     printed = capsys.readouterr().out
-    for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
-        assert metric in printed
-    for png in ("confusion_matrix.png", "roc_curve.png"):
-        assert (tmp_path / "rep" / png).read_bytes().startswith(b"\x89PNG")
+    for word in ("accuracy", "precision", "recall", "f1", "roc_auc", "brier", "freqlr", "nblr"):
+        assert word in printed
+    report = tmp_path / "rep" / "report.md"
+    assert f"report: {report}" in printed
+    text = report.read_text(encoding="utf-8")
+    for heading in ("## Held-out metrics", "## Cross-validation", "## Calibration", "## Error analysis"):
+        assert heading in text
+    for name in ("freqlr", "nblr"):
+        assert f"| {name}" in text and f"### {name}" in text
+    assert "| freqlr ★ |" in text  # the manifest's default model is marked
+    assert "ECE" in text and "Brier" in text
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert {
+        "calibration.png",
+        "roc_curve.png",
+        "confusion_matrix_freqlr.png",
+        "confusion_matrix_nblr.png",
+    } <= set(images)
+    for image in images:
+        assert (report.parent / image).read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), image
 
 
 def test_cli_reports_missing_data_without_a_traceback(tmp_path, capsys):
