@@ -59,7 +59,7 @@ migrate: $(VENV)/.runtime ## Bring the history database (API_HISTORY_URL) to the
 train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
 	$(PY) -m model train --data "$(DATA)"
 
-evaluate: $(VENV)/.dev ## Print held-out metrics; write confusion matrix and ROC PNGs to reports/
+evaluate: $(VENV)/.dev ## Evaluate every model on the held-out split; write reports/report.md and its plots
 	$(PY) -m model evaluate --data "$(DATA)" --out reports
 
 first-token: $(VENV)/.runtime

@@ -56,7 +56,7 @@ def save(model, directory, *, name, metrics, training_data, created=None, compre
     digest = hashlib.sha256(payload).hexdigest()
     _write_atomic(directory / filename, payload)
 
-    manifest = _read_manifest(directory) if (directory / MANIFEST).exists() else _empty_manifest()
+    manifest = read_manifest(directory) if (directory / MANIFEST).exists() else _empty_manifest()
     entry = {
         "file": filename,
         "version": f"v{data['format_version']}-{digest[:12]}",
@@ -78,7 +78,7 @@ def _empty_manifest():
     return {"manifest_version": MANIFEST_VERSION, "models": {}, "files": {}}
 
 
-def _read_manifest(directory):
+def read_manifest(directory):
     """Return the parsed manifest of ``directory`` or raise ArtifactError naming it."""
     path = Path(directory) / MANIFEST
     try:
@@ -113,14 +113,14 @@ def read_verified(directory, filename, manifest):
 
 def load(directory=DEFAULT_DIR, name=None):
     """Load one verified model (the manifest's default without a name); return ``(model, entry)``."""
-    manifest = _read_manifest(directory)
+    manifest = read_manifest(directory)
     name = name or default_name(manifest)
     return _load_entry(directory, manifest, name)
 
 
 def load_all(directory=DEFAULT_DIR):
     """Load every model of the manifest, each verified; return ``{name: (model, entry)}`` and the default."""
-    manifest = _read_manifest(directory)
+    manifest = read_manifest(directory)
     models = {name: _load_entry(directory, manifest, name) for name in sorted(manifest.get("models", {}))}
     return models, default_name(manifest)
 

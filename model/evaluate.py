@@ -77,7 +77,7 @@ def evaluate(data_path, artifact_dir, *, train_per_class):
     """Load every model of the manifest (each hash-verified) and score it on the held-out rows."""
     models, default_name = artifacts.load_all(artifact_dir)
     # The manifest was read and checked by load_all just above; this is only for its creation time.
-    created = artifacts._read_manifest(artifact_dir).get("created", "unknown")
+    created = artifacts.read_manifest(artifact_dir).get("created", "unknown")
     split = fixed_split(read_rows(data_path), train_per_class)
     results = {name: _score(name, model, entry, split) for name, (model, entry) in models.items()}
     return Evaluation(
