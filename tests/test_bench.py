@@ -109,3 +109,13 @@ def test_memory_reads_this_process():
 
     assert memory.rss_mib(os.getpid()) > 1
     assert memory.children(os.getppid())  # this process is a child of its parent
+
+
+def test_history_ratio_compares_p50_at_the_same_concurrency():
+    result = _result()
+    runs = result["https"]["runs"]
+    stored = next(r for r in runs if r["scenario"] == "predict_100")
+    skipped = dict(stored, scenario="predict_100_nostore", latency_ms={"p50": 0.8, "p99": 2.0})
+    runs.append(skipped)
+    assert report.ratios(result)["history_on_over_off_p50_100"] == round(1.0 / 0.8, 2)
+    assert report.ratios(_result())["history_on_over_off_p50_100"] is None
