@@ -28,6 +28,8 @@ from api import constants as c
 from api.service import LABELS, sigmoid
 
 log = logging.getLogger(__name__)
+# Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 DISABLED = "none"
 # Requests waiting to be written per worker; beyond it, rows are dropped (and counted) rather than
@@ -255,6 +257,7 @@ class History:
                 # down then (or a test app): migrate once it answers.
                 if not schema_is_current(self.engine, self.head):
                     upgrade(self.url)
+                    log.info("history database migrated to revision %s", self.head)
                 self._schema_checked = True
             with self.engine.begin() as conn:
                 conn.execute(Prediction.__table__.insert(), rows)
