@@ -85,6 +85,9 @@ def _responses(config):
             },
         ),
         "NotReady": _error(503, ["not_ready"], "The model is not loaded yet."),
+        "UriTooLong": _error(
+            414, ["request_uri_too_long"], "The request line (path and query) is over 4094 bytes."
+        ),
         "HistoryDisabled": _error(
             404, ["history_disabled"], "This server keeps no prediction history (`API_HISTORY_URL=none`)."
         ),
@@ -308,6 +311,7 @@ def _paths(models):
                     "400": _ref("responses", "InvalidRequest"),
                     **limited,
                     "413": _ref("responses", "TooLarge"),
+                    "414": _ref("responses", "UriTooLong"),
                     "415": _ref("responses", "UnsupportedMediaType"),
                 },
             }
@@ -345,6 +349,7 @@ def _paths(models):
                     "400": _ref("responses", "InvalidRequest"),
                     **limited,
                     "404": _ref("responses", "HistoryDisabled"),
+                    "414": _ref("responses", "UriTooLong"),
                     "503": _ref("responses", "HistoryUnavailable"),
                 },
             }
