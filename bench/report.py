@@ -19,9 +19,9 @@ def ratios(result):
     # at the same concurrency, in the same run.
     p50 = {(r["scenario"], r["connections"]): r["latency_ms"].get("p50") for r in http["runs"]}
     history = [
-        p50[("predict_100", conns)] / p50[("predict_100_nostore", conns)]
+        p50[("predict_100_history", conns)] / p50[("predict_100", conns)]
         for scenario, conns in p50
-        if scenario == "predict_100_nostore" and p50.get(("predict_100", conns))
+        if scenario == "predict_100_history" and p50.get(("predict_100", conns))
     ]
     # The server's share of the machine: every core, less what wrk itself kept busy
     # while it drove the 1000-tweet load, capped at the number of workers.
@@ -100,7 +100,7 @@ def plot(result, path):
     for model, style in (("default", "^-"), ("nblr", "v:")):
         best = {}
         for r in result["https"]["runs"]:
-            if r.get("tweets") and r.get("model") == model and r.get("history", "on") == "on":
+            if r.get("tweets") and r.get("model") == model and r.get("history", "off") == "off":
                 best[r["tweets"]] = max(best.get(r["tweets"], 0), r["tweets_per_s"])
         left.plot(sorted(best), [best[b] for b in sorted(best)], style, label=f"over HTTPS, {model} model")
     left.set(xscale="log", yscale="log", xlabel="tweets per request (batch)", ylabel="tweets/s")
