@@ -54,6 +54,8 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(live_server, tmp_pa
     result = subprocess.run(
         [
             str(SCHEMATHESIS),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             "openapi.json",
             "--url",
