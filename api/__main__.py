@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import history
 from api.config import Settings
-from api.tokens import create_token, list_tokens, revoke_token
+from api.tokenstore import create_token, list_tokens, revoke_token
 
 
 def _parser():

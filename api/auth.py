@@ -5,7 +5,7 @@ from flask_httpauth import HTTPTokenAuth
 
 from api import constants as c
 from api.errors import error_response
-from api.tokens import TokenStore
+from api.tokenstore import TokenStore
 
 auth = HTTPTokenAuth(scheme="Bearer")
 

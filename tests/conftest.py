@@ -11,7 +11,7 @@ import pytest
 
 from api import constants as c
 from api import create_app
-from api.tokens import create_token
+from api.tokenstore import create_token
 from model.artifacts import DEFAULT_DIR
 from model.data import DEFAULT_DATA
 from tests.e2e import ROOT, free_port, running_server

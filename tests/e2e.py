@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from api.certs import generate
-from api.tokens import create_token
+from api.tokenstore import create_token
 
 ROOT = Path(__file__).resolve().parent.parent
 # Two tweets whose labels no reasonable model gets wrong: the live tests' known answer.

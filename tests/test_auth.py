@@ -6,7 +6,7 @@ import os
 import pytest
 
 from api.__main__ import main as api_cli
-from api.tokens import create_token, hash_token, revoke_token
+from api.tokenstore import create_token, hash_token, revoke_token
 
 BODY = {"a": "hello"}
 

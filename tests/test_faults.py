@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from api.tokens import create_token, revoke_token
+from api.tokenstore import create_token, revoke_token
 from tests.e2e import LABELS, predict, running_server
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ import time_machine
 
 from api import constants as c
 from api import history as history_module
-from api.tokens import create_token
+from api.tokenstore import create_token
 from tests.conftest import DATABASES
 from tests.e2e import free_port
 
@@ -363,7 +363,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
 
 
 def test_admin_flag_in_the_tokens_file(tmp_path):
-    from api.tokens import TokenStore
+    from api.tokenstore import TokenStore
 
     path = tmp_path / "tokens.json"
     # A file written before the flag existed: no "admin" key at all.
@@ -398,7 +398,7 @@ def test_an_unwritable_sqlite_file_never_fails_a_prediction_and_history_recovers
 
 def test_the_command_line_creates_admin_tokens_and_migrates(tmp_path, monkeypatch, capsys):
     from api.__main__ import main
-    from api.tokens import TokenStore
+    from api.tokenstore import TokenStore
 
     path = tmp_path / "tokens.json"
     assert main(["token", "--file", str(path), "create", "boss", "--admin"]) == 0

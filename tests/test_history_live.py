@@ -9,25 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e import BODY, LABELS, request, running_server
-from tests.test_history import fresh_database
+from tests.test_history import db_url  # noqa: F401 - the shared fixture, used by name
 
 REQUESTS = 40
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-        pytest.param("postgres", marks=pytest.mark.postgres),
-    ]
-)
-def live_db_url(request, tmp_path):
-    """A history database for a live server: a SQLite file, or a fresh MariaDB or PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'history.db'}"
-        return
-    with fresh_database(request.param) as url:
-        yield url
 
 
 def wait_for_rows(server, count, timeout=15):
@@ -44,8 +28,8 @@ def wait_for_rows(server, count, timeout=15):
 
 
 @pytest.mark.e2e
-def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers(tmp_path, live_db_url):
-    with running_server(tmp_path, env={"API_HISTORY_URL": live_db_url}, workers=2) as server:
+def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers(tmp_path, db_url):  # noqa: F811
+    with running_server(tmp_path, env={"API_HISTORY_URL": db_url}, workers=2) as server:
         url = f"{server.url}/api/v1/predict?detail=true"
 
         def call(_):
@@ -78,7 +62,7 @@ def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers
         assert (status, ready["history"]["ok"], ready["history"]["failures"]) == (200, True, 0)
 
     # The rows are in the database itself, written by both workers' writers.
-    engine = sa.create_engine(live_db_url)
+    engine = sa.create_engine(db_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar() == sent * len(BODY)
         assert conn.execute(sa.text("SELECT count(*) FROM predictions WHERE text IS NOT NULL")).scalar() == 0

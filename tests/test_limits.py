@@ -3,7 +3,7 @@
 import time_machine
 
 from api import constants as c
-from api.tokens import create_token
+from api.tokenstore import create_token
 
 
 def test_limit_gives_json_429_with_retry_after(make_app, auth_header):

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from api.tokens import create_token, revoke_token
+from api.tokenstore import create_token, revoke_token
 from tests.e2e import running_server
 
 pytestmark = pytest.mark.e2e
