@@ -3,7 +3,6 @@
 Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does it).
 """
 
-import logging
 import multiprocessing
 import os
 import ssl
@@ -66,24 +65,16 @@ if settings.TLS_CLIENT_AUTH == "required":
 
 accesslog = os.environ.get("ACCESS_LOG", "-")
 errorlog = "-"
-# A failing log write is one line (never the request headers) and a failed reopen keeps the old file.
+# Every line JSON, the app's included, with request ids; the access log never records query strings
+# or headers (no secrets in logs), so access_log_format is not used. A failing log write is one line
+# (never the request headers) and a failed reopen keeps the old file.
 logger_class = "api.worker.HardenedLogger"
-loglevel = os.environ.get("LOG_LEVEL", "info")
-# The access log never records query strings or headers: no secrets in logs.
-access_log_format = '%(h)s pid=%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+loglevel = settings.LOG_LEVEL
 
 
 def ssl_context(config, default_ssl_context_factory):
     """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/tls.py)."""
     return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE)
-
-
-def post_worker_init(worker):
-    """Send the app's own log records (the app, the token store, flask-limiter) to Gunicorn's error log."""
-    error_log = worker.log.error_log
-    root = logging.getLogger()
-    root.handlers = list(error_log.handlers)
-    root.setLevel(error_log.level)
 
 
 def on_starting(server):

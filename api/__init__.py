@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from api import auth, docs, errors, health, history, limits, predict, security, web
+from api import auth, docs, errors, health, history, limits, logs, predict, security, web
 from api import constants as c
 from api.config import Settings
 from api.service import ModelRegistry
@@ -28,6 +28,8 @@ def create_app(test_config=None):
 
     errors.init_app(app)
     security.init_app(app)
+    # Before the limiter's hooks: a 429 too carries a request id.
+    logs.init_app(app)
     auth.init_app(app)
     # Probes must answer however busy a client is.
     limits.init_app(app, protected=predict.bp).exempt(health.bp)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import constants as c
@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     HISTORY_TEXT: bool = False
     HISTORY_MAX_ROWS: int = Field(100_000, ge=1)
     HISTORY_MAX_AGE_DAYS: float = Field(30, gt=0)
+
+    # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
+    LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", validation_alias="LOG_LEVEL"
+    )
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _lowercase(cls, value):
+        """Accept any case, as Gunicorn does (LOG_LEVEL=DEBUG); empty means the default."""
+        return (value.strip().lower() or "info") if isinstance(value, str) else value
 
     # Read by gunicorn.conf.py, which terminates TLS.
     TLS_CERT: Path = PROJECT_ROOT / "certs" / "server.crt"

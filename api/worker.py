@@ -17,6 +17,13 @@ request header, the bearer token included; and a log file that cannot be
 reopened on SIGUSR1 (log rotation onto a read-only filesystem) stops the
 master. ``HardenedLogger`` reports a failing log in one line a minute and keeps
 the old file when a reopen fails.
+
+It also writes every line as JSON (api/logs.py): the error log, the app's own
+records (sent to the error log's handlers through the root logger) and one
+access line per request, with the request's id, method, URL rule, path (never
+the query string), status, bytes, duration and client address. Gunicorn's own
+error answers (a malformed request) get a request id too, in the answer and in
+the lines about it.
 """
 
 import json
@@ -26,7 +33,8 @@ import os
 import socket
 import sys
 import time
-from datetime import datetime
+import traceback
+from datetime import UTC, datetime
 from functools import partial
 
 import gevent
@@ -36,6 +44,8 @@ from gunicorn import glogging, util
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+from api import logs
+from api.constants import ENVIRON_ROUTE
 from api.errors import code_for
 from api.security import HEADERS
 
@@ -71,7 +81,9 @@ def write_json_error(sock, status, reason, mesg=None, message=None):
     """
     message = message or f"malformed HTTP request: {reason.lower()}"
     body = json.dumps({"error": {"status": status, "code": code_for(status), "message": message}}).encode()
+    request_id = logs.request_id.get() or logs.new_request_id()
     head = [f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: application/json"]
+    head.append(f"{logs.HEADER}: {request_id}")
     head += [f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in HEADERS.items())]
     util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
 
@@ -160,6 +172,14 @@ class HardenedGeventWorker(GeventWorker):
         finally:
             deadline.close()
 
+    def handle_error(self, req, client, addr, exc):
+        """Answer a request Gunicorn itself refused, under a new request id: its log lines carry it too."""
+        token = logs.request_id.set(logs.new_request_id())
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            logs.request_id.reset(token)
+
     def _handshake(self, client, addr):
         """Return ``client`` wrapped in TLS, or None (and the socket closed) if the handshake failed."""
         # Blocking mode: the deadline below, not a per-read socket timeout, bounds the handshake,
@@ -190,14 +210,48 @@ class HardenedGeventWorker(GeventWorker):
 
 
 class HardenedLogger(glogging.Logger):
-    """Gunicorn's logger, but a failing log neither leaks request headers nor stops the server."""
+    """Gunicorn's logger in JSON lines; a failing log neither leaks request headers nor stops the server."""
 
     def setup(self, cfg):
-        """Set up Gunicorn's handlers, then give each a quiet failure report."""
+        """Make Gunicorn's handlers JSON with a quiet failure report; send the app's records there."""
         super().setup(cfg)
+        formatter = logs.JSONFormatter()
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
+                handler.setFormatter(formatter)
                 handler.handleError = _FailureReporter(handler)
+        # The app's records (the app, the token store, flask-limiter, the history writer) go to the
+        # error log at LOG_LEVEL. Set here, in the master, so the workers have it from their first
+        # line: the app logs while it loads, before any post_worker_init hook runs.
+        root = logging.getLogger()
+        root.handlers = list(self.error_log.handlers)
+        root.setLevel(self.error_log.level)
+        # Python's warnings too, which would otherwise be bare lines on stderr.
+        logging.captureWarnings(True)
+
+    def access(self, resp, req, environ, request_time):
+        """Write one JSON access line; never the query string or a request header (they can carry secrets)."""
+        if not self.access_log_enabled:
+            return
+        try:
+            status = int(str(resp.status).split(None, 1)[0])
+        except ValueError:
+            status = None
+        fields = {
+            "request_id": _request_id_of(resp),
+            "method": environ.get("REQUEST_METHOD"),
+            # The app's URL rule (api/logs.py), absent when the app did not answer.
+            "route": environ.get(ENVIRON_ROUTE),
+            "path": environ.get("PATH_INFO"),
+            "status": status,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+        }
+        try:
+            self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+        except Exception:
+            self.error(traceback.format_exc())
 
     def reopen_files(self):
         """Reopen log files (SIGUSR1, log rotation); a file that cannot be reopened keeps the old stream.
@@ -225,6 +279,15 @@ class HardenedLogger(glogging.Logger):
         old.close()
 
 
+def _request_id_of(resp):
+    """Return the X-Request-ID the answer carries, else the id of the request being served, if any."""
+    name = logs.HEADER.lower()
+    for key, value in resp.headers:
+        if key.lower() == name:
+            return value
+    return logs.request_id.get()
+
+
 class _FailureReporter:
     """A log handler's ``handleError``: one line on stderr a minute, never the record.
 
@@ -243,8 +306,16 @@ class _FailureReporter:
             return
         self.reported_at = now
         error = sys.exc_info()[1]
-        stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-        line = f"[{stamp}] [{os.getpid()}] [ERROR] writing to log {self.name} failed, records lost: {error}\n"
+        # By hand, in the shape of api/logs.py's lines: the formatter may be what failed.
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": "ERROR",
+            "logger": "gunicorn.error",
+            "message": f"writing to log {self.name} failed, records lost: {error}",
+            "request_id": None,
+            "pid": os.getpid(),
+        }
+        line = json.dumps(line) + "\n"
         try:
             sys.stderr.write(line)
             sys.stderr.flush()

@@ -154,6 +154,22 @@ def wait_for_token(out_path, process, timeout=120):
     raise AssertionError(f"no token printed:\n{out_path.read_text()}")
 
 
+def log_records(text):
+    """Return a server log as dicts, one per line (each line is a JSON object); a line still being
+    written at the end is left out."""
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line]
+
+
+def access_records(text, path=None):
+    """Return the access lines of a server log (only those for ``path``, if given), as dicts."""
+    return [
+        record
+        for record in log_records(text)
+        if record["logger"] == "gunicorn.access" and path in (None, record["path"])
+    ]
+
+
 def predict(server, token=None, conn=None):
     """POST BODY (over ``conn``, else a new verified TLS connection); return (status, parsed body)."""
     own = conn is None

@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 
 from api.tokenstore import create_token, revoke_token
-from tests.e2e import LABELS, predict, running_server
+from tests.e2e import LABELS, access_records, log_records, predict, running_server
 
 pytestmark = pytest.mark.e2e
 
-ACCESS_LINE = re.compile(r'pid=<(\d+)> "POST /api/v1/predict" (\d{3}) ')
 RELOAD_SECONDS = 1.0  # API_TOKEN_RELOAD_SECONDS default
 
 
@@ -55,8 +54,8 @@ def answers_by_worker(server, token, minimum=6, timeout=10):
         predict(server, token)
         sent += 1
         answered = {}
-        for pid, status in ACCESS_LINE.findall(server.log()[mark:]):
-            answered.setdefault(pid, set()).add(int(status))
+        for line in access_records(server.log()[mark:], "/api/v1/predict"):
+            answered.setdefault(str(line["pid"]), set()).add(line["status"])
         if sent >= minimum and workers <= answered.keys():
             return answered
     raise AssertionError(f"not every worker of {workers} answered in {timeout}s:\n{server.log()[mark:]}")
@@ -66,7 +65,7 @@ def wait_for_workers(server, count=2, timeout=20):
     """Block until ``count`` workers have answered a request: each has its signal handlers by then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len({pid for pid, _ in ACCESS_LINE.findall(server.log())}) >= count:
+        if len({line["pid"] for line in access_records(server.log(), "/api/v1/predict")}) >= count:
             return
         assert predict(server)[0] == 200
     raise AssertionError(f"fewer than {count} workers answered in {timeout}s")
@@ -168,6 +167,13 @@ def assert_serves_quietly(server, requests, conn=None):
     return log
 
 
+def errors_matching(log, pattern):
+    """Return the ERROR lines of ``log`` whose message matches ``pattern``."""
+    return [
+        line for line in log_records(log) if line["level"] == "ERROR" and re.match(pattern, line["message"])
+    ]
+
+
 def test_access_log_on_a_full_device(tmp_path):
     with running_server(tmp_path, env={"ACCESS_LOG": "/dev/full"}) as server:
         conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
@@ -177,7 +183,7 @@ def test_access_log_on_a_full_device(tmp_path):
             conn.close()
         log = assert_serves_quietly(server, 20)
     # One line per worker (at most one a minute), not one per request.
-    failures = re.findall(r"\[ERROR\] writing to log /dev/full failed, records lost: .*No space left", log)
+    failures = errors_matching(log, r"writing to log /dev/full failed, records lost: .*No space left")
     assert 1 <= len(failures) <= 2, log
 
 
@@ -210,7 +216,7 @@ def test_log_filesystem_full_then_rotated_onto_a_read_only_one(tmp_path):
         assert_serves_quietly(server, 10)
         fill(logs / "filler")
         log = assert_serves_quietly(server, 120)  # ~8 KB of access lines: more than any page left
-        assert re.search(r"\[ERROR\] writing to log \S+access.log failed, records lost: .*No space left", log)
+        assert errors_matching(log, r"writing to log \S+access.log failed, records lost: .*No space left")
 
         remount = subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True, text=True)
         assert remount.returncode != 0 and "busy" in remount.stderr, "a log open for writing went read-only"

@@ -1,6 +1,5 @@
 """Prediction history through the real Gunicorn: 2 gevent workers, TLS, each database driver."""
 
-import re
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -8,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e import BODY, LABELS, request, running_server
+from tests.e2e import BODY, LABELS, access_records, request, running_server
 from tests.test_history import db_url  # noqa: F401 - the shared fixture, used by name
 
 REQUESTS = 40
@@ -43,7 +42,7 @@ def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers
                 answers = list(pool.map(call, range(8)))
                 assert all(status == 200 for status, _, _ in answers)
                 sent += len(answers)
-                pids = set(re.findall(r'pid=<?(\d+)>? "POST /api/v1/predict"', server.log()))
+                pids = {line["pid"] for line in access_records(server.log(), "/api/v1/predict")}
         assert len(pids) == 2, server.log()  # both workers wrote rows of their own
         status, _, _ = request(
             f"{server.url}/api/v1/predict?store=false", server.context, body=BODY, token=server.token

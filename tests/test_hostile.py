@@ -20,7 +20,16 @@ import time
 
 import pytest
 
-from tests.e2e import BODY, LABELS, ROOT, pinned_tls_context, predict, running_server
+from tests.e2e import (
+    BODY,
+    LABELS,
+    ROOT,
+    access_records,
+    log_records,
+    pinned_tls_context,
+    predict,
+    running_server,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +38,6 @@ HANDSHAKE_TIMEOUT = 2  # seconds; short, to keep these tests fast
 IDLE, STALLED, SLOWLORIS = 200, 25, 25
 # The bound on closing a hostile connection: handshake timeout + header timeout + slack.
 CLOSE_BOUND = HANDSHAKE_TIMEOUT + CONF["keepalive"] + 3
-ACCESS_LINE = re.compile(r'pid=<(\d+)> "(\w+) (\S+)" (\d{3}) ')
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +72,14 @@ def client_hello_start(length=10):
 
 def new_log(server, mark):
     """Return the server log lines written after ``mark`` (a length of the log) that are not access lines."""
-    return [line for line in server.log()[mark:].splitlines() if not ACCESS_LINE.search(line)]
+    return [line for line in log_records(server.log()[mark:]) if line["logger"] != "gunicorn.access"]
 
 
 def wait_for_workers(server, count=2, timeout=20):
     """Send requests until ``count`` workers have answered one: each has its signal handlers by then."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = {m[0] for m in ACCESS_LINE.findall(server.log()) if m[2] == "/api/v1/predict"}
+        pids = {str(line["pid"]) for line in access_records(server.log(), "/api/v1/predict")}
         if len(pids) >= count:
             return pids
         assert predict(server)[0] == 200
@@ -263,7 +271,10 @@ def test_requests_over_gunicorn_limits_get_a_4xx(server, name):
     assert headers["Strict-Transport-Security"].startswith("max-age=63072000")
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert predict(server) == (200, LABELS)
-    assert not [line for line in new_log(server, mark) if "Traceback" in line or "[ERROR]" in line]
+    assert not [line for line in new_log(server, mark) if "exc_info" in line or line["level"] == "ERROR"]
+    # The answer names a request id of its own, and so do Gunicorn's lines about it.
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
+    assert headers["X-Request-ID"] in {line["request_id"] for line in new_log(server, mark)}
 
 
 def _raw_predict(server):

@@ -4,7 +4,6 @@ Each test starts its own redis-server on a free loopback port, so it can stop
 and restart it without touching the machine's shared instance.
 """
 
-import re
 import shutil
 import subprocess
 import time
@@ -15,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-from tests.e2e import free_port, request, running_server, wait_ready
+from tests.e2e import access_records, free_port, request, running_server, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -67,7 +66,7 @@ def _predict(server, token, body=None):
 
 def _pids(log):
     """Return the worker pids the access log says served requests."""
-    return set(re.findall(r"pid=<?(\d+)>?", log))
+    return {line["pid"] for line in access_records(log)}
 
 
 def test_limit_is_exact_across_workers(tmp_path):

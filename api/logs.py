@@ -1,0 +1,101 @@
+"""Request ids and JSON log lines.
+
+Every request gets an id: the client's ``X-Request-ID`` if it is safe to log
+(1-128 of ``A-Z a-z 0-9 . _ -``), else a new uuid4 hex, so a hostile value
+never reaches the log. The id is echoed in the answer's ``X-Request-ID`` and
+carried, through a context variable, into every log line written while the
+request is served. Under gevent each connection is a greenlet with a context of
+its own, so concurrent requests never see each other's id.
+
+Every log line is one JSON object (python-json-logger) with the fields of
+``FIELDS``: time, level, logger, message, request_id, pid, and for access lines
+``ACCESS_FIELDS``. Anything else a library attaches to a record is left out, so
+no unvetted value (a header, a tweet) can reach the log through ``extra``.
+"""
+
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from flask import g, request
+from pythonjsonlogger.json import JsonFormatter
+
+from api import constants as c
+
+HEADER = "X-Request-ID"
+SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The id of the request being served in this context (a gevent greenlet, a thread), or None.
+request_id = ContextVar("request_id", default=None)
+
+FIELDS = ("time", "level", "logger", "message", "request_id", "pid")
+ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "remote_addr")
+# What may appear in a line besides FIELDS: the access fields and a logged exception's traceback.
+EXTRA_FIELDS = frozenset(ACCESS_FIELDS) | {"exc_info", "stack_info"}
+
+
+def safe_request_id(value):
+    """Return ``value`` if it is a safe request id (1-128 of A-Z a-z 0-9 . _ -), else a new uuid4 hex."""
+    if value and SAFE_ID.fullmatch(value):
+        return value
+    return new_request_id()
+
+
+def new_request_id():
+    """Return a new request id: a uuid4 in hex."""
+    return uuid.uuid4().hex
+
+
+class JSONFormatter(JsonFormatter):
+    """One JSON object per record: the fields of FIELDS, then allowed extras; time in UTC."""
+
+    def __init__(self):
+        super().__init__(
+            ["asctime", "levelname", "name", "message"],
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+
+    def formatTime(self, record, datefmt=None):
+        """Return the record's time as ISO 8601 in UTC, to the millisecond."""
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+
+    def add_fields(self, log_data, record, message_dict):
+        """Add the standard fields, the request id and pid, then the allowed extras only."""
+        fields = {}
+        super().add_fields(fields, record, message_dict)
+        log_data.update((key, fields.get(key)) for key in ("time", "level", "logger", "message"))
+        # An access line names its request itself; any other line is about the current one, if any.
+        log_data["request_id"] = getattr(record, "request_id", None) or request_id.get()
+        log_data["pid"] = record.process
+        log_data.update((key, value) for key, value in fields.items() if key in EXTRA_FIELDS)
+
+
+def _begin():
+    """Give the request its id, for the log lines written while it is served."""
+    g.request_id = safe_request_id(request.headers.get(HEADER))
+    g.request_id_token = request_id.set(g.request_id)
+
+
+def _echo(response):
+    """Return the request id to the client, and leave the URL rule for the access log."""
+    if "request_id" in g:
+        response.headers[HEADER] = g.request_id
+    # The route (never the path's values or the query string) is what the access log records.
+    rule = request.url_rule
+    request.environ[c.ENVIRON_ROUTE] = rule.rule if rule is not None else None
+    return response
+
+
+def _end(_exc):
+    """Forget the request id: the next request on this connection (greenlet) gets its own."""
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        request_id.reset(token)
+
+
+def init_app(app):
+    """Register the request-id hooks on ``app``; before the limiter's, so even a 429 carries an id."""
+    app.before_request(_begin)
+    app.after_request(_echo)
+    app.teardown_request(_end)
