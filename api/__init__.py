@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask
 
-from api import auth, docs, errors, health, history, limits, logs, predict, security, web
+from api import auth, docs, errors, health, history, limits, logs, metrics, predict, security, web
 from api import constants as c
 from api.config import Settings
 from api.service import ModelRegistry
@@ -28,11 +28,12 @@ def create_app(test_config=None):
 
     errors.init_app(app)
     security.init_app(app)
-    # Before the limiter's hooks: a 429 too carries a request id.
+    # Before the limiter's hooks: a 429 too carries a request id and is counted.
     logs.init_app(app)
+    metrics.init_app(app)
     auth.init_app(app)
     # Probes must answer however busy a client is.
-    limits.init_app(app, protected=predict.bp).exempt(health.bp)
+    limits.init_app(app, protected=(predict.bp, metrics.bp)).exempt(health.bp)
 
     registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(
         app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]
@@ -44,9 +45,11 @@ def create_app(test_config=None):
 
     # After the model: a history that cannot even be configured must not hide a model error.
     history.init_app(app)
+    metrics.attach(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(predict.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(metrics.bp)
     return app

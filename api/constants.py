@@ -21,6 +21,7 @@ EXT_MODEL = "sentiment_model"
 EXT_TOKENS = "sentiment_tokens"
 EXT_LIMIT_STORAGE = "sentiment_limit_storage"
 EXT_HISTORY = "sentiment_history"
+EXT_METRICS = "sentiment_metrics"
 
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"

@@ -172,6 +172,8 @@ class History:
         self.ok = True
         self.failures = 0
         self.dropped = 0
+        # Called after each failed write; api/metrics.py points it at its counter.
+        self.on_failure = lambda: None
         self.retention_interval = RETENTION_INTERVAL
         self._schema_checked = False
         self._retained_at = float("-inf")
@@ -266,6 +268,7 @@ class History:
                     self._retained_at = time.monotonic()
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
+            self.on_failure()
             self.ok = False
             # The exception's text, never its parameters (hide_parameters), so no tweet text is logged.
             self._warn(

@@ -81,7 +81,7 @@ def storage_state():
 
 
 def init_app(app, protected):
-    """Give ``app`` its own limiter; ``protected`` (a blueprint) also gets the failed-auth limit.
+    """Give ``app`` its own limiter; ``protected`` (blueprints) also get the failed-auth limit.
 
     One limiter per app rather than a module-level one: flask-limiter keeps
     the first app's settings on the instance, and tests build many apps.
@@ -100,11 +100,13 @@ def init_app(app, protected):
         in_memory_fallback_enabled=True,
     )
     limiter.logger = app.extensions[c.EXT_LIMIT_STORAGE] = StorageEvents(limiter.logger)
-    limiter.limit(
+    failed_auth = limiter.limit(
         app.config[c.AUTH_FAILURE_LIMIT],
         key_func=_address_key,
         exempt_when=_has_valid_token,
         deduct_when=_is_auth_failure,
         override_defaults=False,  # in addition to API_RATE_LIMIT, not instead of it
-    )(protected)
+    )
+    for blueprint in protected:
+        failed_auth(blueprint)
     return limiter

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import constants as c
+from api import metrics
 from api.auth import auth, is_admin
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
 from api.validation import check_tweets, parse_json_object
@@ -35,6 +36,7 @@ def predict():
         max_key_chars=config[c.MAX_KEY_CHARS],
     )
     scores = registry.score(tweets, name)
+    metrics.count_scored(scores)
     history = current_app.extensions[c.EXT_HISTORY]
     if store and history is not None:
         # Only queues the request: the database is written by the history thread, never here.

@@ -1,0 +1,205 @@
+"""Prometheus metrics at ``/metrics``, summed over every Gunicorn worker.
+
+Each app keeps its metrics in a registry of its own, never prometheus_client's
+global one, so a process that builds many apps (the tests) never registers a
+name twice. Under Gunicorn the workers are separate processes: with
+PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py sets it in the master, before
+any worker exists), prometheus_client writes each worker's values to files in
+that directory, and a scrape, whichever worker answers it, adds up the files
+of every worker, those of workers that died included, so counts survive a
+worker being replaced. Without it (the Flask test client, one process) a
+scrape reads the app's own registry.
+
+Labels are bounded: the URL rule (``/api/v1/predict``), never the raw path;
+the method from a fixed set; the status code; model names and labels.
+"""
+
+import glob
+import os
+import shutil
+import tempfile
+import time
+
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from api import constants as c
+from api.auth import auth, is_admin
+from api.errors import error_response
+from api.service import LABELS
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The classic text format: every Prometheus version reads it.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# Requests that matched no URL rule (404, 405) share one label value: paths are the client's choice.
+UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Seconds: from a probe's ~1 ms to REQUEST_TIMEOUT (30 s), with detail where predictions fall.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    """One app's metrics, in a registry of its own."""
+
+    def __init__(self):
+        self.registry = registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.requests = Counter(
+            "sentiment_http_requests",
+            "Requests answered by the app, by URL rule, method and status.",
+            ["endpoint", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "sentiment_http_request_duration_seconds",
+            "Time the app took to answer, by URL rule.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.tweets = Counter(
+            "sentiment_tweets_scored",
+            "Tweets scored, by model and label.",
+            ["model", "label"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "sentiment_rate_limited",
+            "Requests refused by a rate limit (429), by URL rule.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.auth_failures = Counter(
+            "sentiment_auth_failures",
+            "Requests refused for a missing, malformed, wrong or revoked bearer token (401).",
+            registry=registry,
+        )
+        self.history_failures = Counter(
+            "sentiment_history_write_failures",
+            "Batches of predictions the history database failed to store.",
+            registry=registry,
+        )
+        # An info metric as a gauge of 1: prometheus_client's Info does not work across processes.
+        # livemax: a worker that exits takes its series with it (gunicorn.conf.py's child_exit).
+        self.model_info = Gauge(
+            "sentiment_model_info",
+            "Served models: name, version and whether it is the default (value 1).",
+            ["model", "version", "default"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+
+    def exposition(self):
+        """Return every metric in Prometheus' text format: all workers' in multiprocess mode."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        # A fresh registry per scrape, as prometheus_client prescribes: it reads the files as they are now.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+
+def _start():
+    """Note when the request began."""
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response):
+    """Count the answer and its latency under the request's URL rule."""
+    metrics = current_app.extensions[c.EXT_METRICS]
+    rule = request.url_rule
+    endpoint = rule.rule if rule is not None else UNMATCHED
+    method = request.method if request.method in METHODS else "other"
+    status = response.status_code
+    metrics.requests.labels(endpoint, method, str(status)).inc()
+    started = g.get("metrics_started")
+    if started is not None:
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+    # Only the limiter answers 429, and only authentication 401.
+    if status == 429:
+        metrics.rate_limited.labels(endpoint).inc()
+    elif status == 401:
+        metrics.auth_failures.inc()
+    return response
+
+
+def count_scored(scores):
+    """Count one request's scored tweets by model and label; ``scores`` is ``{model: [log-odds]}``."""
+    tweets = current_app.extensions[c.EXT_METRICS].tweets
+    negative, positive = LABELS
+    for model, model_scores in scores.items():
+        # The label rule of api.service: Positive when the log-odds are above 0.
+        positives = sum(score > 0 for score in model_scores)
+        tweets.labels(model, positive).inc(positives)
+        tweets.labels(model, negative).inc(len(model_scores) - positives)
+
+
+@bp.get("/metrics")
+@auth.login_required
+def scrape():
+    """Serve the metrics of every worker in Prometheus' text format; admin tokens only.
+
+    Request counts, error rates and model versions tell an attacker what works
+    and what is watched, and a scrape reads every worker's files: not for
+    anonymous callers, nor for every client's token.
+    """
+    if not is_admin(auth.current_user()):
+        return error_response(403, "metrics need a token with the admin flag", code="forbidden")
+    return Response(current_app.extensions[c.EXT_METRICS].exposition(), content_type=CONTENT_TYPE)
+
+
+def init_app(app):
+    """Give ``app`` its metrics and count its requests; before the limiter's hooks, so 429s are timed too."""
+    app.extensions[c.EXT_METRICS] = Metrics()
+    app.before_request(_start)
+    app.after_request(_observe)
+
+
+def attach(app):
+    """Publish the served models' versions and count the history's failed writes (after both exist)."""
+    metrics = app.extensions[c.EXT_METRICS]
+    for info in app.extensions[c.EXT_MODEL].infos.values():
+        metrics.model_info.labels(info["name"], info["version"], str(info["default"]).lower()).set(1)
+        for label in LABELS:  # every series from the start, at 0: rates need a first sample
+            metrics.tweets.labels(info["name"], label)
+    history = app.extensions[c.EXT_HISTORY]
+    if history is not None:
+        history.on_failure = metrics.history_failures.inc
+
+
+def prepare_multiprocess_dir():
+    """In Gunicorn's master, before any worker: set up the workers' metrics directory, empty.
+
+    PROMETHEUS_MULTIPROC_DIR if the operator set it (created if missing), else a
+    private temporary directory. Returns ``(directory, created)``; ``created``
+    means it is this server's to remove at exit.
+    """
+    directory = os.environ.get(MULTIPROC_ENV)
+    created = not directory
+    if created:
+        # mkdtemp: mode 0700, a fresh name, so no other user can read or plant metrics files.
+        directory = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="sentiment-api-metrics-")
+    else:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        # The files of an earlier run would add its counts to this one's.
+        for path in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(path)
+    # prometheus_client chooses where values live when it is first imported, and gunicorn.conf.py's
+    # imports did that before the variable was set: choose again, so the workers forked from here
+    # write to the directory.
+    values.ValueClass = values.get_value_class()
+    return directory, created
+
+
+def worker_exited(pid):
+    """Drop the live gauges of a worker that exited (its counters stay: they count what it served)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+def remove_multiprocess_dir(directory):
+    """Remove the temporary metrics directory at the server's exit."""
+    shutil.rmtree(directory, ignore_errors=True)
