@@ -8,9 +8,10 @@ request is served. Under gevent each connection is a greenlet with a context of
 its own, so concurrent requests never see each other's id.
 
 Every log line is one JSON object (python-json-logger) with the fields of
-``FIELDS``: time, level, logger, message, request_id, pid, and for access lines
-``ACCESS_FIELDS``. Anything else a library attaches to a record is left out, so
-no unvetted value (a header, a tweet) can reach the log through ``extra``.
+``FIELDS``: time, level, logger, message, request_id, pid; for access lines
+``ACCESS_FIELDS``; a traceback if one was logged. Anything else a library
+attaches to a record is left out, so no unvetted value (a header, a tweet) can
+reach the log through ``extra``.
 """
 
 import re
@@ -18,7 +19,7 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from flask import g, request
+from flask import request
 from pythonjsonlogger.json import JsonFormatter
 
 from api import constants as c
@@ -30,8 +31,8 @@ request_id = ContextVar("request_id", default=None)
 
 FIELDS = ("time", "level", "logger", "message", "request_id", "pid")
 ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "remote_addr")
-# What may appear in a line besides FIELDS: the access fields and a logged exception's traceback.
-EXTRA_FIELDS = frozenset(ACCESS_FIELDS) | {"exc_info", "stack_info"}
+# Formatted by python-json-logger when a record has them: a logged exception's traceback, a stack.
+TRACE_FIELDS = ("exc_info", "stack_info")
 
 
 def safe_request_id(value):
@@ -47,13 +48,11 @@ def new_request_id():
 
 
 class JSONFormatter(JsonFormatter):
-    """One JSON object per record: the fields of FIELDS, then allowed extras; time in UTC."""
+    """One JSON object per record: the fields of FIELDS, then the allowed extras; time in UTC.
 
-    def __init__(self):
-        super().__init__(
-            ["asctime", "levelname", "name", "message"],
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
+    python-json-logger formats the message and a traceback and serialises any
+    value; the fields are picked here, by name, rather than copied from the record.
+    """
 
     def formatTime(self, record, datefmt=None):
         """Return the record's time as ISO 8601 in UTC, to the millisecond."""
@@ -61,26 +60,29 @@ class JSONFormatter(JsonFormatter):
         return stamp.replace("+00:00", "Z")
 
     def add_fields(self, log_data, record, message_dict):
-        """Add the standard fields, the request id and pid, then the allowed extras only."""
-        fields = {}
-        super().add_fields(fields, record, message_dict)
-        log_data.update((key, fields.get(key)) for key in ("time", "level", "logger", "message"))
+        """Add FIELDS, then the access fields and traceback the record has; nothing else."""
+        log_data["time"] = self.formatTime(record)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
         # An access line names its request itself; any other line is about the current one, if any.
         log_data["request_id"] = getattr(record, "request_id", None) or request_id.get()
         log_data["pid"] = record.process
-        log_data.update((key, value) for key, value in fields.items() if key in EXTRA_FIELDS)
+        extras = record.__dict__
+        log_data.update((key, extras[key]) for key in ACCESS_FIELDS if key in extras)
+        log_data.update((key, message_dict[key]) for key in TRACE_FIELDS if key in message_dict)
 
 
 def _begin():
     """Give the request its id, for the log lines written while it is served."""
-    g.request_id = safe_request_id(request.headers.get(HEADER))
-    g.request_id_token = request_id.set(g.request_id)
+    request_id.set(safe_request_id(request.headers.get(HEADER)))
 
 
 def _echo(response):
     """Return the request id to the client, and leave the URL rule for the access log."""
-    if "request_id" in g:
-        response.headers[HEADER] = g.request_id
+    current = request_id.get()
+    if current is not None:
+        response.headers[HEADER] = current
     # The route (never the path's values or the query string) is what the access log records.
     rule = request.url_rule
     request.environ[c.ENVIRON_ROUTE] = rule.rule if rule is not None else None
@@ -89,9 +91,7 @@ def _echo(response):
 
 def _end(_exc):
     """Forget the request id: the next request on this connection (greenlet) gets its own."""
-    token = g.pop("request_id_token", None)
-    if token is not None:
-        request_id.reset(token)
+    request_id.set(None)
 
 
 def init_app(app):

@@ -92,6 +92,27 @@ class Metrics:
             registry=registry,
         )
 
+    def start(self):
+        """Note when the request began."""
+        g.metrics_started = time.perf_counter()
+
+    def observe(self, response):
+        """Count the answer and its latency under the request's URL rule."""
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else UNMATCHED
+        method = request.method
+        status = response.status_code
+        self.requests.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            self.latency.labels(endpoint).observe(time.perf_counter() - started)
+        # Only the limiter answers 429, and only authentication 401.
+        if status == 429:
+            self.rate_limited.labels(endpoint).inc()
+        elif status == 401:
+            self.auth_failures.inc()
+        return response
+
     def exposition(self):
         """Return every metric in Prometheus' text format: all workers' in multiprocess mode."""
         if not self.multiprocess:
@@ -100,30 +121,6 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
-
-
-def _start():
-    """Note when the request began."""
-    g.metrics_started = time.perf_counter()
-
-
-def _observe(response):
-    """Count the answer and its latency under the request's URL rule."""
-    metrics = current_app.extensions[c.EXT_METRICS]
-    rule = request.url_rule
-    endpoint = rule.rule if rule is not None else UNMATCHED
-    method = request.method if request.method in METHODS else "other"
-    status = response.status_code
-    metrics.requests.labels(endpoint, method, str(status)).inc()
-    started = g.get("metrics_started")
-    if started is not None:
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-    # Only the limiter answers 429, and only authentication 401.
-    if status == 429:
-        metrics.rate_limited.labels(endpoint).inc()
-    elif status == 401:
-        metrics.auth_failures.inc()
-    return response
 
 
 def count_scored(scores):
@@ -153,9 +150,9 @@ def scrape():
 
 def init_app(app):
     """Give ``app`` its metrics and count its requests; before the limiter's hooks, so 429s are timed too."""
-    app.extensions[c.EXT_METRICS] = Metrics()
-    app.before_request(_start)
-    app.after_request(_observe)
+    metrics = app.extensions[c.EXT_METRICS] = Metrics()
+    app.before_request(metrics.start)
+    app.after_request(metrics.observe)
 
 
 def attach(app):
