@@ -34,6 +34,7 @@ import socket
 import sys
 import time
 import traceback
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
 
@@ -50,6 +51,8 @@ from api.errors import code_for
 from api.security import HEADERS
 
 HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
+# (client address, exception) while the worker answers a request Gunicorn refused, else None.
+_refusing = ContextVar("refusing", default=None)
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0
 # How often a failing log handler may say so: enough to notice, too rare to flood.
 FAILURE_REPORT_INTERVAL = 60.0
@@ -173,11 +176,18 @@ class HardenedGeventWorker(GeventWorker):
             deadline.close()
 
     def handle_error(self, req, client, addr, exc):
-        """Answer a request Gunicorn itself refused, under a new request id: its log lines carry it too."""
+        """Answer a request Gunicorn itself refused, under a new request id: its log lines carry it too.
+
+        Gunicorn's lines about it quote the error's text, which can quote the request's
+        own bytes (a token in a malformed request line's query string): HardenedLogger
+        writes the error's kind instead, for the lines logged while this runs.
+        """
         token = logs.request_id.set(logs.new_request_id())
+        refusal = _refusing.set((addr, exc))
         try:
             super().handle_error(req, client, addr, exc)
         finally:
+            _refusing.reset(refusal)
             logs.request_id.reset(token)
 
     def _handshake(self, client, addr):
@@ -229,6 +239,14 @@ class HardenedLogger(glogging.Logger):
         # Python's warnings too, which would otherwise be bare lines on stderr.
         logging.captureWarnings(True)
 
+    def warning(self, msg, *args, **kwargs):
+        """Log a warning; about a refused request, its kind and client only (see handle_error)."""
+        self.error_log.warning(*_redacted(msg, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        """Log an error with its traceback; about a refused request, without the request's URI."""
+        self.error_log.exception(*_redacted(msg, args), **kwargs)
+
     def access(self, resp, req, environ, request_time):
         """Write one JSON access line; never the query string or a request header (they can carry secrets)."""
         if not self.access_log_enabled:
@@ -277,6 +295,16 @@ class HardenedLogger(glogging.Logger):
         finally:
             handler.release()
         old.close()
+
+
+def _redacted(msg, args):
+    """Return ``(msg, *args)`` as given, or, while a refused request is handled, a line naming only
+    the client and the kind of error."""
+    refused = _refusing.get()
+    if refused is None:
+        return (msg, *args)
+    addr, exc = refused
+    return ("request from %s refused: %s", _peer(addr) if addr else "?", type(exc).__name__)
 
 
 def _request_id_of(resp):

@@ -45,6 +45,8 @@ def server(tmp_path_factory):
     """One Gunicorn (2 workers) with a short handshake timeout, shared by the tests that leave it running."""
     env = {"TLS_HANDSHAKE_TIMEOUT": str(HANDSHAKE_TIMEOUT)}
     with running_server(tmp_path_factory.mktemp("hostile"), env=env) as server:
+        # Both workers loaded: their start-up lines come before any test's mark in the log.
+        wait_for_workers(server)
         yield server
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 
@@ -244,6 +245,14 @@ def test_live_log_is_json_with_request_ids_and_no_token_text_or_query(tmp_path):
         conn = connect()
         status, gunicorn_headers = _send(conn, "GET", f"/healthz?t={server.token}&pad=" + "x" * 5000)
         conn.close()
+        # A malformed request line: Gunicorn's own message would quote it, token and all.
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+            server.context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(f"GET /a b?t={server.token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            malformed = http.client.HTTPResponse(tls)
+            malformed.begin()
         tokens = [server.token, wrong, admin]
     log = server.log()
 
@@ -259,7 +268,7 @@ def test_live_log_is_json_with_request_ids_and_no_token_text_or_query(tmp_path):
         "wrong token 1": 401,
         "wrong token 2": 429,
     }
-    assert status == 414
+    assert (status, malformed.status) == (414, 400)
 
     lines = log_records(log)
     assert len(lines) == len(log.splitlines())  # every line is one JSON object
@@ -276,9 +285,9 @@ def test_live_log_is_json_with_request_ids_and_no_token_text_or_query(tmp_path):
         assert [(line["status"], line["path"]) for line in about] == [(answered_status, path)], name
     assert len({request_id for *_, request_id in answers}) == len(answers)
     # Gunicorn's own answer has an id, and Gunicorn's line about it names that id.
-    refused = gunicorn_headers[logs.HEADER]
-    assert HEX_ID.fullmatch(refused)
-    assert any(line["request_id"] == refused and line["level"] == "WARNING" for line in lines), log
+    for refused in (gunicorn_headers[logs.HEADER], malformed.headers[logs.HEADER]):
+        assert HEX_ID.fullmatch(refused)
+        assert any(line["request_id"] == refused and line["level"] == "WARNING" for line in lines), log
     # The app's own lines are there, as JSON at LOG_LEVEL (info).
     assert any(line["logger"] == "api" and line["message"].startswith("model freqlr") for line in lines)
 
