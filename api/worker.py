@@ -51,11 +51,11 @@ from api.errors import code_for
 from api.security import HEADERS
 
 HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
-# (client address, exception) while the worker answers a request Gunicorn refused, else None.
-_refusing = ContextVar("refusing", default=None)
 DEFAULT_HANDSHAKE_TIMEOUT = 5.0
 # How often a failing log handler may say so: enough to notice, too rare to flood.
 FAILURE_REPORT_INTERVAL = 60.0
+# (client address, exception) while the worker answers a request Gunicorn refused, else None.
+_refusing = ContextVar("refusing", default=None)
 
 
 def handshake_timeout(environ=os.environ):
