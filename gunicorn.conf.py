@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 
-from api import metrics, tls
+from api import multiproc, tls
 from api.config import Settings
 from model import artifacts
 from model.errors import ArtifactError
@@ -101,20 +101,20 @@ def on_starting(server):
     if not os.environ.get("OPENSSL_CONF"):
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
     # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
-    # the variable, and each writes its metrics to files there (see api/metrics.py).
-    server.metrics_dir, server.metrics_dir_created = metrics.prepare_multiprocess_dir()
-    server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, metrics.MULTIPROC_ENV)
+    # the variable, and each writes its metrics to files there (see api/multiproc.py).
+    server.metrics_dir, server.metrics_dir_created = multiproc.prepare_multiprocess_dir()
+    server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
 
 
 def child_exit(server, worker):
     """A worker exited (and will be replaced): drop its live gauges; its counts stay in the totals."""
-    metrics.worker_exited(worker.pid)
+    multiproc.worker_exited(worker.pid)
 
 
 def on_exit(server):
     """Remove the metrics directory if this server made it (and did not hand it to a re-executed one)."""
     if getattr(server, "metrics_dir_created", False) and not server.reexec_pid:
-        metrics.remove_multiprocess_dir(server.metrics_dir)
+        multiproc.remove_multiprocess_dir(server.metrics_dir)
 
 
 # A database that hangs must not hold the server's start for long; the workers migrate later if needed.

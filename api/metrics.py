@@ -3,8 +3,8 @@
 Each app keeps its metrics in a registry of its own, never prometheus_client's
 global one, so a process that builds many apps (the tests) never registers a
 name twice. Under Gunicorn the workers are separate processes: with
-PROMETHEUS_MULTIPROC_DIR set (gunicorn.conf.py sets it in the master, before
-any worker exists), prometheus_client writes each worker's values to files in
+PROMETHEUS_MULTIPROC_DIR set (the master sets it before any worker exists, see
+api/multiproc.py), prometheus_client writes each worker's values to files in
 that directory, and a scrape, whichever worker answers it, adds up the files
 of every worker, those of workers that died included, so counts survive a
 worker being replaced. Without it (the Flask test client, one process) a
@@ -14,22 +14,19 @@ Labels are bounded: the URL rule (``/api/v1/predict``), never the raw path;
 the method from a fixed set; the status code; model names and labels.
 """
 
-import glob
 import os
-import shutil
-import tempfile
 import time
 
 from flask import Blueprint, Response, current_app, g, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from api import constants as c
 from api.auth import auth, is_admin
 from api.errors import error_response
+from api.multiproc import MULTIPROC_ENV
 from api.service import LABELS
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # The classic text format: every Prometheus version reads it.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 # Requests that matched no URL rule (404, 405) share one label value: paths are the client's choice.
@@ -165,38 +162,3 @@ def attach(app):
     history = app.extensions[c.EXT_HISTORY]
     if history is not None:
         history.on_failure = metrics.history_failures.inc
-
-
-def prepare_multiprocess_dir():
-    """In Gunicorn's master, before any worker: set up the workers' metrics directory, empty.
-
-    PROMETHEUS_MULTIPROC_DIR if the operator set it (created if missing), else a
-    private temporary directory. Returns ``(directory, created)``; ``created``
-    means it is this server's to remove at exit.
-    """
-    directory = os.environ.get(MULTIPROC_ENV)
-    created = not directory
-    if created:
-        # mkdtemp: mode 0700, a fresh name, so no other user can read or plant metrics files.
-        directory = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="sentiment-api-metrics-")
-    else:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        # The files of an earlier run would add its counts to this one's.
-        for path in glob.glob(os.path.join(directory, "*.db")):
-            os.remove(path)
-    # prometheus_client chooses where values live when it is first imported, and gunicorn.conf.py's
-    # imports did that before the variable was set: choose again, so the workers forked from here
-    # write to the directory.
-    values.ValueClass = values.get_value_class()
-    return directory, created
-
-
-def worker_exited(pid):
-    """Drop the live gauges of a worker that exited (its counters stay: they count what it served)."""
-    if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
-
-
-def remove_multiprocess_dir(directory):
-    """Remove the temporary metrics directory at the server's exit."""
-    shutil.rmtree(directory, ignore_errors=True)

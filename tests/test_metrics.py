@@ -209,17 +209,17 @@ def test_master_prepares_a_private_empty_directory_for_the_workers(tmp_path):
     (given / "keep.txt").write_text("not ours")
     script = """
 import json, os, stat, sys
-from api import metrics
+from api import multiproc
 from prometheus_client import values
 # Imported before the variable is set, as gunicorn.conf.py's imports do in the master.
 before = values.ValueClass._multiprocess
-os.environ[metrics.MULTIPROC_ENV] = sys.argv[1]
-given = metrics.prepare_multiprocess_dir()
+os.environ[multiproc.MULTIPROC_ENV] = sys.argv[1]
+given = multiproc.prepare_multiprocess_dir()
 after = values.ValueClass._multiprocess
-del os.environ[metrics.MULTIPROC_ENV]
-made, created = metrics.prepare_multiprocess_dir()
+del os.environ[multiproc.MULTIPROC_ENV]
+made, created = multiproc.prepare_multiprocess_dir()
 mode = stat.S_IMODE(os.stat(made).st_mode)
-metrics.remove_multiprocess_dir(made)
+multiproc.remove_multiprocess_dir(made)
 print(json.dumps([given, before, after, made, created, mode, os.path.exists(made)]))
 """
     env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
