@@ -324,6 +324,9 @@ def test_kustomization_lists_every_manifest_but_the_example_secrets():
 
 def test_api_probes_use_healthz_and_readyz_over_https(objects):
     assert probe_problems(api_deployment(objects)) == []
+    # Gunicorn listens on PORT: the probes' (and the Service's) port must be that one.
+    ports = {p["name"]: p["containerPort"] for p in api_container(api_deployment(objects))["ports"]}
+    assert ports["https"] == int(config_data(objects)["PORT"])
 
 
 def test_every_container_has_requests_and_limits(objects):
@@ -585,6 +588,12 @@ def test_compose_command_exports_the_history_url(compose, tmp_path):
     (tmp_path / "mariadb_password").unlink()
     result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=env, timeout=10)
     assert result.returncode != 0 and result.stdout == ""
+
+
+def test_compose_api_healthcheck_asks_readyz_over_https(compose):
+    api = compose["services"]["api"]
+    assert "https://127.0.0.1:5000/readyz" in " ".join(api["healthcheck"]["test"])
+    assert "5000:5000" in api["ports"]
 
 
 def test_compose_secrets_are_the_git_ignored_files(compose):
