@@ -84,6 +84,11 @@ lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
 
+# Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.
+.PHONY: deploy-check
+deploy-check: $(VENV)/.dev ## Validate the Compose file and Kubernetes manifests in deploy/
+	$(PY) -m pytest tests/test_deploy.py -q
+
 clean: ## Remove caches and reports (keeps .venv, certs and tokens)
 	rm -rf .pytest_cache .ruff_cache reports
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
