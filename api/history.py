@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from api import constants as c
-from api.service import LABELS, sigmoid
+from api.labels import LABELS, sigmoid
 
 log = logging.getLogger(__name__)
 # Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
