@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from model import score
+from model import score, text
 from model.__main__ import main
 from model.artifacts import DEFAULT_DIR, load
 from model.errors import ArtifactError
@@ -149,6 +149,18 @@ def test_peak_memory_is_flat_in_the_number_of_rows(inputs, tmp_path, jobs):
     # adds ~18 MiB, keeping the output until the end ~14 MiB, giving the pool every chunk at once
     # ~12 MiB (--jobs 2); each still passes the 1.5x ratio.
     assert peaks[100_000] - peaks[10_000] < 3 * 1024, peaks
+
+
+def test_new_words_in_every_row_do_not_grow_the_memos(tmp_path, capsys, monkeypatch):
+    # Real files bring new words without end; the chunk and token memos must stay bounded.
+    monkeypatch.setattr(text.CHUNKS, "maxsize", 1000)
+    with open(tmp_path / "in.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("id", "text"), *((i, f"new{i} word{i}s :)") for i in range(5000))])
+    assert _main(capsys, tmp_path / "in.csv", "-o", tmp_path / "out.csv", "-q")[0] == 0
+    assert 0 < len(text.CHUNKS) <= 1000
+    tokens = text.analyse.cache_info()
+    assert tokens.maxsize is not None
+    assert tokens.currsize <= tokens.maxsize
 
 
 def test_output_is_written_as_the_input_arrives(tmp_path):
