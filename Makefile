@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install browser certs client-cert token revoke migrate train evaluate api-start test bench lint first-token clean
+.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start test bench lint first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
 evaluate: $(VENV)/.dev ## Evaluate every model on the held-out split; write reports/report.md and its plots
 	$(PY) -m model evaluate --data "$(DATA)" --out reports
 
+score: $(VENV)/.runtime ## Label a CSV: make score IN=tweets.csv OUT=scored.csv [MODEL=nblr] [JOBS=0: all cores]
+	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make score IN=<csv> OUT=<csv> [MODEL=<name>] [JOBS=<n>]" >&2; exit 2; }
+	$(PY) -m model score "$(IN)" -o "$(OUT)" --jobs "$(or $(JOBS),1)" $(if $(MODEL),--model "$(MODEL)",)
+
 first-token: $(VENV)/.runtime
 	@if [ -z "$$(API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token list)" ]; then \
 	  echo "No token yet: creating one named 'admin'. Use it as: Authorization: Bearer <token>"; \
@@ -83,6 +87,11 @@ lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/hadolint Dockerfile
+
+# Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.
+.PHONY: deploy-check
+deploy-check: $(VENV)/.dev ## Validate the Compose file and Kubernetes manifests in deploy/
+	$(PY) -m pytest tests/test_deploy.py -q
 
 clean: ## Remove caches and reports (keeps .venv, certs and tokens)
 	rm -rf .pytest_cache .ruff_cache reports

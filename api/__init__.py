@@ -4,10 +4,8 @@ import logging
 
 from flask import Flask
 
-from api import auth, docs, errors, health, history, limits, logs, metrics, predict, security, web
 from api import constants as c
 from api.config import Settings
-from api.service import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +16,11 @@ def create_app(test_config=None):
     Raises ``model.errors.ArtifactError`` when the model is missing or altered,
     so a server never starts with a model it cannot vouch for.
     """
+    # Imported here, as in Flask's tutorial: the operator commands (`python -m api token|history`)
+    # import this package too, and should not pay for loading the web app and the model code.
+    from api import auth, docs, errors, health, history, limits, logs, metrics, predict, security, web
+    from api.service import ModelRegistry
+
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(Settings().flask_config())
     if test_config is not None:

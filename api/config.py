@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import constants as c
-from model.artifacts import DEFAULT_DIR
+from model.paths import ARTIFACTS_DIR as DEFAULT_ARTIFACTS_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     # How stale a worker's view of the token file may get: revocations take
     # effect within this many seconds, at the cost of one stat() per interval.
     TOKEN_RELOAD_SECONDS: float = Field(1.0, ge=0)
-    ARTIFACTS_DIR: Path = DEFAULT_DIR
+    ARTIFACTS_DIR: Path = DEFAULT_ARTIFACTS_DIR
     MODEL: str | None = None
     RATE_LIMIT: str = "60/minute"
     RATE_LIMIT_STORAGE: str = "memory://"

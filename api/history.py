@@ -2,10 +2,16 @@
 
 A request only puts one tuple on a bounded in-memory queue (``record``); a background
 thread per worker (a greenlet under Gunicorn's gevent workers) drains it and writes
-each batch with one INSERT. A database that is slow, down or full therefore never
-delays or fails a prediction: the batch is dropped, the failure counted and logged
+each batch with one executemany INSERT. A database that is slow, down or full therefore
+never delays or fails a prediction: the batch is dropped, the failure counted and logged
 (never with tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until
 a write succeeds again.
+
+SQLite is a C library that gevent cannot make cooperative: called from a greenlet, its
+work, its fsyncs and its waits for another worker's write lock would stall every
+request of the worker. Under gevent its calls therefore run in one real OS thread
+(``Offload``), where sqlite3 releases the GIL; network databases are written from the
+greenlet, whose drivers yield while they wait.
 """
 
 import logging
@@ -25,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from api import constants as c
-from api.service import LABELS, sigmoid
+from api.labels import LABELS, sigmoid
 
 log = logging.getLogger(__name__)
 # Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
@@ -45,8 +51,11 @@ LOG_INTERVAL = 60.0
 CONNECT_ARGS = {
     "mysql": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
     "postgresql": {"connect_timeout": 3},
-    "sqlite": {"timeout": 1.0},
+    # The connections are used from the offload thread (see Offload), one at a time through the pool.
+    "sqlite": {"timeout": 1.0, "check_same_thread": False},
 }
+# The columns one INSERT fills, in the order of the rows' tuples.
+COLUMNS = ("created", "token", "tweet_id", "label", "score", "model", "version", "text")
 
 
 class UTCDateTime(TypeDecorator):
@@ -127,8 +136,60 @@ def make_engine(url):
 
 
 def _sqlite_wal(dbapi_connection, _record):
-    """Use SQLite's write-ahead log: readers never wait for the writer, and commits are short."""
+    """Use SQLite's write-ahead log: readers never wait for the writer, and commits are short.
+
+    synchronous=NORMAL: in WAL mode a commit then needs no fsync of its own (the log is
+    synced at checkpoints). A power cut may lose the last commits, never corrupt the file;
+    for a history of predictions that trade is worth the shorter commits.
+    """
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def insert_statement(dialect):
+    """Return the driver-level INSERT of one row of COLUMNS, in ``dialect``'s parameter style.
+
+    Rows go to the driver's executemany as plain tuples: SQLAlchemy's per-row
+    parameter processing would cost about as much again as SQLite's own insert.
+    """
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in COLUMNS)
+    table = quote(Prediction.__tablename__)
+    # Built from constants and the dialect's quoting only; every value is a bound parameter.
+    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608
+
+
+class Offload:
+    """Run blocking database calls in one real OS thread when gevent has patched threading.
+
+    Only for SQLite (see the module's docstring); elsewhere, and without gevent, a call
+    runs where it is made.
+    """
+
+    def __init__(self, backend):
+        self.backend = backend
+        self._pool = None
+
+    def __call__(self, function, *args):
+        """Return ``function(*args)``, run in the offload thread if there is one."""
+        if self.backend != "sqlite" or not _gevent_patched():
+            return function(*args)
+        if self._pool is None:
+            from gevent.threadpool import ThreadPool
+
+            # One thread: SQLite allows one writer at a time anyway, and the order of writes is kept.
+            self._pool = ThreadPool(1)
+        return self._pool.apply(function, args)
+
+
+def _gevent_patched():
+    """Return True inside a Gunicorn gevent worker (threading monkey-patched)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("threading")
 
 
 def alembic_config(url):
@@ -165,6 +226,13 @@ class History:
         self.max_rows = max_rows
         self.max_age = timedelta(days=max_age_days)
         self.engine = make_engine(url)
+        self.backend = self.engine.dialect.name
+        self.offload = Offload(self.backend)
+        self._insert = insert_statement(self.engine.dialect)
+        # TypeDecorator and dialect processing of `created`, applied once per request (see _rows).
+        self._created = Prediction.__table__.c.created.type.bind_processor(self.engine.dialect) or (
+            lambda value: value
+        )
         # Read now, at start-up: parsing the migrations in the writer would hold up requests
         # (a greenlet runs Python code without yielding).
         self.head = head_revision(url)
@@ -204,6 +272,10 @@ class History:
         query = select(Prediction).order_by(Prediction.created.desc(), Prediction.id.desc()).limit(limit)
         if token is not None:
             query = query.where(Prediction.token == token)
+        return self.offload(self._select, query)
+
+    def _select(self, query):
+        """Run a SELECT of predictions; return the rows as dicts."""
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [Prediction(**row._mapping).as_dict() for row in rows]
@@ -252,20 +324,9 @@ class History:
 
     def _write(self, items):
         """Insert the rows of ``items``; on a database error count it, log it and drop them."""
-        rows = [row for item in items for row in _rows(*item)]
+        rows = [row for item in items for row in _rows(self._created, *item)]
         try:
-            if not self._schema_checked:
-                # Normally the server's start-up migrated already; this covers a database that was
-                # down then (or a test app): migrate once it answers.
-                if not schema_is_current(self.engine, self.head):
-                    upgrade(self.url)
-                    log.info("history database migrated to revision %s", self.head)
-                self._schema_checked = True
-            with self.engine.begin() as conn:
-                conn.execute(Prediction.__table__.insert(), rows)
-                if time.monotonic() - self._retained_at >= self.retention_interval:
-                    self.enforce_retention(conn)
-                    self._retained_at = time.monotonic()
+            self.offload(self._insert_rows, rows)
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
             self.on_failure()
@@ -283,6 +344,21 @@ class History:
             log.info("history database answers again: writing resumed")
         self.ok = True
 
+    def _insert_rows(self, rows):
+        """Migrate if needed, insert ``rows`` in one transaction, and apply retention when due."""
+        if not self._schema_checked:
+            # Normally the server's start-up migrated already; this covers a database that was
+            # down then (or a test app): migrate once it answers.
+            if not schema_is_current(self.engine, self.head):
+                upgrade(self.url)
+                log.info("history database migrated to revision %s", self.head)
+            self._schema_checked = True
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(self._insert, rows)
+            if time.monotonic() - self._retained_at >= self.retention_interval:
+                self.enforce_retention(conn)
+                self._retained_at = time.monotonic()
+
     def _warn(self, msg, *args):
         """Log a warning at most once per LOG_INTERVAL, so a dead database does not flood the log."""
         now = time.monotonic()
@@ -291,24 +367,15 @@ class History:
             log.warning(msg, *args)
 
 
-def _rows(created, token, keys, texts, scores, versions):
-    """Expand one queued request into rows: one per tweet and model."""
-    rows = []
-    for model, model_scores in scores.items():
-        for i, (key, score) in enumerate(zip(keys, model_scores, strict=True)):
-            rows.append(
-                {
-                    "created": created,
-                    "token": token,
-                    "tweet_id": key,
-                    "label": LABELS[score > 0],
-                    "score": sigmoid(score),
-                    "model": model,
-                    "version": versions[model],
-                    "text": texts[i] if texts is not None else None,
-                }
-            )
-    return rows
+def _rows(bind_created, created, token, keys, texts, scores, versions):
+    """Expand one queued request into rows (tuples of COLUMNS): one per tweet and model."""
+    created = bind_created(created)
+    texts = texts if texts is not None else [None] * len(keys)
+    return [
+        (created, token, key, LABELS[score > 0], sigmoid(score), model, versions[model], text)
+        for model, model_scores in scores.items()
+        for key, score, text in zip(keys, model_scores, texts, strict=True)
+    ]
 
 
 def state(app):

@@ -1,8 +1,8 @@
 """Prometheus' multiprocess mode, the Gunicorn master's side: the folder where the workers write metrics.
 
 Kept apart from api/metrics.py so that the master, which runs these from
-gunicorn.conf.py, imports neither Flask nor the app (gevent patches the
-standard library in each worker, before the app's modules are imported).
+gunicorn.conf.py, does not import the app's auth, token store and model
+service: the workers import them, after gevent has patched the standard library.
 """
 
 import glob

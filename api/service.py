@@ -1,12 +1,10 @@
 """The models as the app serves them: every model of the manifest, loaded and verified once, at start-up."""
 
-import math
-
+from api.labels import LABELS, sigmoid
 from model import artifacts
 from model.errors import ArtifactError
 
 ALL = "all"
-LABELS = ("Negative", "Positive")
 
 
 class ModelRegistry:
@@ -76,11 +74,3 @@ def _answer(scores, detail):
     if not detail:
         return [LABELS[score > 0] for score in scores]
     return [{"label": LABELS[score > 0], "score": sigmoid(score)} for score in scores]
-
-
-def sigmoid(score):
-    """Return P(Positive) for a log-odds score, without overflow for large negative scores."""
-    if score >= 0:
-        return 1.0 / (1.0 + math.exp(-score))
-    odds = math.exp(score)
-    return odds / (1.0 + odds)

@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,8 +20,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # (scenario, tweets per request, connection counts, query): small requests at low
 # and high concurrency; big ones need fewer connections to keep every worker busy.
 # The predict runs measure model, validation and limiter over HTTPS (issue 4), so
-# they skip the prediction history (?store=false); predict_100_history stores it
-# (SQLite, the default) to show what history costs. *_nblr use the stronger model.
+# they skip the prediction history (?store=false); HISTORY_* below measures what
+# storing it costs. *_nblr use the stronger model.
 SCENARIOS = (
     ("noop", 0, (8, 64), ""),
     ("predict_1", 1, (8, 64), "?store=false"),
@@ -29,9 +30,17 @@ SCENARIOS = (
     ("predict_1_nblr", 1, (8,), "?model=nblr&store=false"),
     ("predict_100_nblr", 100, (8,), "?model=nblr&store=false"),
     ("predict_1000_nblr", 1000, (8,), "?model=nblr&store=false"),
-    # Last: the history writer may still be draining its queue afterwards.
-    ("predict_100_history", 100, (4, 16), ""),
 )
+# History's cost (issue 6): 100-tweet requests storing to SQLite (the default) against
+# ?store=false, at one connection (latency when the server has room: the question
+# "does history slow my request?") and at saturating ones (the capacity it takes).
+# On and off runs alternate, HISTORY_ROUNDS times each, so that drift in a shared
+# machine's speed hits both alike; p50 is the median over the rounds. Last, because
+# the history writer may still be draining its queue afterwards.
+HISTORY_TWEETS = 100
+HISTORY_CONNECTIONS = (1, 4, 16)
+HISTORY_ROUNDS = 3
+HISTORY_DRAIN_S = 1.0
 
 
 def _parser():
@@ -66,13 +75,13 @@ def measure_https(texts, seconds, workers, wrk_path):
             wait_ready(server.url, server.context, server.process, server.log_path)
             startup = time.monotonic() - start
             predict_url = server.url + "/api/v1/predict"
-            wrk.run(predict_url, server.token, bodies[100], 8, 2, wrk_path)  # warm-up
+            wrk.run(predict_url + "?store=false", server.token, bodies[100], 8, 2, wrk_path)  # warm-up
             after_warmup = memory.workers_rss(server.process.pid)
             runs = []
             for scenario, size, connections, query in SCENARIOS:
                 url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict" + query)
                 for conns in connections:
-                    row = wrk.run(url, server.token, bodies.get(size), conns, seconds, wrk_path)
+                    row = _run(server, url, bodies.get(size), conns, seconds, wrk_path)
                     row.update(
                         scenario=scenario,
                         tweets=size,
@@ -82,13 +91,58 @@ def measure_https(texts, seconds, workers, wrk_path):
                     )
                     runs.append(row)
                     print(f"  {scenario:<18} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
+            runs += measure_history(server, predict_url, bodies[HISTORY_TWEETS], seconds, wrk_path)
             after_run = memory.workers_rss(server.process.pid)
+            history_state = _readyz(server)["history"]
     return {
+        "history": history_state,
         "workers": workers,
         "startup_s": startup,
         "runs": runs,
         "memory": {"after_warmup": after_warmup, "after_run": after_run},
     }
+
+
+def _run(server, url, body, conns, seconds, wrk_path):
+    """Run wrk once; add the workers' CPU time per request, which drifts less than wall time."""
+    before = memory.workers_cpu(server.process.pid)
+    row = wrk.run(url, server.token, body, conns, seconds, wrk_path)
+    used = memory.workers_cpu(server.process.pid) - before
+    row["server_cpu_ms_per_request"] = 1000 * used / max(row["requests"], 1)
+    return row
+
+
+def measure_history(server, predict_url, body, seconds, wrk_path):
+    """Return alternating runs of 100-tweet requests with and without history, as scenarios."""
+    runs = []
+    for conns in HISTORY_CONNECTIONS:
+        for round_ in range(HISTORY_ROUNDS):
+            for history, query in (("off", "?store=false"), ("on", "")):
+                row = _run(server, predict_url + query, body, conns, seconds, wrk_path)
+                row.update(
+                    scenario=f"history_{history}_{HISTORY_TWEETS}",
+                    tweets=HISTORY_TWEETS,
+                    model="default",
+                    history=history,
+                    round=round_,
+                    tweets_per_s=row["requests_per_s"] * HISTORY_TWEETS,
+                )
+                runs.append(row)
+                if history == "on":
+                    time.sleep(HISTORY_DRAIN_S)  # let the writer finish before the next run
+                print(
+                    f"  history {history:<3} c={conns:<3} round {round_}"
+                    f" p50 {row['latency_ms'].get('p50', float('nan')):7.2f} ms,"
+                    f" server CPU {row['server_cpu_ms_per_request']:.2f} ms/request",
+                    flush=True,
+                )
+    return runs
+
+
+def _readyz(server):
+    """Return the server's /readyz document (history writes that failed or were dropped)."""
+    with urllib.request.urlopen(server.url + "/readyz", context=server.context, timeout=10) as response:
+        return json.load(response)
 
 
 def main(argv=None):

@@ -1,5 +1,6 @@
 """Resident memory of Gunicorn's workers, read from /proc."""
 
+import os
 from pathlib import Path
 
 
@@ -23,3 +24,15 @@ def rss_mib(pid):
 def workers_rss(master_pid):
     """Return ``{worker pid: RSS MiB}`` for every worker of a Gunicorn master."""
     return {pid: round(rss_mib(pid), 1) for pid in children(master_pid)}
+
+
+def cpu_seconds(pid):
+    """Return the user + system CPU seconds a process has used (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # After the command name: utime and stime are fields 14 and 15 of stat(5), here 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def workers_cpu(master_pid):
+    """Return the CPU seconds used so far by all workers of a Gunicorn master, together."""
+    return sum(cpu_seconds(pid) for pid in children(master_pid))

@@ -1,6 +1,7 @@
 """The bench's numbers: the ratios the issues ask for, a table, and a plot."""
 
 import math
+import statistics
 
 from matplotlib.figure import Figure
 
@@ -15,14 +16,7 @@ def ratios(result):
         if key not in best or row["requests_per_s"] > best[key]["requests_per_s"]:
             best[key] = row
     noop, single, big = best["noop"], best["predict_1"], best["predict_1000"]
-    # History's cost: p50 of 100-tweet requests storing to SQLite against skipping it,
-    # at the same concurrency, in the same run.
-    p50 = {(r["scenario"], r["connections"]): r["latency_ms"].get("p50") for r in http["runs"]}
-    history = [
-        p50[("predict_100_history", conns)] / p50[("predict_100", conns)]
-        for scenario, conns in p50
-        if scenario == "predict_100_history" and p50.get(("predict_100", conns))
-    ]
+    history = history_ratios(http["runs"])
     # The server's share of the machine: every core, less what wrk itself kept busy
     # while it drove the 1000-tweet load, capped at the number of workers.
     cores_left = result["machine"]["cores"] - big["client_cpu_share"]
@@ -33,8 +27,38 @@ def ratios(result):
         "predict1_over_noop_rps": round(single["requests_per_s"] / noop["requests_per_s"], 2),
         "predict1000_tweets_over_inprocess_capacity": round(big["tweets_per_s"] / expected, 2),
         "server_cores_counted": round(server_cores, 2),
-        # The worst concurrency level counts, not the best.
-        "history_on_over_off_p50_100": round(max(history), 2) if history else None,
+        # p50 with history on over off, per connection count: 1 is latency, more is capacity.
+        "history_on_over_off_p50_100": history or None,
+        # The workers' CPU per 100-tweet request, history on over off: what history costs
+        # when the server is saturated, less sensitive than latency to a busy machine.
+        "history_on_over_off_cpu_100": history_cpu_ratio(http["runs"]),
+    }
+
+
+def history_cpu_ratio(runs):
+    """Return the median server CPU per request with history on over off, or None."""
+    cpu = {"on": [], "off": []}
+    for r in runs:
+        if r["scenario"].startswith("history_") and "server_cpu_ms_per_request" in r:
+            cpu[r["history"]].append(r["server_cpu_ms_per_request"])
+    if not cpu["on"] or not cpu["off"]:
+        return None
+    return round(statistics.median(cpu["on"]) / statistics.median(cpu["off"]), 2)
+
+
+def history_ratios(runs):
+    """Return ``{connections: p50 on / p50 off}`` from the alternating history runs.
+
+    Each side's p50 is the median over its rounds, at the same connection count.
+    """
+    p50 = {}
+    for r in runs:
+        if r["scenario"].startswith("history_") and "p50" in r["latency_ms"]:
+            p50.setdefault((r["connections"], r["history"]), []).append(r["latency_ms"]["p50"])
+    return {
+        conns: round(statistics.median(on) / statistics.median(p50[(conns, "off")]), 2)
+        for (conns, side), on in sorted(p50.items())
+        if side == "on" and (conns, "off") in p50
     }
 
 
@@ -62,21 +86,22 @@ def table(result):
     lines += [
         "",
         f"Over HTTPS ({https['workers']} gevent workers, TLS, auth, limiter on; wrk, 1 thread)",
-        "| scenario | conns | req/s | tweets/s | p50 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | conns | req/s | tweets/s | p50 ms | p99 ms | errors | server CPU ms/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in https["runs"]:
         lat = r["latency_ms"]
         lines.append(
             f"| {r['scenario']} | {r['connections']} | {r['requests_per_s']:,.0f} | {r['tweets_per_s']:,.0f} "
             f"| {lat.get('p50', math.nan):.2f} | {lat.get('p99', math.nan):.2f} "
-            f"| {r['non_2xx'] + r['socket_errors']} |"
+            f"| {r['non_2xx'] + r['socket_errors']} | {r.get('server_cpu_ms_per_request', math.nan):.2f} |"
         )
     mem = https["memory"]
     lines += [
         "",
         f"Start to /readyz: {https['startup_s']:.2f} s; worker RSS after warm-up "
         f"{_fmt(mem['after_warmup'])} MiB, after the run {_fmt(mem['after_run'])} MiB",
+        f"History after the run (/readyz): {https.get('history')}",
         "",
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),
     ]

@@ -1,9 +1,9 @@
-"""Command line: ``python -m model train|evaluate``."""
+"""Command line: ``python -m model train|evaluate|score``."""
 
 import argparse
 import sys
 
-from model import artifacts
+from model import artifacts, score
 from model.data import DEFAULT_DATA, TRAIN_PER_CLASS
 from model.errors import ModelError
 from model.train import RECIPES, train
@@ -29,6 +29,7 @@ def _parser():
     train.add_argument("--nblr-C", type=float, default=None, help="nblr regularisation (default: by CV)")
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
     commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the report")
+    score.add_parser(commands)
     return parser
 
 
@@ -48,6 +49,8 @@ def main(argv=None):
             )
             for name, entry in entries.items():
                 print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")
+        elif args.command == "score":
+            return score.run(args)
         else:
             from model.evaluate import evaluate
             from model.report import write_report

@@ -15,10 +15,11 @@ from pathlib import Path
 
 from model import classifier, nblr
 from model.errors import ArtifactError
+from model.paths import ARTIFACTS_DIR
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+DEFAULT_DIR = ARTIFACTS_DIR
 DEFAULT_MODEL = "freqlr"
 # The model classes a file's "format" field may name; nothing else is ever built.
 FORMATS = {classifier.FORMAT: classifier.FrequencyLogisticModel, nblr.FORMAT: nblr.NBLogisticModel}

@@ -11,3 +11,7 @@ class DataError(ModelError):
 
 class ArtifactError(ModelError):
     """A model artifact is missing, altered or malformed: refuse to serve it."""
+
+
+class ScoreError(ModelError):
+    """Bulk scoring cannot go on: the input is missing or malformed, or the output cannot be written."""

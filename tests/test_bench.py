@@ -111,11 +111,43 @@ def test_memory_reads_this_process():
     assert memory.children(os.getppid())  # this process is a child of its parent
 
 
-def test_history_ratio_compares_p50_at_the_same_concurrency():
+def _history_run(conns, side, p50, cpu=None):
+    """One alternating history run as measure_history records it."""
+    return {
+        "scenario": f"history_{side}_100",
+        "connections": conns,
+        "history": side,
+        "requests_per_s": 100.0,
+        "latency_ms": {"p50": p50, "p99": p50 * 2},
+        "server_cpu_ms_per_request": cpu if cpu is not None else p50,
+    }
+
+
+def test_history_ratio_is_the_median_of_rounds_at_the_same_concurrency():
     result = _result()
-    runs = result["https"]["runs"]
-    skipped = next(r for r in runs if r["scenario"] == "predict_100")
-    stored = dict(skipped, scenario="predict_100_history", latency_ms={"p50": 1.25, "p99": 2.0})
-    runs.append(stored)
-    assert report.ratios(result)["history_on_over_off_p50_100"] == 1.25
+    result["https"]["runs"] += [
+        _history_run(1, "off", 2.0),
+        _history_run(1, "on", 2.2),
+        _history_run(1, "off", 9.0),  # one slow round must not move the median much
+        _history_run(1, "on", 2.4),
+        _history_run(1, "off", 2.0),
+        _history_run(1, "on", 2.6),
+        _history_run(4, "off", 10.0),
+        _history_run(4, "on", 15.0),
+    ]
+    assert report.ratios(result)["history_on_over_off_p50_100"] == {1: 1.2, 4: 1.5}
     assert report.ratios(_result())["history_on_over_off_p50_100"] is None
+
+
+def test_history_cpu_ratio_is_the_median_over_every_run_of_each_side():
+    result = _result()
+    result["https"]["runs"] += [
+        _history_run(1, "off", 2.0, cpu=4.0),
+        _history_run(1, "on", 2.0, cpu=5.0),
+        _history_run(4, "off", 9.0, cpu=4.0),
+        _history_run(4, "on", 9.0, cpu=4.6),
+        _history_run(16, "off", 30.0, cpu=20.0),
+        _history_run(16, "on", 30.0, cpu=4.4),
+    ]
+    assert report.ratios(result)["history_on_over_off_cpu_100"] == 1.15
+    assert report.ratios(_result())["history_on_over_off_cpu_100"] is None
