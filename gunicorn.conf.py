@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 
-from api import multiproc, tls
+from api import balance, multiproc, tls
 from api.config import Settings
 from model import artifacts
 from model.errors import ArtifactError
@@ -106,9 +106,18 @@ def on_starting(server):
     server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
 
 
+def pre_fork(server, worker):
+    """Give each worker a slot on the board that shares connections fairly (api/balance.py)."""
+    balance.pre_fork(server, worker)
+
+
 def child_exit(server, worker):
-    """A worker exited (and will be replaced): drop its live gauges; its counts stay in the totals."""
+    """A worker exited (and will be replaced): drop its live gauges and free its connection slot.
+
+    Its counts stay in the metrics' totals.
+    """
     multiproc.worker_exited(worker.pid)
+    balance.child_exit(server, worker)
 
 
 def on_exit(server):

@@ -97,6 +97,52 @@ def _speaks_plain_http(sock):
     return first.isalpha()
 
 
+class FairStreamServer(StreamServer):
+    """A StreamServer that stops accepting while its worker holds more than its share of connections.
+
+    See api/balance.py: without it, a burst of keep-alive connections all went to
+    the first worker to wake up. A paused server looks at the board again every
+    ACCEPT_RECHECK seconds and accepts as soon as the worker is back within its
+    share (one of its connections closed, or another worker took some), or after
+    MAX_ACCEPT_PAUSE seconds whatever the others do, so that a worker that is
+    stuck cannot hold connections back.
+    """
+
+    ACCEPT_RECHECK = 0.002
+    MAX_ACCEPT_PAUSE = 0.05
+
+    def __init__(self, *args, board, slot, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.board = board
+        self.slot = slot
+        self._paused = None
+
+    def do_handle(self, *args):
+        """Count and serve an accepted connection; pause accepting if this worker now holds too many."""
+        self.board.add(self.slot, 1)
+        super().do_handle(*args)
+        if self._paused is None and self.board.above_share(self.slot):
+            self.stop_accepting()
+            self._paused = gevent.spawn(self._pause)
+
+    def connection_closed(self):
+        """Count a closed connection; if that brings a paused worker back within its share, accept now."""
+        self.board.add(self.slot, -1)
+        if self._paused is not None and not self.board.above_share(self.slot):
+            self._paused.kill(block=False)
+            self._paused = None
+            self._start_accepting_if_started()
+
+    def _pause(self):
+        """Wait until this worker is back within its share (or MAX_ACCEPT_PAUSE), then accept again."""
+        waited = 0.0
+        while waited < self.MAX_ACCEPT_PAUSE and self.board.above_share(self.slot):
+            gevent.sleep(self.ACCEPT_RECHECK)
+            waited += self.ACCEPT_RECHECK
+        self._paused = None
+        self._start_accepting_if_started()
+
+
 class HardenedGeventWorker(GeventWorker):
     """Gunicorn's gevent worker with the TLS handshake moved into ``handle`` and bounded in time.
 
@@ -115,6 +161,7 @@ class HardenedGeventWorker(GeventWorker):
     def run(self):
         """Serve like ``GeventWorker.run``, but with plain sockets: ``handle`` does the TLS handshake."""
         self.tls_context = ssl_context(self.cfg) if self.cfg.is_ssl else None
+        self._fair_servers = {}
         servers = [self._start_server(listener) for listener in self.sockets]
         while self.alive:
             self.notify()
@@ -124,9 +171,16 @@ class HardenedGeventWorker(GeventWorker):
     def _start_server(self, listener):
         """Start accepting on ``listener`` with a pool of ``worker_connections`` greenlets."""
         listener.setblocking(1)
-        server = StreamServer(
-            listener, handle=partial(self.handle, listener), spawn=Pool(self.worker_connections)
-        )
+        handle = partial(self.handle, listener)
+        pool = Pool(self.worker_connections)
+        # Set by api.balance.pre_fork when there are several workers to share connections with.
+        board, slot = getattr(self, "connection_board", None), getattr(self, "board_slot", None)
+        if board is not None and slot is not None:
+            server = self._fair_servers[id(listener)] = FairStreamServer(
+                listener, handle=handle, spawn=pool, board=board, slot=slot
+            )
+        else:
+            server = StreamServer(listener, handle=handle, spawn=pool)
         if self.cfg.workers > 1:
             # As GeventWorker: accept one connection per wake-up, so workers share the load.
             server.max_accept = 1
@@ -149,11 +203,16 @@ class HardenedGeventWorker(GeventWorker):
 
     def handle(self, listener, client, addr):
         """Complete the TLS handshake within the time limit, then serve the connection as Gunicorn does."""
-        if self.tls_context is not None:
-            client = self._handshake(client, addr)
-            if client is None:
-                return
-        super().handle(listener, client, addr)
+        try:
+            if self.tls_context is not None:
+                client = self._handshake(client, addr)
+                if client is None:
+                    return
+            super().handle(listener, client, addr)
+        finally:
+            fair = self._fair_servers.get(id(listener))
+            if fair is not None:
+                fair.connection_closed()
 
     def handle_request(self, listener_name, req, sock, addr):
         """Serve one request within ``timeout`` seconds; past that, close the connection."""

@@ -41,6 +41,7 @@ HISTORY_TWEETS = 100
 HISTORY_CONNECTIONS = (1, 4, 16)
 HISTORY_ROUNDS = 3
 HISTORY_DRAIN_S = 1.0
+SETTLE_S = 0.5
 
 
 def _parser():
@@ -105,6 +106,9 @@ def measure_https(texts, seconds, workers, wrk_path):
 
 def _run(server, url, body, conns, seconds, wrk_path):
     """Run wrk once; add the workers' CPU time per request, which drifts less than wall time."""
+    # Let the previous run's connections close first: a worker still finishing an abandoned
+    # request holds them, and the fair-accept board (api/balance.py) counts them.
+    time.sleep(SETTLE_S)
     before = memory.workers_cpu(server.process.pid)
     row = wrk.run(url, server.token, body, conns, seconds, wrk_path)
     used = memory.workers_cpu(server.process.pid) - before
