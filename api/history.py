@@ -16,6 +16,7 @@ greenlet, whose drivers yield while they wait.
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -146,18 +147,23 @@ def _sqlite_wal(dbapi_connection, _record):
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def insert_statement(dialect):
-    """Return the driver-level INSERT of one row of COLUMNS, in ``dialect``'s parameter style.
+def insert_statement(dialect, rows=1):
+    """Return the driver-level INSERT of ``rows`` rows of COLUMNS, in ``dialect``'s parameter style.
 
-    Rows go to the driver's executemany as plain tuples: SQLAlchemy's per-row
-    parameter processing would cost about as much again as SQLite's own insert.
+    Rows go to the driver as plain tuples: SQLAlchemy's per-row parameter
+    processing would cost about as much again as SQLite's own insert.
     """
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     quote = dialect.identifier_preparer.quote
     columns = ", ".join(quote(name) for name in COLUMNS)
     table = quote(Prediction.__tablename__)
+    values = ", ".join([f"({', '.join([mark] * len(COLUMNS))})"] * rows)
     # Built from constants and the dialect's quoting only; every value is a bound parameter.
-    return f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608
+    return f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
+
+
+# Rows per SQLite INSERT statement: within its limit of 32,766 bound parameters (999 before 3.32).
+SQLITE_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(COLUMNS) // 8
 
 
 class Offload:
@@ -354,7 +360,16 @@ class History:
                 log.info("history database migrated to revision %s", self.head)
             self._schema_checked = True
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(self._insert, rows)
+            if self.backend == "sqlite":
+                # Many rows per statement, not executemany: sqlite3 takes the GIL back after every
+                # row it steps, and in a worker whose main thread is busy predicting, each of those
+                # waits up to the interpreter's switch interval (5 ms), so the writer fell behind.
+                for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
+                    chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
+                    params = tuple(value for row in chunk for value in row)
+                    conn.exec_driver_sql(insert_statement(self.engine.dialect, len(chunk)), params)
+            else:
+                conn.exec_driver_sql(self._insert, rows)
             if time.monotonic() - self._retained_at >= self.retention_interval:
                 self.enforce_retention(conn)
                 self._retained_at = time.monotonic()

@@ -415,3 +415,14 @@ def test_the_command_line_creates_admin_tokens_and_migrates(tmp_path, monkeypatc
     monkeypatch.setenv("API_HISTORY_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
     assert main(["history", "migrate"]) == 1
     assert "history migration failed" in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_one_statement_is_stored_whole_and_in_order(history_app, auth_header):
+    # 1000 tweets x 2 models: SQLite writes them in several multi-row INSERTs.
+    app = history_app()
+    body = {f"t{i}": f"tweet number {i} {'good' if i % 3 else 'bad'}" for i in range(1000)}
+    answer = post(app.test_client(), auth_header, "?model=all", body=body).get_json()
+    rows = stored(app)
+    assert len(rows) == 2000 > history_module.SQLITE_ROWS_PER_STATEMENT
+    assert [row["tweet_id"] for row in rows if row["model"] == "freqlr"] == list(body)
+    assert all(row["label"] == answer[row["tweet_id"]][row["model"]] for row in rows)
