@@ -7,11 +7,12 @@ never delays or fails a prediction: the batch is dropped, the failure counted an
 (never with tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until
 a write succeeds again.
 
-SQLite is a C library that gevent cannot make cooperative: called from a greenlet, its
-work, its fsyncs and its waits for another worker's write lock would stall every
-request of the worker. Under gevent its calls therefore run in one real OS thread
-(``Offload``), where sqlite3 releases the GIL; network databases are written from the
-greenlet, whose drivers yield while they wait.
+SQLite is a C library that gevent cannot make cooperative: its inserts run on the
+worker's event loop. They are kept short instead: rows go to the driver as plain tuples
+in multi-row INSERTs of at most SQLITE_ROWS_PER_STATEMENT rows (about 5 us per row),
+with a turn for every waiting request between two statements. (A real OS thread was
+tried and measured worse: it contends with the predicting thread for the GIL, and each
+hand-over can cost the switch interval, 5 ms.)
 """
 
 import logging
@@ -52,8 +53,7 @@ LOG_INTERVAL = 60.0
 CONNECT_ARGS = {
     "mysql": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
     "postgresql": {"connect_timeout": 3},
-    # The connections are used from the offload thread (see Offload), one at a time through the pool.
-    "sqlite": {"timeout": 1.0, "check_same_thread": False},
+    "sqlite": {"timeout": 1.0},
 }
 # The columns one INSERT fills, in the order of the rows' tuples.
 COLUMNS = ("created", "token", "tweet_id", "label", "score", "model", "version", "text")
@@ -128,8 +128,12 @@ def make_engine(url):
             # Like a database that is down: writes fail and are counted, predictions go on.
             log.warning("history folder %s cannot be created: %s", folder, exc)
     # hide_parameters: an error message must never carry tweet text into the log.
+    # Pre-ping finds a network database's dropped connections; a SQLite file has none to drop.
     engine = create_engine(
-        url, hide_parameters=True, pool_pre_ping=True, connect_args=CONNECT_ARGS.get(backend, {})
+        url,
+        hide_parameters=True,
+        pool_pre_ping=backend != "sqlite",
+        connect_args=CONNECT_ARGS.get(backend, {}),
     )
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_wal)
@@ -164,38 +168,6 @@ def insert_statement(dialect, rows=1):
 
 # Rows per SQLite INSERT statement: within its limit of 32,766 bound parameters (999 before 3.32).
 SQLITE_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(COLUMNS) // 8
-
-
-class Offload:
-    """Run blocking database calls in one real OS thread when gevent has patched threading.
-
-    Only for SQLite (see the module's docstring); elsewhere, and without gevent, a call
-    runs where it is made.
-    """
-
-    def __init__(self, backend):
-        self.backend = backend
-        self._pool = None
-
-    def __call__(self, function, *args):
-        """Return ``function(*args)``, run in the offload thread if there is one."""
-        if self.backend != "sqlite" or not _gevent_patched():
-            return function(*args)
-        if self._pool is None:
-            from gevent.threadpool import ThreadPool
-
-            # One thread: SQLite allows one writer at a time anyway, and the order of writes is kept.
-            self._pool = ThreadPool(1)
-        return self._pool.apply(function, args)
-
-
-def _gevent_patched():
-    """Return True inside a Gunicorn gevent worker (threading monkey-patched)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return False
-    return monkey.is_module_patched("threading")
 
 
 def alembic_config(url):
@@ -233,12 +205,9 @@ class History:
         self.max_age = timedelta(days=max_age_days)
         self.engine = make_engine(url)
         self.backend = self.engine.dialect.name
-        self.offload = Offload(self.backend)
         self._insert = insert_statement(self.engine.dialect)
         # TypeDecorator and dialect processing of `created`, applied once per request (see _rows).
-        self._created = Prediction.__table__.c.created.type.bind_processor(self.engine.dialect) or (
-            lambda value: value
-        )
+        self._created = _created_processor(self.engine.dialect)
         # Read now, at start-up: parsing the migrations in the writer would hold up requests
         # (a greenlet runs Python code without yielding).
         self.head = head_revision(url)
@@ -278,10 +247,6 @@ class History:
         query = select(Prediction).order_by(Prediction.created.desc(), Prediction.id.desc()).limit(limit)
         if token is not None:
             query = query.where(Prediction.token == token)
-        return self.offload(self._select, query)
-
-    def _select(self, query):
-        """Run a SELECT of predictions; return the rows as dicts."""
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [Prediction(**row._mapping).as_dict() for row in rows]
@@ -332,7 +297,7 @@ class History:
         """Insert the rows of ``items``; on a database error count it, log it and drop them."""
         rows = [row for item in items for row in _rows(self._created, *item)]
         try:
-            self.offload(self._insert_rows, rows)
+            self._insert_rows(rows)
         except (SQLAlchemyError, OSError) as exc:
             self.failures += 1
             self.on_failure()
@@ -351,7 +316,7 @@ class History:
         self.ok = True
 
     def _insert_rows(self, rows):
-        """Migrate if needed, insert ``rows`` in one transaction, and apply retention when due."""
+        """Migrate if needed, insert ``rows``, and apply retention when due."""
         if not self._schema_checked:
             # Normally the server's start-up migrated already; this covers a database that was
             # down then (or a test app): migrate once it answers.
@@ -359,20 +324,25 @@ class History:
                 upgrade(self.url)
                 log.info("history database migrated to revision %s", self.head)
             self._schema_checked = True
-        with self.engine.begin() as conn:
-            if self.backend == "sqlite":
-                # Many rows per statement, not executemany: sqlite3 takes the GIL back after every
-                # row it steps, and in a worker whose main thread is busy predicting, each of those
-                # waits up to the interpreter's switch interval (5 ms), so the writer fell behind.
-                for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
-                    chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
-                    params = tuple(value for row in chunk for value in row)
+        if self.backend == "sqlite":
+            # Many rows per statement (a third cheaper than executemany's row at a time), one
+            # short transaction each, and a turn for waiting requests between two. Never a turn
+            # inside a transaction: the other workers' writers wait for SQLite's write lock in C,
+            # stalling their own requests.
+            for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
+                if start:
+                    time.sleep(0)  # under gevent, a yield to the worker's other greenlets
+                chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
+                params = tuple(value for row in chunk for value in row)
+                with self.engine.begin() as conn:
                     conn.exec_driver_sql(insert_statement(self.engine.dialect, len(chunk)), params)
-            else:
+        else:
+            with self.engine.begin() as conn:
                 conn.exec_driver_sql(self._insert, rows)
-            if time.monotonic() - self._retained_at >= self.retention_interval:
+        if time.monotonic() - self._retained_at >= self.retention_interval:
+            with self.engine.begin() as conn:
                 self.enforce_retention(conn)
-                self._retained_at = time.monotonic()
+            self._retained_at = time.monotonic()
 
     def _warn(self, msg, *args):
         """Log a warning at most once per LOG_INTERVAL, so a dead database does not flood the log."""
@@ -380,6 +350,23 @@ class History:
         if now - self._logged_at >= LOG_INTERVAL:
             self._logged_at = now
             log.warning(msg, *args)
+
+
+def _created_processor(dialect):
+    """Return what turns a request's aware UTC time into the value the driver stores.
+
+    SQLite's driver would otherwise format the datetime again for every row, and its
+    default adapter is deprecated: the text is made once, in SQLAlchemy's own format.
+    """
+    bind = Prediction.__table__.c.created.type.bind_processor(dialect) or (lambda value: value)
+    if dialect.name != "sqlite":
+        return bind
+
+    def to_text(value):
+        value = bind(value)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+    return to_text
 
 
 def _rows(bind_created, created, token, keys, texts, scores, versions):
