@@ -31,7 +31,8 @@ worker_class = "api.worker.HardenedGeventWorker"
 # One worker per core. Prediction is CPU-bound Python; `make bench` on 2 cores
 # with 2, 3 and 4 workers gave the same throughput within run-to-run noise
 # (1000-tweet requests: 111k, 135k, 117k tweets/s), and each worker costs
-# ~138 MiB resident, so more workers only add memory.
+# ~186 MiB resident (make bench, both models loaded), so more workers only add memory.
+# Connections are shared fairly between them: see pre_fork and api/balance.py.
 workers = int(os.environ.get("WORKERS", multiprocessing.cpu_count()))
 # Each connection is a greenlet; idle ones cost a few KiB, not a thread.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
@@ -41,7 +42,7 @@ worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 keepalive = 5
 # No preload_app: gevent must patch the standard library before the app's
 # modules are imported, and preloading imports them in the master first.
-# Start to /readyz takes ~2.3 s without it (make bench); copy-on-write sharing
+# Start to /readyz takes ~5.8 s without it (make bench); copy-on-write sharing
 # would save little, as reference counting writes to the shared pages.
 # No runtime control socket: less to secure, and nothing written under $HOME.
 control_socket_disable = True
