@@ -32,9 +32,9 @@ $(SSLYZE_VENV)/.installed: requirements-sslyze.txt
 	$(SSLYZE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sslyze.txt
 	touch $@
 
-# The browser tests drive Debian's chromium (Playwright cannot download its own here).
+# The browser tests drive Debian's chromium by path (Playwright cannot download its own here).
 browser:
-	tests/setup_browser.sh
+	scripts/debian-package.sh chromium /usr/bin/chromium "the browser tests"
 
 install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
 
@@ -80,7 +80,7 @@ test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test 
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minutes; installs wrk)
-	bench/setup.sh
+	scripts/debian-package.sh wrk wrk "the bench's HTTPS load"
 	$(PY) -m bench
 
 lint: $(VENV)/.dev ## Lint the Python code and the Dockerfile
