@@ -5,11 +5,14 @@ Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does 
 
 import multiprocessing
 import os
+import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 
 from api import balance, multiproc, tls
+from api import constants as c
 from api.config import Settings
 from model import artifacts
 from model.errors import ArtifactError
@@ -71,6 +74,18 @@ errorlog = "-"
 # (never the request headers) and a failed reopen keeps the old file.
 logger_class = "api.worker.HardenedLogger"
 loglevel = settings.LOG_LEVEL
+# Names this server's dirty arbiter's pid file (Gunicorn keeps it in the temporary folder to
+# find an orphan of a crashed run): one name per address, so two servers never share it.
+proc_name = "sentiment-api-" + bind.replace(":", "-")
+
+# Prediction history: one writer process for the whole server (api/historyd.py), which
+# Gunicorn's dirty arbiter starts, restarts if it dies, and stops with the server.
+HISTORY_ENABLED = settings.HISTORY_URL.strip().lower() != "none"
+if HISTORY_ENABLED:
+    dirty_apps = [c.HISTORY_WRITER_APP]
+    dirty_workers = 1
+    # Seconds the writer may take to finish writing what it holds when the server stops.
+    dirty_graceful_timeout = 10
 
 
 def ssl_context(config, default_ssl_context_factory):
@@ -99,6 +114,7 @@ def on_starting(server):
             workers,
         )
     _migrate_history(server)
+    _prepare_history_writer(server)
     if not os.environ.get("OPENSSL_CONF"):
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
     # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
@@ -122,9 +138,25 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    """Remove the metrics directory if this server made it (and did not hand it to a re-executed one)."""
-    if getattr(server, "metrics_dir_created", False) and not server.reexec_pid:
+    """Remove the metrics and history writer folders this server made (unless a re-executed one has them)."""
+    if server.reexec_pid:
+        return
+    if getattr(server, "metrics_dir_created", False):
         multiproc.remove_multiprocess_dir(server.metrics_dir)
+    if getattr(server, "history_writer_dir", None):
+        shutil.rmtree(server.history_writer_dir, ignore_errors=True)
+
+
+def _prepare_history_writer(server):
+    """Choose the history writer's socket, in a private folder, before the writer and the workers exist.
+
+    Both inherit the variable: the writer listens there, the workers send their history there.
+    """
+    if not HISTORY_ENABLED:
+        return
+    # mkdtemp: mode 0700, so only this user's processes can reach the socket or forge its state file.
+    server.history_writer_dir = tempfile.mkdtemp(prefix="sentiment-api-history-")
+    os.environ[c.HISTORY_WRITER_SOCKET] = os.path.join(server.history_writer_dir, "writer.sock")
 
 
 # A database that hangs must not hold the server's start for long; the workers migrate later if needed.

@@ -18,7 +18,7 @@ def create_app(test_config=None):
     """
     # Imported here, as in Flask's tutorial: the operator commands (`python -m api token|history`)
     # import this package too, and should not pay for loading the web app and the model code.
-    from api import auth, docs, errors, health, history, limits, logs, metrics, predict, security, web
+    from api import auth, docs, errors, health, historyd, limits, logs, metrics, predict, security, web
     from api.service import ModelRegistry
 
     app = Flask(__name__, instance_relative_config=True)
@@ -47,7 +47,7 @@ def create_app(test_config=None):
         )
 
     # After the model: a history that cannot even be configured must not hide a model error.
-    history.init_app(app)
+    historyd.init_app(app)
     metrics.attach(app)
 
     app.register_blueprint(health.bp)

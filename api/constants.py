@@ -25,3 +25,14 @@ EXT_METRICS = "sentiment_metrics"
 
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"
+
+# The history writer process (api/historyd.py), run by Gunicorn's dirty arbiter (gunicorn.conf.py):
+# its dirty app, and the variable by which the master tells it and the workers where its socket is.
+HISTORY_WRITER_APP = "api.historyd:HistoryWriter"
+HISTORY_WRITER_SOCKET = "HISTORY_WRITER_SOCKET"
+
+# A metric that both the workers and the history writer count: one name and help for both.
+METRIC_HISTORY_FAILURES = (
+    "sentiment_history_write_failures",
+    "Batches of predictions not stored: the database failed, or the history writer could not take them.",
+)

@@ -1,21 +1,22 @@
 """Prediction history: scored predictions written to a SQL database off the request's critical path.
 
 A request only puts one tuple on a bounded in-memory queue (``record``); a background
-thread per worker (a greenlet under Gunicorn's gevent workers) drains it and writes
-each batch of queued requests at once. A database that is slow, down or full therefore
-never delays or fails a prediction: the batch is dropped, the failure counted and logged
-(never with tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until
-a write succeeds again.
+thread per worker (a greenlet under Gunicorn's gevent workers) drains it, a batch of
+queued requests at a time. A database that is slow, down or full therefore never delays
+or fails a prediction: the batch is dropped, the failure counted and logged (never with
+tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until a write
+succeeds again.
 
-SQLite is a C library that gevent cannot make cooperative: its inserts run on the
-worker's event loop. They are kept short instead: rows go to the driver as plain tuples
-in multi-row INSERTs of at most SQLITE_ROWS_PER_STATEMENT rows (about 5 us per row),
-with a turn for every waiting request between two statements. (A real OS thread was
-tried and measured worse: it contends with the predicting thread for the GIL, and each
-hand-over can cost the switch interval, 5 ms.)
+Under Gunicorn that thread only hands each batch to the server's history writer process
+(api/historyd.py, RemoteHistory), which runs this module's ``History._write``. Elsewhere
+(the Flask test client, ``flask run``) the thread writes the database itself; SQLite's
+inserts, which gevent cannot make cooperative, then come in multi-row INSERTs of at most
+SQLITE_ROWS_PER_STATEMENT rows, one short transaction each, with a turn for every waiting
+request between two.
 """
 
 import functools
+import itertools
 import logging
 import queue
 import sqlite3
@@ -225,6 +226,9 @@ class History:
         # Called after each failed write; api/metrics.py points it at its counter.
         self.on_failure = lambda: None
         self.retention_interval = RETENTION_INTERVAL
+        # True while writes run in a worker, beside its requests: SQLite's then come in short
+        # transactions. The history writer process (api/historyd.py) sets it to False.
+        self.shared_loop = True
         self._schema_checked = False
         self._retained_at = float("-inf")
         self._logged_at = float("-inf")
@@ -331,7 +335,7 @@ class History:
                 upgrade(self.url)
                 log.info("history database migrated to revision %s", self.head)
             self._schema_checked = True
-        if self.backend == "sqlite":
+        if self.backend == "sqlite" and self.shared_loop:
             # Many rows per statement (a third cheaper than executemany's row at a time), one
             # short transaction each, and a turn for waiting requests between two. Never a turn
             # inside a transaction: the other workers' writers wait for SQLite's write lock in C,
@@ -340,9 +344,14 @@ class History:
                 if start:
                     time.sleep(0)  # under gevent, a yield to the worker's other greenlets
                 chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
-                params = tuple(value for row in chunk for value in row)
                 with self.engine.begin() as conn:
-                    conn.exec_driver_sql(self._sqlite_insert(len(chunk)), params)
+                    conn.exec_driver_sql(self._sqlite_insert(len(chunk)), _flat(chunk))
+        elif self.backend == "sqlite":
+            # The history writer process: nothing else waits on it, so one transaction (one commit).
+            with self.engine.begin() as conn:
+                for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
+                    chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
+                    conn.exec_driver_sql(self._sqlite_insert(len(chunk)), _flat(chunk))
         else:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(self._insert, rows)
@@ -357,6 +366,11 @@ class History:
         if now - self._logged_at >= LOG_INTERVAL:
             self._logged_at = now
             log.warning(msg, *args)
+
+
+def _flat(rows):
+    """Return rows' values as one tuple: the parameters of a multi-row INSERT."""
+    return tuple(itertools.chain.from_iterable(rows))
 
 
 def _created_processor(dialect):
@@ -393,24 +407,3 @@ def state(app):
     if history is None:
         return {"enabled": False, "ok": True, "failures": 0, "dropped": 0}
     return history.state()
-
-
-def init_app(app):
-    """Give ``app`` its history writer, or None when API_HISTORY_URL is ``none``.
-
-    A malformed URL or a missing driver stops start-up here; an unreachable
-    database does not (predictions never depend on it).
-    """
-    from api import constants as c
-
-    url = app.config[c.HISTORY_URL]
-    if url.strip().lower() == DISABLED:
-        app.extensions[c.EXT_HISTORY] = None
-        return None
-    history = app.extensions[c.EXT_HISTORY] = History(
-        url,
-        store_text=app.config[c.HISTORY_TEXT],
-        max_rows=app.config[c.HISTORY_MAX_ROWS],
-        max_age_days=app.config[c.HISTORY_MAX_AGE_DAYS],
-    )
-    return history

@@ -74,11 +74,8 @@ class Metrics:
             "Requests refused for a missing, malformed, wrong or revoked bearer token (401).",
             registry=registry,
         )
-        self.history_failures = Counter(
-            "sentiment_history_write_failures",
-            "Batches of predictions the history database failed to store.",
-            registry=registry,
-        )
+        # Shared with the history writer process (api/historyd.py), which counts its own.
+        self.history_failures = Counter(*c.METRIC_HISTORY_FAILURES, registry=registry)
         # An info metric as a gauge of 1: prometheus_client's Info does not work across processes.
         # livemax: a worker that exits takes its series with it (gunicorn.conf.py's child_exit).
         self.model_info = Gauge(

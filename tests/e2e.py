@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -159,6 +160,49 @@ def log_records(text):
     written at the end is left out."""
     complete = text[: text.rfind("\n") + 1]
     return [json.loads(line) for line in complete.splitlines() if line]
+
+
+def child_pids(parent):
+    """Return the pids of a process's children, read from /proc."""
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+        if int(fields[1]) == parent:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def dirty_arbiter_pids(server):
+    """Return the pids the server's log gives its dirty arbiters (the history writer's supervisor)."""
+    found = (DIRTY_ARBITER.fullmatch(record["message"]) for record in log_records(server.log()))
+    return {int(match[1]) for match in found if match}
+
+
+DIRTY_ARBITER = re.compile(r"Spawned dirty arbiter \(pid: (\d+)\) at .*")
+
+
+def worker_pids(server):
+    """Return the pids of the server's HTTP workers: the master's children but its dirty arbiter."""
+    return child_pids(server.process.pid) - dirty_arbiter_pids(server)
+
+
+def history_writer_pids(server):
+    """Return the pids of the server's history writer processes (its dirty arbiter's children)."""
+    return {pid for arbiter in dirty_arbiter_pids(server) for pid in child_pids(arbiter)}
+
+
+def wait_for_respawn(server, victim, count, timeout=10):
+    """Return the server's worker pids once ``victim`` is gone and ``count`` workers run again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = worker_pids(server)
+        if victim not in pids and len(pids) == count:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"worker {victim} not replaced in {timeout}s: workers are {worker_pids(server)}")
 
 
 def access_records(text, path=None):

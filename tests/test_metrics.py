@@ -17,8 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api import constants as c
 from api.tokenstore import create_token
-from tests.e2e import ROOT, access_records, running_server
-from tests.test_faults import wait_for_respawn, worker_pids
+from tests.e2e import ROOT, access_records, running_server, wait_for_respawn, worker_pids
 
 PREDICT = "/api/v1/predict"
 
@@ -326,9 +325,9 @@ def test_live_metrics_count_every_request_of_both_workers_even_after_one_is_kill
         assert (status, json.loads(body)["error"]["code"]) == (403, "forbidden")
 
         # A worker killed and replaced: what it counted stays counted.
-        victim = sorted(worker_pids(server.process.pid))[0]
+        victim = sorted(worker_pids(server))[0]
         os.kill(victim, signal.SIGKILL)
-        wait_for_respawn(server.process.pid, victim, 2)
+        wait_for_respawn(server, victim, 2)
         time.sleep(1)  # the new worker loads its app
         more_sent, more_labels = _drive(server, 20, offset=sent)
         scraped = _scrape_live(server, admin)
