@@ -97,8 +97,8 @@ class Prediction(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
-        Index("ix_predictions_token_created", "token", "created"),
-        Index("ix_predictions_created", "created"),
+        # The per-token listing's; the only secondary index, as each one costs every insert.
+        Index("ix_predictions_token_id", "token", "id"),
         # Tweets carry emoji: MariaDB's older "utf8" holds only 3-byte characters.
         {"mysql_charset": "utf8mb4"},
     )
@@ -255,7 +255,8 @@ class History:
 
     def recent(self, limit, token=None):
         """Return the newest ``limit`` rows as dicts, only ``token``'s unless it is None."""
-        query = select(Prediction).order_by(Prediction.created.desc(), Prediction.id.desc()).limit(limit)
+        # By id, the order rows were stored: newest first, along the primary key or (token, id).
+        query = select(Prediction).order_by(Prediction.id.desc()).limit(limit)
         if token is not None:
             query = query.where(Prediction.token == token)
         with self.engine.connect() as conn:
@@ -271,10 +272,19 @@ class History:
             time.sleep(0.01)
 
     def enforce_retention(self, conn):
-        """Delete rows older than the maximum age, then all but the newest ``max_rows``."""
+        """Delete rows older than the maximum age, then all but the newest ``max_rows``.
+
+        Both by an id boundary, then one ranged DELETE on the primary key. Ids follow the
+        time rows were stored, so the first row young enough to keep is found by walking
+        the primary key from the oldest row: the walk covers only the rows it deletes.
+        """
         cutoff = datetime.now(UTC) - self.max_age
-        conn.execute(delete(Prediction).where(Prediction.created < cutoff))
-        # The id of the newest row beyond the limit: one index lookup, then one ranged DELETE.
+        kept = conn.execute(
+            select(Prediction.id).where(Prediction.created >= cutoff).order_by(Prediction.id).limit(1)
+        ).scalar()
+        old = delete(Prediction) if kept is None else delete(Prediction).where(Prediction.id < kept)
+        conn.execute(old)
+        # The id of the newest row beyond the limit: one walk down the primary key.
         boundary = conn.execute(
             select(Prediction.id).order_by(Prediction.id.desc()).offset(self.max_rows).limit(1)
         ).scalar()

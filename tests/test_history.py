@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
+from alembic import command
 
 from api import constants as c
 from api import history as history_module
@@ -426,3 +427,33 @@ def test_a_batch_larger_than_one_statement_is_stored_whole_and_in_order(history_
     assert len(rows) == 2000 > history_module.SQLITE_ROWS_PER_STATEMENT
     assert [row["tweet_id"] for row in rows if row["model"] == "freqlr"] == list(body)
     assert all(row["label"] == answer[row["tweet_id"]][row["model"]] for row in rows)
+
+
+def test_migration_0002_keeps_the_rows_and_leaves_one_secondary_index(db_url):
+    config = history_module.alembic_config(db_url)
+    command.upgrade(config, "0001")
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(history_module.Prediction.__table__),
+                [
+                    {"created": datetime(2026, 1, 1), "token": "alice", "tweet_id": "a", "label": "Positive"}
+                    | {"score": 0.9, "model": "freqlr", "version": "v1"},
+                ],
+            )
+
+        def indexes():
+            return {index["name"] for index in sa.inspect(engine).get_indexes("predictions")}
+
+        assert indexes() == {"ix_predictions_token_created", "ix_predictions_created"}
+        command.upgrade(config, "head")
+        engine.dispose()  # the inspector caches; PostgreSQL's DDL needs other connections closed
+        assert indexes() == {"ix_predictions_token_id"}
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(history_module.Prediction.tweet_id)).scalars().all() == ["a"]
+        command.downgrade(config, "0001")
+        engine.dispose()
+        assert indexes() == {"ix_predictions_token_created", "ix_predictions_created"}
+    finally:
+        engine.dispose()
