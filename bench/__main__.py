@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -11,10 +12,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from api import historyd
 from bench import inprocess, memory, report, wrk
 from model import artifacts
 from model.data import DEFAULT_DATA, read_rows
-from tests.e2e import running_server, wait_ready
+from tests.e2e import history_writer_pids, log_records, running_server, wait_ready, worker_pids
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (scenario, tweets per request, connection counts, query): small requests at low
@@ -37,10 +39,16 @@ SCENARIOS = (
 # On and off runs alternate, HISTORY_ROUNDS times each, so that drift in a shared
 # machine's speed hits both alike; p50 is the median over the rounds. Last, because
 # the history writer may still be draining its queue afterwards.
+# Writing is left to a low-priority writer process (api/historyd.py), which may still be
+# catching up when a run's load stops: an "on" run's server CPU includes the catch-up, and the
+# next run starts only once the writer has written every row (or stopped making progress).
 HISTORY_TWEETS = 100
 HISTORY_CONNECTIONS = (1, 4, 16)
-HISTORY_ROUNDS = 3
-HISTORY_DRAIN_S = 1.0
+HISTORY_ROUNDS = 5
+# The writer has caught up when its row count stops moving for this long (seconds)...
+HISTORY_IDLE_S = 3.0
+# ...or at the latest after this long.
+HISTORY_CATCH_UP_MAX_S = 120.0
 SETTLE_S = 0.5
 
 
@@ -71,13 +79,15 @@ def measure_https(texts, seconds, workers, wrk_path):
         tmp = Path(tmp)
         bodies = _bodies(tmp, texts)
         env = {"API_RATE_LIMIT": "1000000000/minute", "ACCESS_LOG": str(tmp / "access.log")}
+        # Every row kept: retention's large DELETEs would otherwise fall inside some runs only.
+        env["API_HISTORY_MAX_ROWS"] = str(10**9)
         start = time.monotonic()
         with running_server(tmp, env=env, workers=workers, ready=False) as server:
             wait_ready(server.url, server.context, server.process, server.log_path)
             startup = time.monotonic() - start
             predict_url = server.url + "/api/v1/predict"
             wrk.run(predict_url + "?store=false", server.token, bodies[100], 8, 2, wrk_path)  # warm-up
-            after_warmup = memory.workers_rss(server.process.pid)
+            after_warmup = memory.rss(worker_pids(server))
             runs = []
             for scenario, size, connections, query in SCENARIOS:
                 url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict" + query)
@@ -93,25 +103,34 @@ def measure_https(texts, seconds, workers, wrk_path):
                     runs.append(row)
                     print(f"  {scenario:<18} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
             runs += measure_history(server, predict_url, bodies[HISTORY_TWEETS], seconds, wrk_path)
-            after_run = memory.workers_rss(server.process.pid)
+            after_run = memory.rss(worker_pids(server))
+            writer_rss = memory.rss(history_writer_pids(server))
             history_state = _readyz(server)["history"]
     return {
         "history": history_state,
         "workers": workers,
         "startup_s": startup,
         "runs": runs,
-        "memory": {"after_warmup": after_warmup, "after_run": after_run},
+        "memory": {"after_warmup": after_warmup, "after_run": after_run, "history_writer": writer_rss},
     }
 
 
-def _run(server, url, body, conns, seconds, wrk_path):
-    """Run wrk once; add the workers' CPU time per request, which drifts less than wall time."""
+def _run(server, url, body, conns, seconds, wrk_path, history=None):
+    """Run wrk once; add the server's CPU time per request, which drifts less than wall time.
+
+    With ``history`` (a WriterProgress), wait for the writer to store the run's rows,
+    and count the CPU it took to do so.
+    """
     # Let the previous run's connections close first: a worker still finishing an abandoned
     # request holds them, and the fair-accept board (api/balance.py) counts them.
     time.sleep(SETTLE_S)
-    before = memory.workers_cpu(server.process.pid)
+    before = memory.server_cpu(server.process.pid)
+    written = history.written() if history else 0
     row = wrk.run(url, server.token, body, conns, seconds, wrk_path)
-    used = memory.workers_cpu(server.process.pid) - before
+    if history:
+        expected = written + row["requests"] * HISTORY_TWEETS
+        row["history_catch_up_s"], row["history_rows_missing"] = history.wait(expected)
+    used = memory.server_cpu(server.process.pid) - before
     row["server_cpu_ms_per_request"] = 1000 * used / max(row["requests"], 1)
     return row
 
@@ -119,10 +138,12 @@ def _run(server, url, body, conns, seconds, wrk_path):
 def measure_history(server, predict_url, body, seconds, wrk_path):
     """Return alternating runs of 100-tweet requests with and without history, as scenarios."""
     runs = []
+    progress = WriterProgress(server)
     for conns in HISTORY_CONNECTIONS:
         for round_ in range(HISTORY_ROUNDS):
             for history, query in (("off", "?store=false"), ("on", "")):
-                row = _run(server, predict_url + query, body, conns, seconds, wrk_path)
+                watch = progress if history == "on" else None
+                row = _run(server, predict_url + query, body, conns, seconds, wrk_path, history=watch)
                 row.update(
                     scenario=f"history_{history}_{HISTORY_TWEETS}",
                     tweets=HISTORY_TWEETS,
@@ -132,15 +153,50 @@ def measure_history(server, predict_url, body, seconds, wrk_path):
                     tweets_per_s=row["requests_per_s"] * HISTORY_TWEETS,
                 )
                 runs.append(row)
-                if history == "on":
-                    time.sleep(HISTORY_DRAIN_S)  # let the writer finish before the next run
+                caught_up = (
+                    f", writer caught up {row['history_catch_up_s']:.1f} s after the load"
+                    f" ({row['history_rows_missing']} rows missing)"
+                    if watch
+                    else ""
+                )
                 print(
                     f"  history {history:<3} c={conns:<3} round {round_}"
                     f" p50 {row['latency_ms'].get('p50', float('nan')):7.2f} ms,"
-                    f" server CPU {row['server_cpu_ms_per_request']:.2f} ms/request",
+                    f" server CPU {row['server_cpu_ms_per_request']:.2f} ms/request{caught_up}",
                     flush=True,
                 )
     return runs
+
+
+class WriterProgress:
+    """The count of rows the server's history writer has written, from the state it publishes."""
+
+    def __init__(self, server):
+        found = (WRITER_SERVING.fullmatch(r["message"]) for r in log_records(server.log()))
+        paths = [match[1] for match in found if match]
+        if not paths:
+            raise RuntimeError("the server's log names no history writer socket")
+        self.socket_path = paths[-1]
+
+    def written(self):
+        """Return the rows written so far (0 before the writer's first report)."""
+        return (historyd.read_status(self.socket_path) or {}).get("written", 0)
+
+    def wait(self, expected):
+        """Wait until ``expected`` rows are written, or the count stops moving; return (seconds, missing)."""
+        start = moved = time.monotonic()
+        last = self.written()
+        while last < expected and time.monotonic() - start < HISTORY_CATCH_UP_MAX_S:
+            time.sleep(0.05)
+            now = self.written()
+            if now != last:
+                last, moved = now, time.monotonic()
+            elif time.monotonic() - moved > HISTORY_IDLE_S:
+                break
+        return round(time.monotonic() - start, 2), max(0, expected - last)
+
+
+WRITER_SERVING = re.compile(r"history writer serving (.+)")
 
 
 def _readyz(server):

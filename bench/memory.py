@@ -1,4 +1,4 @@
-"""Resident memory of Gunicorn's workers, read from /proc."""
+"""Resident memory and CPU time of a Gunicorn server's processes, read from /proc."""
 
 import os
 from pathlib import Path
@@ -13,6 +13,12 @@ def children(pid):
     return sorted(pids)
 
 
+def descendants(pid):
+    """Return the pids of a process's children, theirs, and so on (a dirty arbiter's writer too)."""
+    pids = children(pid)
+    return pids + [grandchild for child in pids for grandchild in descendants(child)]
+
+
 def rss_mib(pid):
     """Return the resident set size of a process in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -21,9 +27,9 @@ def rss_mib(pid):
     raise ValueError(f"no VmRSS for pid {pid}")
 
 
-def workers_rss(master_pid):
-    """Return ``{worker pid: RSS MiB}`` for every worker of a Gunicorn master."""
-    return {pid: round(rss_mib(pid), 1) for pid in children(master_pid)}
+def rss(pids):
+    """Return ``{pid: RSS MiB}`` for the given processes."""
+    return {pid: round(rss_mib(pid), 1) for pid in sorted(pids)}
 
 
 def cpu_seconds(pid):
@@ -33,6 +39,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def workers_cpu(master_pid):
-    """Return the CPU seconds used so far by all workers of a Gunicorn master, together."""
-    return sum(cpu_seconds(pid) for pid in children(master_pid))
+def server_cpu(master_pid):
+    """Return the CPU seconds used so far by a Gunicorn master's processes: workers, history writer."""
+    return sum(cpu_seconds(pid) for pid in descendants(master_pid))

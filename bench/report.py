@@ -29,9 +29,21 @@ def ratios(result):
         "server_cores_counted": round(server_cores, 2),
         # p50 with history on over off, per connection count: 1 is latency, more is capacity.
         "history_on_over_off_p50_100": history or None,
-        # The workers' CPU per 100-tweet request, history on over off: what history costs
-        # when the server is saturated, less sensitive than latency to a busy machine.
+        # The server's CPU per 100-tweet request (workers and history writer, its catch-up
+        # after the load included), history on over off: what history costs in all.
         "history_on_over_off_cpu_100": history_cpu_ratio(http["runs"]),
+        **history_catch_up(http["runs"]),
+    }
+
+
+def history_catch_up(runs):
+    """Return the longest the history writer took to catch up after an "on" run, and the rows it missed."""
+    on = [r for r in runs if "history_catch_up_s" in r]
+    if not on:
+        return {}
+    return {
+        "history_catch_up_s_max": max(r["history_catch_up_s"] for r in on),
+        "history_rows_missing": sum(r["history_rows_missing"] for r in on),
     }
 
 
@@ -100,7 +112,8 @@ def table(result):
     lines += [
         "",
         f"Start to /readyz: {https['startup_s']:.2f} s; worker RSS after warm-up "
-        f"{_fmt(mem['after_warmup'])} MiB, after the run {_fmt(mem['after_run'])} MiB",
+        f"{_fmt(mem['after_warmup'])} MiB, after the run {_fmt(mem['after_run'])} MiB"
+        + (f"; history writer RSS {_fmt(mem['history_writer'])} MiB" if mem.get("history_writer") else ""),
         f"History after the run (/readyz): {https.get('history')}",
         "",
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),

@@ -108,7 +108,10 @@ def test_memory_reads_this_process():
     import os
 
     assert memory.rss_mib(os.getpid()) > 1
-    assert memory.children(os.getppid())  # this process is a child of its parent
+    assert memory.rss([os.getpid()]) == {os.getpid(): pytest.approx(memory.rss_mib(os.getpid()), abs=1)}
+    assert os.getpid() in memory.children(os.getppid())  # this process is a child of its parent
+    assert os.getpid() in memory.descendants(os.getppid())
+    assert memory.server_cpu(os.getppid()) >= memory.cpu_seconds(os.getpid()) > 0
 
 
 def _history_run(conns, side, p50, cpu=None):
@@ -151,3 +154,16 @@ def test_history_cpu_ratio_is_the_median_over_every_run_of_each_side():
     ]
     assert report.ratios(result)["history_on_over_off_cpu_100"] == 1.15
     assert report.ratios(_result())["history_on_over_off_cpu_100"] is None
+
+
+def test_history_catch_up_is_the_longest_wait_and_the_missing_rows_are_summed():
+    result = _result()
+    result["https"]["runs"] += [
+        _history_run(1, "off", 2.0),
+        {**_history_run(1, "on", 2.0), "history_catch_up_s": 0.4, "history_rows_missing": 0},
+        {**_history_run(16, "on", 30.0), "history_catch_up_s": 6.5, "history_rows_missing": 300},
+        {**_history_run(16, "on", 30.0), "history_catch_up_s": 2.0, "history_rows_missing": 100},
+    ]
+    ratios = report.ratios(result)
+    assert (ratios["history_catch_up_s_max"], ratios["history_rows_missing"]) == (6.5, 400)
+    assert "history_catch_up_s_max" not in report.ratios(_result())
