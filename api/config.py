@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     HISTORY_TEXT: bool = False
     HISTORY_MAX_ROWS: int = Field(100_000, ge=1)
     HISTORY_MAX_AGE_DAYS: float = Field(30, gt=0)
+    # The history writer process's nice value (api/historyd.py): 19 serves predictions first
+    # on a saturated server, at the cost of history dropped there; 0 competes as an equal.
+    HISTORY_WRITER_NICE: int = Field(19, ge=0, le=19)
 
     # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(

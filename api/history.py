@@ -223,8 +223,10 @@ class History:
         self.ok = True
         self.failures = 0
         self.dropped = 0
-        # Called after each failed write; api/metrics.py points it at its counter.
+        # Called after each failed write, and for each request dropped from a full queue;
+        # api/metrics.py points them at its counters.
         self.on_failure = lambda: None
+        self.on_drop = lambda: None
         self.retention_interval = RETENTION_INTERVAL
         # True while writes run in a worker, beside its requests: SQLite's then come in short
         # transactions. The history writer process (api/historyd.py) sets it to False.
@@ -247,6 +249,7 @@ class History:
             self.queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
+            self.on_drop()
             self._warn("history queue full: request not recorded (%d dropped so far)", self.dropped)
 
     def state(self):

@@ -8,10 +8,11 @@ this process, which writes them:
   the previous one's INSERT, which ran on the same event loop;
 - a single writer: SQLite never makes one worker wait for another's write lock (that
   wait is in C, and it held the waiting worker's every request);
-- a lower CPU priority (WRITER_NICE): when serving predictions fills every core,
-  predictions come first and history catches up when there is room. If it cannot
-  catch up, the workers' bounded queues fill, and further requests are dropped
-  from the history and counted (``dropped`` in /readyz), never slowed.
+- a lower CPU priority (API_HISTORY_WRITER_NICE, 19 by default): when serving
+  predictions fills every core, predictions come first and history catches up when
+  there is room. If it cannot catch up, the workers' bounded queues fill, and further
+  requests are dropped from the history and counted (``dropped`` in /readyz and
+  ``sentiment_history_dropped_total``), never slowed.
 
 Gunicorn's dirty arbiter runs this process (``dirty_apps`` in gunicorn.conf.py): it
 starts it with the server, restarts it if it dies, and stops it with the server.
@@ -42,9 +43,6 @@ log = logging.getLogger(__name__)
 
 # Where the writer publishes its state: beside its socket, in the master's private folder.
 STATUS_NAME = "writer.json"
-# Below the workers (nice 0): CFS then gives the writer about a tenth of a core that the
-# workers keep busy, which is enough for the history of about 100 requests a second.
-WRITER_NICE = 19
 HEADER = struct.Struct("!I")
 # A frame is one batch of a worker's queued requests; far above any real one (50 requests
 # of at most 1,000 tweets), it only bounds what a broken sender can make the writer hold.
@@ -251,8 +249,10 @@ class HistoryWriter(DirtyApp):
 
     def init(self):
         """Lower this process's priority, open the database, and serve the workers' socket."""
-        os.nice(WRITER_NICE)
         settings = Settings()
+        # An absolute nice value, never below the server's own (lowering it needs privileges).
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, max(current, settings.HISTORY_WRITER_NICE))
         history = History(
             settings.HISTORY_URL,
             store_text=settings.HISTORY_TEXT,

@@ -76,6 +76,11 @@ class Metrics:
         )
         # Shared with the history writer process (api/historyd.py), which counts its own.
         self.history_failures = Counter(*c.METRIC_HISTORY_FAILURES, registry=registry)
+        self.history_dropped = Counter(
+            "sentiment_history_dropped",
+            "Requests left out of the history because the worker's queue of them was full.",
+            registry=registry,
+        )
         # An info metric as a gauge of 1: prometheus_client's Info does not work across processes.
         # livemax: a worker that exits takes its series with it (gunicorn.conf.py's child_exit).
         self.model_info = Gauge(
@@ -159,3 +164,4 @@ def attach(app):
     history = app.extensions[c.EXT_HISTORY]
     if history is not None:
         history.on_failure = metrics.history_failures.inc
+        history.on_drop = metrics.history_dropped.inc

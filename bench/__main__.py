@@ -105,13 +105,20 @@ def measure_https(texts, seconds, workers, wrk_path):
             runs += measure_history(server, predict_url, bodies[HISTORY_TWEETS], seconds, wrk_path)
             after_run = memory.rss(worker_pids(server))
             writer_rss = memory.rss(history_writer_pids(server))
+            # Forked from the master, the writer shares its pages until it writes to them.
+            writer_private = {pid: round(memory.private_mib(pid), 1) for pid in writer_rss}
             history_state = _readyz(server)["history"]
     return {
         "history": history_state,
         "workers": workers,
         "startup_s": startup,
         "runs": runs,
-        "memory": {"after_warmup": after_warmup, "after_run": after_run, "history_writer": writer_rss},
+        "memory": {
+            "after_warmup": after_warmup,
+            "after_run": after_run,
+            "history_writer": writer_rss,
+            "history_writer_private": writer_private,
+        },
     }
 
 

@@ -27,6 +27,15 @@ def rss_mib(pid):
     raise ValueError(f"no VmRSS for pid {pid}")
 
 
+def private_mib(pid):
+    """Return the memory only this process uses, in MiB: what it does not share with its parent."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0])
+    return (fields["Private_Clean"] + fields["Private_Dirty"]) / 1024
+
+
 def rss(pids):
     """Return ``{pid: RSS MiB}`` for the given processes."""
     return {pid: round(rss_mib(pid), 1) for pid in sorted(pids)}

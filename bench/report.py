@@ -113,7 +113,12 @@ def table(result):
         "",
         f"Start to /readyz: {https['startup_s']:.2f} s; worker RSS after warm-up "
         f"{_fmt(mem['after_warmup'])} MiB, after the run {_fmt(mem['after_run'])} MiB"
-        + (f"; history writer RSS {_fmt(mem['history_writer'])} MiB" if mem.get("history_writer") else ""),
+        + (
+            f"; history writer RSS {_fmt(mem['history_writer'])} MiB"
+            f" ({_fmt(mem.get('history_writer_private', {}))} MiB of it its own)"
+            if mem.get("history_writer")
+            else ""
+        ),
         f"History after the run (/readyz): {https.get('history')}",
         "",
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),

@@ -108,6 +108,7 @@ def test_memory_reads_this_process():
     import os
 
     assert memory.rss_mib(os.getpid()) > 1
+    assert 0 < memory.private_mib(os.getpid()) <= memory.rss_mib(os.getpid())
     assert memory.rss([os.getpid()]) == {os.getpid(): pytest.approx(memory.rss_mib(os.getpid()), abs=1)}
     assert os.getpid() in memory.children(os.getppid())  # this process is a child of its parent
     assert os.getpid() in memory.descendants(os.getppid())

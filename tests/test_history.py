@@ -361,6 +361,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
     history.flush()
     # One request held by the writer, two queued, two dropped.
     assert client.get("/readyz").json["history"]["dropped"] == 2
+    assert app.extensions[c.EXT_METRICS].registry.get_sample_value("sentiment_history_dropped_total") == 2
 
 
 def test_admin_flag_in_the_tokens_file(tmp_path):

@@ -203,7 +203,7 @@ def _nice(pid):
 
 @pytest.mark.e2e
 def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_restarted_if_killed(tmp_path):
-    with running_server(tmp_path, workers=2) as server:
+    with running_server(tmp_path, env={"API_HISTORY_WRITER_NICE": "7"}, workers=2) as server:
         url = f"sqlite:///{tmp_path / 'history.db'}"
         for _ in range(5):
             assert predict(server) == (200, LABELS)
@@ -211,13 +211,14 @@ def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_re
         writers = history_writer_pids(server)
         assert len(writers) == 1 and not writers & worker_pids(server)
         (writer,) = writers
-        assert _nice(writer) == historyd.WRITER_NICE
+        assert _nice(writer) == 7  # API_HISTORY_WRITER_NICE
         assert all(_nice(pid) == 0 for pid in worker_pids(server))
 
         os.kill(writer, signal.SIGKILL)
         for _ in range(5):  # predictions never wait for it
             assert predict(server) == (200, LABELS)
         wait_until(lambda: history_writer_pids(server) - {writer}, timeout=15)
+        assert all(_nice(pid) == 7 for pid in history_writer_pids(server))
         for _ in range(5):
             assert predict(server) == (200, LABELS)
         # Rows of the requests made after the restart are all there (those sent to the dead
