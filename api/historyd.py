@@ -47,8 +47,9 @@ HEADER = struct.Struct("!I")
 # A frame is one batch of a worker's queued requests; far above any real one (50 requests
 # of at most 1,000 tweets), it only bounds what a broken sender can make the writer hold.
 MAX_FRAME = 256 * 1024 * 1024
-# Bytes read from one connection per wake-up: bounds one batch's size and memory.
-READ_BYTES = 4 * 1024 * 1024
+# Bytes read from one connection per wake-up: about 130 requests of 100 tweets. It bounds a
+# batch's size, and so the writer's memory when it catches up on a backlog.
+READ_BYTES = 256 * 1024
 # Requests arriving within this many seconds of one another are written in one transaction...
 LINGER = 0.05
 # ...unless they already make this many rows.
