@@ -12,7 +12,9 @@ import sqlalchemy as sa
 
 from api import historyd
 from api.history import History, Prediction, upgrade
+from api.tokenstore import create_token
 from tests.e2e import BODY, LABELS, history_writer_pids, predict, request, running_server, worker_pids
+from tests.test_metrics import _scrape_live, value
 
 
 def item(token="alice", keys=("a", "b"), scores=(1.5, -0.5), created=None):
@@ -226,3 +228,24 @@ def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_re
         wait_until(lambda: len(rows(url)) >= 10 * len(BODY), timeout=15)
         status, _, ready = request(f"{server.url}/readyz", server.context)
         assert (status, ready["history"]["enabled"]) == (200, True)
+
+
+@pytest.mark.e2e
+def test_under_gunicorn_the_writers_database_failures_reach_readyz_and_the_metrics(tmp_path):
+    admin = create_token(tmp_path / "tokens.json", "root", admin=True)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database's folder should be")
+    env = {"API_HISTORY_URL": f"sqlite:///{blocker / 'history.db'}"}
+    with running_server(tmp_path, env=env, workers=2) as server:
+        for _ in range(3):
+            assert predict(server) == (200, LABELS)
+
+        def degraded():
+            status, _, ready = request(f"{server.url}/readyz", server.context)
+            return status == 200 and ready["history"]["ok"] is False and ready["history"]["failures"] >= 1
+
+        wait_until(degraded)
+        failures = value(_scrape_live(server, admin), "sentiment_history_write_failures_total")
+        # Counted by the writer process: the workers' hand-overs to it all succeeded.
+        assert failures >= 1
+        assert predict(server) == (200, LABELS)
