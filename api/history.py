@@ -42,9 +42,12 @@ log = logging.getLogger(__name__)
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 DISABLED = "none"
-# Requests waiting to be written per worker; beyond it, rows are dropped (and counted) rather than
-# holding memory while the database is slow.
-QUEUE_SIZE = 1000
+# Rows (one per tweet and model) waiting per worker to be written; a request that would go beyond
+# is dropped (and counted) rather than holding memory while the database or the writer is slow.
+# About 100 bytes a row: ~20 MB. Counted in rows, not requests, so that memory is bounded whatever
+# the requests' size, and a burst of 100-tweet requests of about 5 s on two cores is absorbed
+# while the history writer, at its low priority, waits for the predictions (see README).
+QUEUE_ROWS = 200_000
 # Queued requests merged into one INSERT.
 BATCH_REQUESTS = 50
 # Retention runs after a write at most this often (seconds), so its DELETEs cost little per request.
@@ -219,7 +222,9 @@ class History:
         # Read now, at start-up: parsing the migrations in the writer would hold up requests
         # (a greenlet runs Python code without yielding).
         self.head = head_revision(url)
-        self.queue = queue.Queue(QUEUE_SIZE)
+        self.queue = queue.Queue()
+        self.queued_rows = 0
+        self._queue_lock = threading.Lock()
         self.ok = True
         self.failures = 0
         self.dropped = 0
@@ -244,10 +249,14 @@ class History:
         """
         texts = list(tweets.values()) if self.store_text else None
         item = (datetime.now(UTC), token, list(tweets), texts, scores, versions)
+        rows = len(tweets) * len(scores)
         self._ensure_started()
-        try:
-            self.queue.put_nowait(item)
-        except queue.Full:
+        with self._queue_lock:
+            full = self.queued_rows + rows > QUEUE_ROWS
+            if not full:
+                self.queued_rows += rows
+                self.queue.put_nowait(item)
+        if full:
             self.dropped += 1
             self.on_drop()
             self._warn("history queue full: request not recorded (%d dropped so far)", self.dropped)
@@ -311,6 +320,9 @@ class History:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
+            with self._queue_lock:
+                # Out of the queue: the batch in hand is bounded by BATCH_REQUESTS instead.
+                self.queued_rows -= sum(len(keys) * len(scores) for _, _, keys, _, scores, _ in items)
             try:
                 self._write(items)
             finally:

@@ -312,13 +312,27 @@ class RemoteHistory(History):
                     raise
                 time.sleep(0.1)  # under gevent, the worker's requests go on meanwhile
 
+    def _send(self, frame):
+        """Send one frame; on a connection to a writer that has since died, reconnect and send it again.
+
+        A worker learns that its connection is stale only when it next sends, and Gunicorn
+        has usually restarted the writer by then: the batch goes to the new one.
+        """
+        if self._sock is not None:
+            try:
+                self._sock.sendall(frame)
+                return
+            except (BrokenPipeError, ConnectionResetError):
+                self._sock.close()  # the old writer read nothing of this frame: it is gone
+                self._sock = None
+        self._sock = self._connect()
+        self._sock.sendall(frame)
+
     def _write(self, items):
         """Hand a batch to the writer; if it cannot take it, count the failure and drop the batch."""
         frame = encode(items)
         try:
-            if self._sock is None:
-                self._sock = self._connect()
-            self._sock.sendall(frame)
+            self._send(frame)
         except OSError as exc:
             if self._sock is not None:
                 self._sock.close()  # a frame may be half sent: the writer drops the connection's rest

@@ -346,14 +346,14 @@ def test_a_database_that_is_down_never_fails_a_prediction_and_history_recovers(
 
 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header, tmp_path, monkeypatch):
-    monkeypatch.setattr(history_module, "QUEUE_SIZE", 2)
+    monkeypatch.setattr(history_module, "QUEUE_ROWS", 2 * len(TWEETS))  # two requests' rows
     app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
     history = app.extensions[c.EXT_HISTORY]
     gate = threading.Event()
     monkeypatch.setattr(history, "_write", lambda items: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header).status_code == 200
-    while history.queue.qsize():  # the writer has taken the first request and hangs on it
+    while history.queued_rows:  # the writer has taken the first request and hangs on it
         time.sleep(0.01)
     for _ in range(4):
         assert post(client, auth_header).status_code == 200
@@ -362,6 +362,25 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
     # One request held by the writer, two queued, two dropped.
     assert client.get("/readyz").json["history"]["dropped"] == 2
     assert app.extensions[c.EXT_METRICS].registry.get_sample_value("sentiment_history_dropped_total") == 2
+
+
+def test_the_queue_is_bounded_in_rows_whatever_a_requests_size(make_app, auth_header, tmp_path, monkeypatch):
+    monkeypatch.setattr(history_module, "QUEUE_ROWS", 3)
+    app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
+    history = app.extensions[c.EXT_HISTORY]
+    gate = threading.Event()
+    monkeypatch.setattr(history, "_write", lambda items: gate.wait(10))  # a database that hangs
+    client = app.test_client()
+    assert post(client, auth_header, body={"first": "taken by the writer"}).status_code == 200
+    while history.queued_rows:
+        time.sleep(0.01)
+    for size in (4, 2, 2, 1):  # dropped (4 > 3), queued (2), dropped (2 + 2 > 3), queued (2 + 1)
+        body = {f"k{i}": "a tweet" for i in range(size)}
+        assert post(client, auth_header, body=body).status_code == 200
+    assert history.queued_rows == 3  # the 2-tweet and the 1-tweet request
+    gate.set()
+    history.flush()
+    assert history.dropped == 2 and history.queued_rows == 0
 
 
 def test_admin_flag_in_the_tokens_file(tmp_path):
