@@ -8,7 +8,7 @@ tweet text), and /readyz reports ``"history": {"ok": false, ...}`` until a write
 succeeds again.
 
 Under Gunicorn that thread only hands each batch to the server's history writer process
-(api/historyd.py, RemoteHistory), which runs this module's ``History._write``. Elsewhere
+(api/historyd.py, RemoteHistory), which runs this module's ``History.write``. Elsewhere
 (the Flask test client, ``flask run``) the thread writes the database itself; SQLite's
 inserts, which gevent cannot make cooperative, then come in multi-row INSERTs of at most
 SQLITE_ROWS_PER_STATEMENT rows, one short transaction each, with a turn for every waiting
@@ -44,7 +44,7 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 DISABLED = "none"
 # Rows (one per tweet and model) waiting per worker to be written; a request that would go beyond
 # is dropped (and counted) rather than holding memory while the database or the writer is slow.
-# About 100 bytes a row: ~20 MB. Counted in rows, not requests, so that memory is bounded whatever
+# About 100 bytes a row (an estimate, not measured): ~20 MB. Counted in rows, not requests, so that memory is bounded whatever
 # the requests' size, and a burst of 100-tweet requests of about 5 s on two cores is absorbed
 # while the history writer, at its low priority, waits for the predictions (see README).
 QUEUE_ROWS = 200_000
@@ -205,7 +205,7 @@ def schema_is_current(engine, head):
 class History:
     """One worker's history writer: a bounded queue, a lazily started writer thread, counters."""
 
-    def __init__(self, url, store_text=False, max_rows=100_000, max_age_days=30):
+    def __init__(self, url, store_text=False, max_rows=100_000, max_age_days=30, shared_loop=True):
         self.url = url
         self.store_text = store_text
         self.max_rows = max_rows
@@ -233,9 +233,9 @@ class History:
         self.on_failure = lambda: None
         self.on_drop = lambda: None
         self.retention_interval = RETENTION_INTERVAL
-        # True while writes run in a worker, beside its requests: SQLite's then come in short
-        # transactions. The history writer process (api/historyd.py) sets it to False.
-        self.shared_loop = True
+        # True when writes run in a worker, beside its requests: SQLite's then come in short
+        # transactions. False in the history writer process (api/historyd.py).
+        self.shared_loop = shared_loop
         self._schema_checked = False
         self._retained_at = float("-inf")
         self._logged_at = float("-inf")
@@ -322,14 +322,14 @@ class History:
                     break
             with self._queue_lock:
                 # Out of the queue: the batch in hand is bounded by BATCH_REQUESTS instead.
-                self.queued_rows -= sum(len(keys) * len(scores) for _, _, keys, _, scores, _ in items)
+                self.queued_rows -= row_count(items)
             try:
-                self._write(items)
+                self.write(items)
             finally:
                 for _ in items:
                     self.queue.task_done()
 
-    def _write(self, items):
+    def write(self, items):
         """Insert the rows of ``items``; on a database error count it, log it and drop them."""
         rows = [row for item in items for row in _rows(self._created, *item)]
         try:
@@ -391,6 +391,11 @@ class History:
         if now - self._logged_at >= LOG_INTERVAL:
             self._logged_at = now
             log.warning(msg, *args)
+
+
+def row_count(items):
+    """Return the number of rows queued requests make: one per tweet and model."""
+    return sum(len(keys) * len(scores) for _, _, keys, _, scores, _ in items)
 
 
 def _flat(rows):

@@ -34,10 +34,11 @@ from datetime import datetime
 from pathlib import Path
 
 from gunicorn.dirty import DirtyApp
+from prometheus_client import CollectorRegistry, Counter
 
 from api import constants as c
 from api.config import Settings
-from api.history import DISABLED, History
+from api.history import DISABLED, History, row_count
 
 log = logging.getLogger(__name__)
 
@@ -155,18 +156,20 @@ class Writer:
     def serve_once(self, timeout, linger=None):
         """Wait ``timeout`` seconds for frames and ``linger`` more for others; write them; return how many."""
         items = self._gather(timeout)
-        if items:
-            # One transaction for the requests of the next few milliseconds: a commit costs as
-            # much as a quarter of a 100-row INSERT, and history need not be visible sooner.
-            deadline = time.monotonic() + (LINGER if linger is None else linger)
-            while _rows(items) < LINGER_ROWS and (left := deadline - time.monotonic()) > 0:
-                items += self._gather(left)
         if not items:
             return 0
+        # One transaction for the requests of the next few milliseconds: a commit costs about
+        # half a 100-row INSERT, and history need not be visible sooner.
+        rows = row_count(items)
+        deadline = time.monotonic() + (LINGER if linger is None else linger)
+        while rows < LINGER_ROWS and (left := deadline - time.monotonic()) > 0:
+            more = self._gather(left)
+            items += more
+            rows += row_count(more)
         failures = self.history.failures
-        self.history._write(items)
+        self.history.write(items)
         if self.history.failures == failures:
-            self.written += _rows(items)
+            self.written += rows
         self._publish()
         return len(items)
 
@@ -217,8 +220,12 @@ class Writer:
 
     def _publish(self, force=False):
         """Write the state file for /readyz: at once when ``ok`` flips, else at most every STATUS_INTERVAL."""
-        state = {"ok": self.history.ok, "failures": self.history.failures, "pid": os.getpid()}
-        state["written"] = self.written
+        state = {
+            "ok": self.history.ok,
+            "failures": self.history.failures,
+            "pid": os.getpid(),
+            "written": self.written,
+        }
         last, last_time = self._published
         now = time.monotonic()
         if state == last or (not force and state["ok"] == last["ok"] and now - last_time < STATUS_INTERVAL):
@@ -227,11 +234,6 @@ class Writer:
         temporary.write_text(json.dumps(state))
         os.replace(temporary, self.status_path)  # readers see the old file or the new, never half
         self._published = (state, now)
-
-
-def _rows(items):
-    """Return the number of rows queued requests make: one per tweet and model."""
-    return sum(len(keys) * len(scores) for _, _, keys, _, scores, _ in items)
 
 
 def read_status(socket_path):
@@ -259,23 +261,16 @@ class HistoryWriter(DirtyApp):
             store_text=settings.HISTORY_TEXT,
             max_rows=settings.HISTORY_MAX_ROWS,
             max_age_days=settings.HISTORY_MAX_AGE_DAYS,
+            shared_loop=False,
         )
-        history.shared_loop = False
-        _count_failures(history)
+        # Its failed writes, in the workers' shared metrics files: a scrape sums them with theirs.
+        history.on_failure = Counter(*c.METRIC_HISTORY_FAILURES, registry=CollectorRegistry()).inc
         self.writer = Writer(history, os.environ[c.HISTORY_WRITER_SOCKET]).start()
         log.info("history writer serving %s", self.writer.socket_path)
 
     def close(self):
         """Write what the workers sent, then stop."""
         self.writer.stop()
-
-
-def _count_failures(history):
-    """Count the writer's failed writes in the workers' shared metrics (summed with theirs at a scrape)."""
-    from prometheus_client import CollectorRegistry, Counter
-
-    counter = Counter(*c.METRIC_HISTORY_FAILURES, registry=CollectorRegistry())
-    history.on_failure = counter.inc
 
 
 class RemoteHistory(History):
@@ -323,20 +318,23 @@ class RemoteHistory(History):
                 self._sock.sendall(frame)
                 return
             except (BrokenPipeError, ConnectionResetError):
-                self._sock.close()  # the old writer read nothing of this frame: it is gone
-                self._sock = None
+                self._disconnect()  # the old writer read nothing of this frame: it is gone
         self._sock = self._connect()
         self._sock.sendall(frame)
 
-    def _write(self, items):
+    def _disconnect(self):
+        """Close the connection to the writer; the next batch opens a new one."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def write(self, items):
         """Hand a batch to the writer; if it cannot take it, count the failure and drop the batch."""
         frame = encode(items)
         try:
             self._send(frame)
         except OSError as exc:
-            if self._sock is not None:
-                self._sock.close()  # a frame may be half sent: the writer drops the connection's rest
-                self._sock = None
+            self._disconnect()  # a frame may be half sent: the writer drops the connection's rest
             self.failures += 1
             self.on_failure()
             self.ok = False

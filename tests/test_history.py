@@ -350,7 +350,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
     app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
     history = app.extensions[c.EXT_HISTORY]
     gate = threading.Event()
-    monkeypatch.setattr(history, "_write", lambda items: gate.wait(10))  # a database that hangs
+    monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header).status_code == 200
     while history.queued_rows:  # the writer has taken the first request and hangs on it
@@ -369,7 +369,7 @@ def test_the_queue_is_bounded_in_rows_whatever_a_requests_size(make_app, auth_he
     app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
     history = app.extensions[c.EXT_HISTORY]
     gate = threading.Event()
-    monkeypatch.setattr(history, "_write", lambda items: gate.wait(10))  # a database that hangs
+    monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header, body={"first": "taken by the writer"}).status_code == 200
     while history.queued_rows:

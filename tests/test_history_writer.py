@@ -98,8 +98,8 @@ def test_an_oversized_frame_or_a_payload_that_is_not_a_batch_is_refused():
 def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_path, sqlite_url, writer):
     workers = [historyd.RemoteHistory(writer.socket_path, sqlite_url) for _ in range(2)]
     created = datetime(2026, 11, 22, 5, 6, 7, 890123, tzinfo=UTC)
-    workers[0]._write([item(token="alice", created=created)])
-    workers[1]._write(
+    workers[0].write([item(token="alice", created=created)])
+    workers[1].write(
         [item(token="bob", keys=["c"], scores=[0.0]), item(token="bob", keys=["d"], scores=[2.0])]
     )
     wait_until(lambda: len(rows(sqlite_url)) == 4)
@@ -128,7 +128,7 @@ def test_a_connection_sending_garbage_is_dropped_and_the_others_are_still_served
         bad.connect(writer.socket_path)
         bad.sendall(historyd.HEADER.pack(5) + b"nope!")
         worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
-        worker._write([item()])
+        worker.write([item()])
         wait_until(lambda: len(rows(sqlite_url)) == 2)
         # The writer closed the bad connection: reading from it ends.
         bad.settimeout(5)
@@ -144,13 +144,13 @@ def test_without_a_writer_a_batch_is_counted_as_failed_and_sending_resumes_once_
     counted = []
     worker.on_failure = lambda: counted.append(1)
 
-    worker._write([item()])  # nobody listens: dropped, counted, never raised
+    worker.write([item()])  # nobody listens: dropped, counted, never raised
     assert (worker.ok, worker.failures, counted) == (False, 1, [1])
     assert worker.state() == {"enabled": True, "ok": False, "failures": 1, "dropped": 0}
 
     started = historyd.Writer(History(sqlite_url), path).start()
     try:
-        worker._write([item(keys=["x"], scores=[1.0])])
+        worker.write([item(keys=["x"], scores=[1.0])])
         assert worker.ok
         wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["x"])
         assert worker.state()["ok"] is True
@@ -166,7 +166,7 @@ def test_a_worker_waits_for_a_writer_that_is_starting(tmp_path, sqlite_url):
     starter = threading.Timer(0.5, lambda: holder.append(historyd.Writer(late, path).start()))
     starter.start()
     try:
-        worker._write([item(keys=["early"], scores=[1.0])])
+        worker.write([item(keys=["early"], scores=[1.0])])
         assert worker.ok and worker.failures == 0
         wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["early"])
     finally:
@@ -182,7 +182,7 @@ def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path)
     writer = historyd.Writer(History(url), tmp_path / "writer.sock").start()
     try:
         worker = historyd.RemoteHistory(writer.socket_path, url)
-        worker._write([item()])
+        worker.write([item()])
         assert worker.ok  # the hand-over itself worked
         wait_until(lambda: historyd.read_status(writer.socket_path)["ok"] is False)
         state = worker.state()
@@ -194,7 +194,7 @@ def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path)
 def test_stopping_the_writer_first_writes_what_was_already_sent(sqlite_url, writer):
     worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
     for n in range(20):
-        worker._write([item(keys=[f"k{n}"], scores=[1.0])])
+        worker.write([item(keys=[f"k{n}"], scores=[1.0])])
     writer.stop()
     assert len(rows(sqlite_url)) == 20
 
