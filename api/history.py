@@ -44,9 +44,9 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 DISABLED = "none"
 # Rows (one per tweet and model) waiting per worker to be written; a request that would go beyond
 # is dropped (and counted) rather than holding memory while the database or the writer is slow.
-# About 100 bytes a row (an estimate, not measured): ~20 MB. Counted in rows, not requests, so that memory is bounded whatever
-# the requests' size, and a burst of 100-tweet requests of about 5 s on two cores is absorbed
-# while the history writer, at its low priority, waits for the predictions (see README).
+# About 100 bytes a row (an estimate, not measured): ~20 MB. Counted in rows, not requests, so
+# that memory is bounded whatever the requests' size; enough for a ~5 s burst of 100-tweet
+# requests on two cores while the low-priority history writer waits (see README).
 QUEUE_ROWS = 200_000
 # Queued requests merged into one INSERT.
 BATCH_REQUESTS = 50
