@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 
 from api.errors import InvalidBody, InvalidItem, InvalidJSON, TooManyItems, UnsupportedMediaType
 
@@ -30,9 +31,26 @@ def _unique_object(pairs):
     return obj
 
 
+class _Refused(ValueError):
+    """A body the JSON parser would take that this API refuses; its message is the answer's, in our words."""
+
+
 def _refuse_constant(name):
     """Refuse NaN and Infinity, which are not JSON."""
-    raise ValueError(f"{name} is not valid JSON")
+    raise _Refused(f"body is not valid JSON: {name} is not a JSON number")
+
+
+def _parse_int(digits):
+    """Parse a JSON integer; one past Python's digit limit is refused in our words, not Python's.
+
+    int() would say "use sys.set_int_max_str_digits() to increase the limit": a client
+    has no business learning how the server is built.
+    """
+    try:
+        return int(digits)
+    except ValueError:  # digits are all JSON let through: only the length limit is left to fail
+        limit = sys.get_int_max_str_digits()
+        raise _Refused(f"a number in the body is too long (over {limit} digits)") from None
 
 
 def parse_json_object(request):
@@ -45,15 +63,23 @@ def parse_json_object(request):
     body = request.get_data(cache=False)  # werkzeug enforces MAX_CONTENT_LENGTH (413) here
     try:
         text = body.decode("utf-8")
-        data = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_refuse_constant)
+        data = json.loads(
+            text, object_pairs_hook=_unique_object, parse_constant=_refuse_constant, parse_int=_parse_int
+        )
     except UnicodeDecodeError as exc:
         raise InvalidJSON(f"body is not valid UTF-8 (byte {exc.start})") from exc
     except _DuplicateKey as exc:
         raise InvalidBody("duplicate key in JSON object", key=_shorten(exc.key)) from exc
     except RecursionError as exc:
         raise InvalidJSON("JSON nested too deeply") from exc
-    except ValueError as exc:
-        raise InvalidJSON(f"body is not valid JSON: {exc}") from exc
+    except _Refused as exc:
+        raise InvalidJSON(str(exc)) from exc
+    except json.JSONDecodeError as exc:
+        # Its bare message and position: str(exc) adds Python's "(char N)".
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise InvalidJSON(f"body is not valid JSON: {exc.msg} ({where})") from exc
+    except ValueError as exc:  # none known; never echo an unknown message
+        raise InvalidJSON("body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise InvalidBody(f"body must be a JSON object of id -> tweet text, not {_json_type(data)}")
     return data

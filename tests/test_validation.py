@@ -135,3 +135,46 @@ def test_unexpected_errors_are_json_500_without_details(make_app, auth_header, m
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"
     assert "secret detail" not in response.get_data(as_text=True)
+
+
+# Python's own words name its internals (sys.set_int_max_str_digits(), "(char 6)"): none in an answer.
+PYTHON_WORDS = ("sys.", "set_int_max_str_digits", "(char ", "Exceeds the limit", "Traceback")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": ' + b"1" * 4301 + b"}",
+        b'{"a": -' + b"9" * 5000 + b"}",
+        b'{"a": [' + b"7" * 4301 + b"]}",
+        b"1" * 4301,
+    ],
+    ids=["value", "negative", "in an array", "whole body"],
+)
+def test_a_number_past_pythons_digit_limit_is_refused_in_our_words(client, auth_header, body):
+    response = _raw(client, auth_header, body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_json"
+    assert "number" in error["message"] and "too long" in error["message"]
+    assert not any(word in error["message"] for word in PYTHON_WORDS), error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": ', "Expecting value (line 1, column 7)"),
+        (b'{"a": "x",\n}', "Expecting property name enclosed in double quotes (line 2, column 1)"),
+        (b'{"a": "x"} {"b": "y"}', "Extra data (line 1, column 12)"),
+    ],
+)
+def test_a_json_syntax_error_gives_its_message_line_and_column(client, auth_header, body, expected):
+    error = _raw(client, auth_header, body).get_json()["error"]
+    assert error["message"] == f"body is not valid JSON: {expected}"
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_in_our_words(client, auth_header, constant):
+    error = _raw(client, auth_header, b'{"a": ' + constant.encode() + b"}").get_json()["error"]
+    assert error["code"] == "invalid_json"
+    assert error["message"] == f"body is not valid JSON: {constant} is not a JSON number"
