@@ -52,7 +52,7 @@ def test_requests_without_an_id_get_a_new_one_each(client):
 @pytest.fixture
 def noisy_app(make_app):
     """An app with two extra routes: one that logs a line, one that fails."""
-    app = make_app(**{c.RATE_LIMIT: "2/minute"})
+    app = make_app(**{c.RATE_LIMIT: "3/minute"})
 
     def talk():
         logging.getLogger("api.test").warning("inside the request")
@@ -77,7 +77,8 @@ def test_every_kind_of_answer_carries_a_request_id(noisy_app, auth_header):
             404: client.get("/nope"),
             405: client.get(PREDICT),
             415: client.post(PREDICT, data="x", content_type="text/plain", headers=auth_header),
-            429: [client.get("/talk") for _ in range(2)][-1],  # the third of a 2/minute limit
+            # The fourth of a 3/minute limit, from an address of its own: one budget per address.
+            429: [client.get("/talk", environ_base={"REMOTE_ADDR": "192.0.2.1"}) for _ in range(4)][-1],
             500: client.get("/fail"),
         }
     assert {status: answer.status_code for status, answer in answers.items()} == {s: s for s in answers}
