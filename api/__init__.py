@@ -18,7 +18,21 @@ def create_app(test_config=None):
     """
     # Imported here, as in Flask's tutorial: the operator commands (`python -m api token|history`)
     # import this package too, and should not pay for loading the web app and the model code.
-    from api import auth, docs, errors, health, historyd, limits, logs, metrics, predict, security, web
+    from api import (
+        auth,
+        budget,
+        docs,
+        errors,
+        fairness,
+        health,
+        historyd,
+        limits,
+        logs,
+        metrics,
+        predict,
+        security,
+        web,
+    )
     from api.service import ModelRegistry
 
     app = Flask(__name__, instance_relative_config=True)
@@ -36,7 +50,10 @@ def create_app(test_config=None):
     metrics.init_app(app)
     auth.init_app(app)
     # Probes must answer however busy a client is.
-    limits.init_app(app, protected=(predict.bp, metrics.bp)).exempt(health.bp)
+    limiter = limits.init_app(app, protected=(predict.bp, metrics.bp))
+    limiter.exempt(health.bp)
+    budget.init_app(app, limiter)
+    fairness.init_app(app)
 
     registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(
         app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]

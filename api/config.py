@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from limits import parse
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,9 +28,22 @@ class Settings(BaseSettings):
     RATE_LIMIT_STORAGE: str = "memory://"
     # Failed authentications per client address: brute-force protection.
     AUTH_FAILURE_LIMIT: str = "10/minute"
+    # Scoring work per token, in characters scored per model asked (api/budget.py): CPU follows
+    # characters, not tweets (README, "Hostile clients and faults"). The default admits the
+    # largest valid request (1000 tweets of 560 characters, ?model=all: 1,120,000) once a minute.
+    WORK_LIMIT: str = "2000000/minute"
+    # Requests of one token being served at once by one worker (api/fairness.py); 429 beyond.
+    MAX_IN_FLIGHT: int = Field(4, ge=1)
+    # Connections one client address (IPv4 /32, IPv6 /64) may hold open in one worker, and all
+    # addresses together, below the worker's pool (WORKER_CONNECTIONS; default 90% of it): over
+    # either, a new connection is closed at once, before any TLS work (api/connections.py).
+    MAX_CONNECTIONS_PER_ADDRESS: int = Field(100, ge=1)
+    MAX_CONNECTIONS: int | None = Field(None, ge=1)
     MAX_BODY_BYTES: int = Field(2 * 1024 * 1024, ge=1024)
     MAX_ITEMS: int = Field(1000, ge=1)
-    MAX_TWEET_CHARS: int = Field(1000, ge=1)
+    # Twice Twitter's 280: a tweet's text with its links expanded and HTML entities (&amp;) can
+    # exceed 280 characters; the worst valid request stays at ~3 s of CPU (README).
+    MAX_TWEET_CHARS: int = Field(560, ge=1)
     MAX_KEY_CHARS: int = Field(128, ge=1)
     # Prediction history (api/history.py): a SQLAlchemy URL, or "none" to keep no history.
     HISTORY_URL: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'history.db'}"
@@ -45,6 +59,13 @@ class Settings(BaseSettings):
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", validation_alias="LOG_LEVEL"
     )
+
+    @field_validator("WORK_LIMIT")
+    @classmethod
+    def _one_limit(cls, value):
+        """A single limit in flask-limiter's syntax (``2000000/minute``): one budget, one window."""
+        parse(value)  # raises ValueError naming what it could not read
+        return value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod
@@ -69,6 +90,8 @@ class Settings(BaseSettings):
             c.RATE_LIMIT: self.RATE_LIMIT,
             c.RATE_LIMIT_STORAGE: self.RATE_LIMIT_STORAGE,
             c.AUTH_FAILURE_LIMIT: self.AUTH_FAILURE_LIMIT,
+            c.WORK_LIMIT: self.WORK_LIMIT,
+            c.MAX_IN_FLIGHT: self.MAX_IN_FLIGHT,
             c.MAX_BODY_BYTES: self.MAX_BODY_BYTES,
             c.MAX_ITEMS: self.MAX_ITEMS,
             c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,

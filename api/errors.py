@@ -17,10 +17,12 @@ class APIError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, key=None):
+    def __init__(self, message, key=None, headers=None):
         super().__init__(message)
         self.message = message
         self.key = key
+        # Headers the answer must carry (Retry-After on a 429, say).
+        self.headers = headers
 
 
 class UnsupportedMediaType(APIError):
@@ -97,7 +99,7 @@ def code_for(status):
 
 def handle_api_error(exc):
     """Render our own errors."""
-    return error_response(exc.status, exc.message, exc.code, exc.key)
+    return error_response(exc.status, exc.message, exc.code, exc.key, headers=exc.headers)
 
 
 def handle_http_exception(exc):

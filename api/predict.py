@@ -6,7 +6,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import constants as c
 from api import metrics
 from api.auth import auth, is_admin
+from api.budget import work_cost
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
+from api.limits import rate_limit_key
 from api.validation import check_tweets, parse_json_object
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
@@ -28,20 +30,28 @@ def predict():
     """
     registry = current_app.extensions[c.EXT_MODEL]
     name, detail, store = _query(registry)
-    config = current_app.config
-    tweets = check_tweets(
-        parse_json_object(request),
-        max_items=config[c.MAX_ITEMS],
-        max_tweet_chars=config[c.MAX_TWEET_CHARS],
-        max_key_chars=config[c.MAX_KEY_CHARS],
-    )
-    scores = registry.score(tweets, name)
+    config, caller = current_app.config, auth.current_user()
+    turns = current_app.extensions[c.EXT_CPU_TURNS]
+    with turns.admitted(caller):
+        tweets = check_tweets(
+            parse_json_object(request),
+            max_items=config[c.MAX_ITEMS],
+            max_tweet_chars=config[c.MAX_TWEET_CHARS],
+            max_key_chars=config[c.MAX_KEY_CHARS],
+        )
+        cost = work_cost(list(tweets.values()), len(registry.names(name)))
+        charge = current_app.extensions[c.EXT_WORK_BUDGET].charge(rate_limit_key(), cost)
+        # Scored in slices that take turns with other tokens' requests (api/fairness.py).
+        with turns.turn(caller) as turn:
+            scores = registry.score(tweets, name, between=turn.pause_if_due)
     metrics.count_scored(scores)
     history = current_app.extensions[c.EXT_HISTORY]
     if store and history is not None:
         # Only queues the request: the database is written by the history thread, never here.
-        history.record(auth.current_user(), tweets, scores, {n: registry.infos[n]["version"] for n in scores})
-    return jsonify(registry.shape(tweets, scores, name, detail))
+        history.record(caller, tweets, scores, {n: registry.infos[n]["version"] for n in scores})
+    response = jsonify(registry.shape(tweets, scores, name, detail))
+    response.headers.update(charge.headers())
+    return response
 
 
 def _query(registry):
