@@ -106,6 +106,14 @@ def on_starting(server):
     except ArtifactError as exc:
         server.log.error("refusing to start: %s", exc)
         sys.exit(1)
+    if settings.MAX_CONNECTIONS is not None and settings.MAX_CONNECTIONS >= worker_connections:  # noqa: SIM300
+        # At the pool's size the pool could fill, and the worker would stop accepting (api/connections.py).
+        server.log.error(
+            "refusing to start: API_MAX_CONNECTIONS=%d must be below WORKER_CONNECTIONS=%d",
+            settings.MAX_CONNECTIONS,
+            worker_connections,
+        )
+        sys.exit(1)
     if settings.RATE_LIMIT_STORAGE.startswith("memory://") and workers > 1:
         server.log.warning(
             "API_RATE_LIMIT_STORAGE=memory:// counts per worker: with %d workers a client may get up to"

@@ -46,6 +46,8 @@ from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
 from api import logs
+from api.config import Settings
+from api.connections import ConnectionCaps, total_cap
 from api.constants import ENVIRON_ROUTE
 from api.errors import code_for
 from api.security import HEADERS
@@ -161,6 +163,10 @@ class HardenedGeventWorker(GeventWorker):
     def run(self):
         """Serve like ``GeventWorker.run``, but with plain sockets: ``handle`` does the TLS handshake."""
         self.tls_context = ssl_context(self.cfg) if self.cfg.is_ssl else None
+        settings = Settings()
+        self.connection_caps = ConnectionCaps(
+            settings.MAX_CONNECTIONS_PER_ADDRESS, total_cap(settings.MAX_CONNECTIONS, self.worker_connections)
+        )
         self._fair_servers = {}
         servers = [self._start_server(listener) for listener in self.sockets]
         while self.alive:
@@ -202,14 +208,21 @@ class HardenedGeventWorker(GeventWorker):
             server.stop(timeout=1)
 
     def handle(self, listener, client, addr):
-        """Complete the TLS handshake within the time limit, then serve the connection as Gunicorn does."""
+        """Refuse a connection over the caps at once; else complete the TLS handshake within the time
+        limit, then serve the connection as Gunicorn does."""
+        group = self.connection_caps.admit(addr)
         try:
+            if group is None:
+                self.connection_caps.refuse(client)
+                return
             if self.tls_context is not None:
                 client = self._handshake(client, addr)
                 if client is None:
                     return
             super().handle(listener, client, addr)
         finally:
+            if group is not None:
+                self.connection_caps.release(group)
             fair = self._fair_servers.get(id(listener))
             if fair is not None:
                 fair.connection_closed()
