@@ -43,7 +43,9 @@ def predict():
         charge = current_app.extensions[c.EXT_WORK_BUDGET].charge(rate_limit_key(), cost)
         # Scored in slices that take turns with other tokens' requests (api/fairness.py).
         with turns.turn(caller) as turn:
-            scores = registry.score(tweets, name, between=turn.pause_if_due)
+            scores = registry.score(
+                tweets, name, between=turn.pause_if_due, chunk_seconds=turns.slice_seconds
+            )
     metrics.count_scored(scores)
     history = current_app.extensions[c.EXT_HISTORY]
     if store and history is not None:

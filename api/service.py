@@ -1,18 +1,13 @@
 """The models as the app serves them: every model of the manifest, loaded and verified once, at start-up."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from api.chunks import score_in_chunks
 from api.labels import LABELS, sigmoid
-from model import artifacts, nblr
+from model import artifacts
 from model.errors import ArtifactError
 
 ALL = "all"
-# Characters scored in one call between two chances to hand the CPU on (api/fairness.py), by
-# model class. Measured on random-word tweets that no memo helps (the worst case): freqlr ~2.1 us
-# and nblr ~3.4 us a character, so a chunk is at most ~8 and ~27 ms. nblr pays ~1.4 ms a call
-# (its vectorisers), so its chunks are larger to keep that under ~15% of warm, short tweets.
-CHUNK_CHARS = {nblr.NBLogisticModel: 8000}
-DEFAULT_CHUNK_CHARS = 4000
 
 
 class ModelRegistry:
@@ -65,21 +60,23 @@ class ModelRegistry:
         """Return the models ``name`` selects: the default for None, every model for ``all``."""
         return list(self.models) if name == ALL else [name or self.default]
 
-    def score(self, tweets, name=None, between: Callable[[], None] | None = None):
+    def score(self, tweets, name=None, between: Callable[[], None] | None = None, chunk_seconds=0.01):
         """Return ``{model: [log-odds per tweet]}`` for the model(s) ``name`` selects.
 
-        Scores a chunk of tweets at a time and calls ``between`` after each (a chance
-        to give the CPU to other requests); the scores are those of one whole batch.
+        With ``between``, scores about ``chunk_seconds`` of tweets at a time and calls it
+        after each chunk (a chance to give the CPU to other requests, api/chunks.py); the
+        scores are those of one whole batch.
         """
         texts = list(tweets.values())
         scores = {}
         for n in self.names(name):
-            model, out = self.models[n], []
-            for chunk in _chunks(texts, CHUNK_CHARS.get(type(model), DEFAULT_CHUNK_CHARS)):
-                out.extend(model.decision_function(chunk).tolist())
-                if between is not None:
-                    between()
-            scores[n] = out
+            model = self.models[n]
+            if between is None:
+                scores[n] = model.decision_function(texts).tolist()
+            else:
+                scores[n] = score_in_chunks(
+                    lambda chunk, m=model: m.decision_function(chunk).tolist(), texts, chunk_seconds, between
+                )
         return scores
 
     @staticmethod
@@ -89,18 +86,6 @@ class ModelRegistry:
         if name != ALL:
             return dict(zip(tweets, next(iter(answers.values())), strict=True))
         return {key: {n: answers[n][i] for n in answers} for i, key in enumerate(tweets)}
-
-
-def _chunks(texts: list[str], max_chars: int) -> Iterator[list[str]]:
-    """Yield consecutive runs of ``texts`` of at most ``max_chars`` characters (at least one text each)."""
-    start = size = 0
-    for i, text in enumerate(texts):
-        if size and size + len(text) > max_chars:
-            yield texts[start:i]
-            start, size = i, 0
-        size += len(text)
-    if start < len(texts):
-        yield texts[start:]
 
 
 def _answer(scores, detail):
