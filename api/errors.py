@@ -38,6 +38,12 @@ class InvalidJSON(APIError):
     code = "invalid_json"
 
 
+class MalformedBody(APIError):
+    """The body cannot be read to its end: broken chunked framing, or cut short."""
+
+    code = "malformed_body"
+
+
 class InvalidBody(APIError):
     """The JSON is valid but not an object of id -> tweet text."""
 

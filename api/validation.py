@@ -4,7 +4,24 @@ import json
 import re
 import sys
 
-from api.errors import InvalidBody, InvalidItem, InvalidJSON, TooManyItems, UnsupportedMediaType
+from gunicorn.http.errors import (
+    ChunkMissingTerminator,
+    InvalidChunkExtension,
+    InvalidChunkSize,
+    LimitRequestHeaders,
+    NoMoreData,
+    ParseException,
+)
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from api.errors import (
+    InvalidBody,
+    InvalidItem,
+    InvalidJSON,
+    MalformedBody,
+    TooManyItems,
+    UnsupportedMediaType,
+)
 
 # NUL and lone UTF-16 surrogates (which JSON's \\u escapes can smuggle in) are
 # not text: refuse them rather than pass them to the model or echo them back.
@@ -60,7 +77,7 @@ def parse_json_object(request):
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("the JSON body must be UTF-8")
-    body = request.get_data(cache=False)  # werkzeug enforces MAX_CONTENT_LENGTH (413) here
+    body = read_body(request)
     try:
         text = body.decode("utf-8")
         data = json.loads(
@@ -83,6 +100,57 @@ def parse_json_object(request):
     if not isinstance(data, dict):
         raise InvalidBody(f"body must be a JSON object of id -> tweet text, not {_json_type(data)}")
     return data
+
+
+# What Gunicorn's chunked reader raises while the app reads the body (wsgi.input): ParseException's
+# subclasses for a broken chunk or trailer, NoMoreData for a body cut short. Their messages quote the
+# body's bytes, so only the kind is told, never the text.
+_FRAMING_ERRORS = {
+    InvalidChunkSize: "invalid chunk size line",
+    InvalidChunkExtension: "invalid chunk extension",
+    ChunkMissingTerminator: "a chunk does not end with CRLF",
+    LimitRequestHeaders: "trailer section too large",
+    ParseException: "invalid trailer section",
+    NoMoreData: "it ended before it was complete",
+    ClientDisconnected: "it ended before it was complete",  # NoMoreData, as werkzeug raises it
+}
+
+
+def read_body(request) -> bytes:
+    """Return the body, at most MAX_CONTENT_LENGTH bytes; raise a 413 past it, MalformedBody if unreadable.
+
+    Werkzeug refuses a Content-Length over the limit, but a body without one (chunked)
+    it reads only up to the limit and returns cut short, with no error: here one byte
+    more is asked of the server's stream, and getting it means the body is too large.
+    """
+    try:
+        body = request.get_data(cache=False)
+        if _goes_past_the_cap(request, body):
+            _close_connection(request)
+            raise RequestEntityTooLarge()
+    except tuple(_FRAMING_ERRORS) as exc:
+        kind = next(text for cls, text in _FRAMING_ERRORS.items() if isinstance(exc, cls))
+        raise MalformedBody(f"malformed request body: {kind}") from None
+    return body
+
+
+def _goes_past_the_cap(request, body):
+    """Return True if a body without Content-Length has more bytes after the ``body`` werkzeug stopped at."""
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None or len(body) < limit:
+        return False
+    # The raw stream: werkzeug's own is exhausted at the limit and would refuse even a body that ends there.
+    return bool(request.input_stream.read(1))
+
+
+def _close_connection(request):
+    """Have the server close the connection after the answer instead of reading the rest of the body.
+
+    Under Gunicorn the body is api/worker.py's ClosingBody; other servers' bodies have no such method.
+    """
+    abandon = getattr(request.input_stream, "abandon", None)
+    if abandon is not None:
+        abandon()
 
 
 def check_tweets(data, max_items, max_tweet_chars, max_key_chars):
