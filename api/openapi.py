@@ -45,9 +45,17 @@ def _responses(config):
     return {
         "InvalidRequest": _error(
             400,
-            ["invalid_json", "invalid_body", "invalid_item", "too_many_items", "invalid_parameter"],
-            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit; or a query "
-            "parameter is unknown or has a wrong value. `key` names the key or parameter at fault.",
+            [
+                "invalid_json",
+                "invalid_body",
+                "invalid_item",
+                "too_many_items",
+                "invalid_parameter",
+                "malformed_body",
+            ],
+            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit; its chunked "
+            "framing is broken; or a query parameter is unknown or has a wrong value. `key` names the key or "
+            "parameter at fault.",
         ),
         "Unauthorized": _error(
             401,
