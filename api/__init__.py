@@ -36,6 +36,11 @@ def create_app(test_config=None):
     from api.service import ModelRegistry
 
     app = Flask(__name__, instance_relative_config=True)
+    # No routing redirects: werkzeug answers "/api//v1/predict" with a 308 to the merged path on the
+    # Host the client named, as HTML, and Flask sends it without our error handlers. Unmerged, such a
+    # path is a JSON 404. strict_slashes stays on (off, "/api/v1/predict/" would be served as the
+    # route); the one redirect it can still make, an empty path to "/", errors.py turns into a 404.
+    app.url_map.merge_slashes = False
     app.config.from_mapping(Settings().flask_config())
     if test_config is not None:
         app.config.from_mapping(test_config)

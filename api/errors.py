@@ -4,9 +4,10 @@ import logging
 import re
 from http import HTTPStatus
 
-from flask import jsonify
+from flask import jsonify, request
 from flask_limiter import RateLimitExceeded
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,19 @@ def handle_unexpected(exc):
     return error_response(500, "internal error; the server log has the details")
 
 
+def refuse_routing_redirects():
+    """Answer 404 where werkzeug's routing would redirect (an empty path to "/", say).
+
+    Its redirect goes to the Host the client named, with an HTML body, and Flask sends
+    routing redirects without calling error handlers; this runs before that happens.
+    """
+    if isinstance(request.routing_exception, RequestRedirect):
+        raise NotFound()
+
+
 def init_app(app):
     """Register the handlers on ``app``."""
+    app.before_request(refuse_routing_redirects)
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
