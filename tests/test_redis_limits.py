@@ -4,16 +4,19 @@ Each test starts its own redis-server on a free loopback port, so it can stop
 and restart it without touching the machine's shared instance.
 """
 
+import json
 import shutil
 import subprocess
 import time
 import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
 import redis
 
+from api.tokenstore import create_token
 from tests.e2e import access_records, free_port, request, running_server, wait_ready
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
@@ -120,3 +123,62 @@ def test_redis_loss_falls_back_per_worker_and_recovers(tmp_path):
                 assert _predict(server, server.token) == 200
                 time.sleep(0.5)
             assert request(server.url + "/readyz", server.context)[2]["rate_limit_storage"]["shared"] is True
+
+
+def _call(server, token, method, path, body=None):
+    """Send one request over a new connection; return the status (connection errors count as None).
+
+    The body is not parsed: /metrics answers in Prometheus' text format.
+    """
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, context=server.context, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+# Every authenticated endpoint: one token's requests to all of them share one budget.
+ENDPOINTS = [
+    ("POST", "/api/v1/predict", {"a": "hi"}),
+    ("GET", "/api/v1/model", None),
+    ("GET", "/api/v1/models", None),
+    ("GET", "/api/v1/predictions", None),
+    ("GET", "/metrics", None),
+]
+
+
+def test_one_budget_per_token_across_endpoints_and_workers(tmp_path):
+    limit = 12
+    with redis_server() as (url, _):
+        env = {"API_RATE_LIMIT_STORAGE": url, "API_RATE_LIMIT": f"{limit}/minute"}
+        with running_server(tmp_path, workers=2, env=env) as server:
+            admin = create_token(server.tokens_file, "scraper", admin=True)  # /metrics needs an admin token
+            calls = [ENDPOINTS[i % len(ENDPOINTS)] for i in range(3 * limit)]
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                statuses = list(pool.map(lambda call: _call(server, admin, *call), calls))
+            log = server.log()
+    assert statuses.count(200) == limit, statuses
+    assert statuses.count(429) == 2 * limit, statuses
+    assert len(_pids(log)) >= 2, "requests were not spread over both workers"
+
+
+def test_work_budget_is_exact_across_workers(tmp_path):
+    cost, budget = 50, 1000  # 20 requests' worth
+    env = {"API_WORK_LIMIT": f"{budget}/minute"}
+    with redis_server() as (url, client):
+        env["API_RATE_LIMIT_STORAGE"] = url
+        with running_server(tmp_path, workers=2, env=env) as server:
+            body = {"a": "x" * cost}
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                statuses = list(pool.map(lambda _: _predict(server, server.token, body), range(60)))
+            log = server.log()
+            work_keys = [key for key in client.keys("*") if b"work" in key]
+    assert statuses.count(200) == budget // cost, statuses
+    assert statuses.count(429) == 60 - budget // cost, statuses
+    assert work_keys, "the work budget was not counted in Redis"
+    assert len(_pids(log)) >= 2, "requests were not spread over both workers"
