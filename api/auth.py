@@ -1,6 +1,6 @@
 """Bearer-token authentication (flask-httpauth) against the hashed tokens file."""
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_httpauth import HTTPTokenAuth
 
 from api import constants as c
@@ -13,7 +13,16 @@ auth = HTTPTokenAuth(scheme="Bearer")
 @auth.verify_token
 def verify_token(token):
     """Return the token's name, which becomes ``auth.current_user()``, or None."""
-    return current_app.extensions[c.EXT_TOKENS].lookup(token)
+    return _name_of(token)
+
+
+def _name_of(token):
+    """Return the name of ``token`` or None, looked up once per request (the limiter and the view ask)."""
+    # Compared with ==: both sides are this request's own token, so there is nothing secret to time.
+    remembered = g.get("_token_lookup")
+    if remembered is None or remembered[0] != token:
+        remembered = g._token_lookup = (token, current_app.extensions[c.EXT_TOKENS].lookup(token))
+    return remembered[1]
 
 
 @auth.error_handler
@@ -30,7 +39,7 @@ def token_name_or_none():
     """Return the name of the request's bearer token if it is valid (used before the view runs)."""
     # Parsed by flask-httpauth itself, so the limiter and the view agree on the token.
     token = getattr(auth.get_auth(), "token", None)
-    return current_app.extensions[c.EXT_TOKENS].lookup(token) if token else None
+    return _name_of(token) if token else None
 
 
 def is_admin(name):
