@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N]`` (``make bench``)."""
+"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N] [--only tokens]`` (``make bench``)."""
 
 import argparse
 import json
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api import historyd
-from bench import inprocess, memory, report, wrk
+from bench import inprocess, memory, report, tokens, wrk
 from model import artifacts
 from model.data import DEFAULT_DATA, read_rows
 from tests.e2e import history_writer_pids, log_records, running_server, wait_ready, worker_pids
@@ -59,6 +59,12 @@ def _parser():
     parser.add_argument("--seconds", type=int, default=5, help="duration of each load run")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Gunicorn workers")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
+    parser.add_argument(
+        "--only",
+        choices=("all", "tokens"),
+        default="all",
+        help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); default: every part",
+    )
     return parser
 
 
@@ -217,12 +223,14 @@ def _readyz(server):
 
 
 def main(argv=None):
-    """Run every part; print the table; write JSON and PNG; return the exit status."""
+    """Run every part (or only the one asked for); print the table; write JSON (and PNG); return 0."""
     args = _parser().parse_args(argv)
     wrk_path = shutil.which("wrk")
     if wrk_path is None:
         print("error: wrk not found; `make bench` installs it (Debian package wrk)", file=sys.stderr)
         return 2
+    if args.only == "tokens":
+        return _tokens_only(args, wrk_path)
     texts = [text for text, _ in read_rows(args.data)]
     models, _ = artifacts.load_all()
     model, entry = models["freqlr"]
@@ -231,6 +239,8 @@ def main(argv=None):
     per_model = inprocess.measure_models({name: m for name, (m, _) in models.items()}, texts)
     print("over HTTPS...", flush=True)
     https = measure_https(texts, args.seconds, args.workers, wrk_path)
+    print("token lookup over HTTPS...", flush=True)
+    token_lookup = tokens.measure(args.seconds, args.workers, wrk_path)
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
@@ -238,17 +248,41 @@ def main(argv=None):
         "in_process": in_process,
         "in_process_per_model": per_model,
         "https": https,
+        "tokens": token_lookup,
     }
     result["ratios"] = report.ratios(result)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = result["created"].replace(":", "")
-    for name in (f"bench-{stamp}.json", "latest.json"):
-        (args.out / name).write_text(json.dumps(result, indent=2))
+    latest = _write(result, args.out, "bench")
     plot = report.plot(result, args.out / "latest.png")
     print()
     print(report.table(result))
-    print(f"\nresults: {args.out / 'latest.json'}, plot: {plot}")
+    print(f"\nresults: {latest}, plot: {plot}")
     return 0
+
+
+def _tokens_only(args, wrk_path):
+    """Run only the token-lookup part; print its table; write tokens-<time>.json and latest-tokens.json."""
+    print("token lookup over HTTPS...", flush=True)
+    result = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
+        "workers": args.workers,
+        "tokens": tokens.measure(args.seconds, args.workers, wrk_path),
+    }
+    latest = _write(result, args.out, "tokens")
+    print()
+    print(tokens.table(result["tokens"]))
+    print(f"\nresults: {latest}")
+    return 0
+
+
+def _write(result, out, prefix):
+    """Write ``result`` as ``<prefix>-<time>.json`` and as the latest of its kind; return that path."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = result["created"].replace(":", "")
+    latest = out / ("latest.json" if prefix == "bench" else f"latest-{prefix}.json")
+    for path in (out / f"{prefix}-{stamp}.json", latest):
+        path.write_text(json.dumps(result, indent=2))
+    return latest
 
 
 if __name__ == "__main__":

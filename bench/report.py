@@ -5,6 +5,8 @@ import statistics
 
 from matplotlib.figure import Figure
 
+from bench import tokens
+
 
 def ratios(result):
     """Return the headline ratios of one bench run (all from the same run)."""
@@ -33,7 +35,15 @@ def ratios(result):
         # after the load included), history on over off: what history costs in all.
         "history_on_over_off_cpu_100": history_cpu_ratio(http["runs"]),
         **history_catch_up(http["runs"]),
+        **token_ratio(result.get("tokens")),
     }
+
+
+def token_ratio(token_lookup):
+    """Return the no-op's requests/s with many tokens over one token, if the run measured it."""
+    if not token_lookup:
+        return {}
+    return {f"noop_{token_lookup['many_tokens']}_tokens_over_1_token_rps": token_lookup["ratio"]}
 
 
 def history_catch_up(runs):
@@ -120,6 +130,7 @@ def table(result):
             else ""
         ),
         f"History after the run (/readyz): {https.get('history')}",
+        *(["", tokens.table(result["tokens"])] if result.get("tokens") else []),
         "",
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),
     ]
