@@ -45,9 +45,9 @@ client-cert: $(VENV)/.runtime ## Issue a client certificate for mutual TLS: make
 	@test -n "$(NAME)" || { echo "usage: make client-cert NAME=<name>" >&2; exit 2; }
 	$(PY) -m api.certs --client "$(NAME)"
 
-token: $(VENV)/.runtime ## Create a token: make token NAME=alice [ADMIN=1: sees every caller's history]
-	@test -n "$(NAME)" || { echo "usage: make token NAME=<name> [ADMIN=1]" >&2; exit 2; }
-	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create "$(NAME)" $(if $(filter 1,$(ADMIN)),--admin,)
+token: $(VENV)/.runtime ## Create a token: make token NAME=alice [ADMIN=1: sees every caller's history] [FORCE=1: replace]
+	@test -n "$(NAME)" || { echo "usage: make token NAME=<name> [ADMIN=1] [FORCE=1]" >&2; exit 2; }
+	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create "$(NAME)" $(if $(filter 1,$(ADMIN)),--admin,) $(if $(filter 1,$(FORCE)),--force,)
 
 revoke: $(VENV)/.runtime ## Revoke a token: make revoke NAME=alice (running workers drop it within 1 s)
 	@test -n "$(NAME)" || { echo "usage: make revoke NAME=<name>" >&2; exit 2; }

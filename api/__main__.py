@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import history
 from api.config import Settings
-from api.tokenstore import create_token, list_tokens, revoke_token
+from api.tokenstore import TokenExists, create_token, list_tokens, revoke_token
 
 
 def _parser():
@@ -21,6 +21,7 @@ def _parser():
     create = actions.add_parser("create", help="create a token and print it")
     create.add_argument("name")
     create.add_argument("--admin", action="store_true", help="may read every caller's prediction history")
+    create.add_argument("--force", action="store_true", help="replace the token of that name")
     actions.add_parser("revoke", help="revoke a token").add_argument("name")
     actions.add_parser("list", help="list token names")
     database = groups.add_parser("history", help="manage the prediction history database")
@@ -38,7 +39,7 @@ def main(argv=None):
     path = args.file or Settings().TOKENS_FILE
     try:
         if args.action == "create":
-            token = create_token(path, args.name, admin=args.admin)
+            token = create_token(path, args.name, admin=args.admin, replace=args.force)
             print(f"created token {args.name!r} in {path}; it is shown once, keep it now:", file=sys.stderr)
             print(token)
         elif args.action == "revoke":
@@ -49,6 +50,10 @@ def main(argv=None):
         else:
             for name, created in list_tokens(path):
                 print(f"{name}\t{created}")
+    except TokenExists as exc:
+        hint = f"python -m api token create {args.name} --force, or make token NAME={args.name} FORCE=1"
+        print(f"error: {exc}; to replace it (the old token stops working): {hint}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -2,7 +2,8 @@
 
 The tokens file is JSON: ``{"version": 1, "tokens": {"<name>": {"sha256": ..., "created": ...}}}``;
 an entry may also hold ``"admin": true`` (absent means false, so older files keep working).
-Command line: ``python -m api token create NAME [--admin] | revoke NAME | list`` (see api/__main__.py).
+Command line: ``python -m api token create NAME [--admin] [--force] | revoke NAME | list``
+(see api/__main__.py).
 """
 
 import fcntl
@@ -27,6 +28,10 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 class TokenFileError(ValueError):
     """The tokens file cannot be read or has the wrong shape."""
+
+
+class TokenExists(ValueError):
+    """A token of that name is already in the tokens file (and replacing it was not asked for)."""
 
 
 def hash_token(token):
@@ -146,15 +151,19 @@ def _locked_tokens(path):
         os.replace(tmp, path)
 
 
-def create_token(path, name, admin=False):
-    """Create (or replace) the token called ``name``; return the token, which is never stored.
+def create_token(path, name, admin: bool = False, replace: bool = False) -> str:
+    """Create the token called ``name``; return the token, which is never stored.
 
-    ``admin``: the token may read every caller's prediction history.
+    ``admin``: the token may read every caller's prediction history and /metrics.
+    ``replace``: a token of that name is replaced; without it, TokenExists is raised and
+    the file is left as it was (a typo must not swap an admin token for a plain one).
     """
     if not NAME_RE.match(name):
         raise ValueError(f"invalid token name {name!r}: use 1-64 of A-Z a-z 0-9 _ . -")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with _locked_tokens(path) as data:
+        if name in data["tokens"] and not replace:
+            raise TokenExists(f"a token named {name!r} already exists in {path}")
         data["tokens"][name] = {
             "sha256": hash_token(token),
             "created": datetime.now(UTC).replace(microsecond=0).isoformat(),

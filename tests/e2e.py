@@ -57,7 +57,7 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
     if not (certs / "server.crt").exists():
         generate(certs)
     tokens_file = tmp / "tokens.json"
-    token = create_token(tokens_file, "e2e")
+    token = create_token(tokens_file, "e2e", replace=True)  # a folder may serve twice: new token each time
     port = free_port()
     full_env = {
         **os.environ,
