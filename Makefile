@@ -66,10 +66,13 @@ score: $(VENV)/.runtime ## Label a CSV: make score IN=tweets.csv OUT=scored.csv 
 	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make score IN=<csv> OUT=<csv> [MODEL=<name>] [JOBS=<n>]" >&2; exit 2; }
 	$(PY) -m model score "$(IN)" -o "$(OUT)" --jobs "$(or $(JOBS),1)" $(if $(MODEL),--model "$(MODEL)",)
 
+# The first token goes to stderr only: stdout carries the access log, which `make api-start > api.log`,
+# docker logs or journald keep.
 first-token: $(VENV)/.runtime
 	@if [ -z "$$(API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token list)" ]; then \
-	  echo "No token yet: creating one named 'admin'. Use it as: Authorization: Bearer <token>"; \
-	  API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create admin; \
+	  echo "No token yet: creating 'operator', an admin token (it reads /metrics and every caller's history)." >&2; \
+	  echo "It is shown once, below, on stderr only. Use it as: Authorization: Bearer <token>" >&2; \
+	  API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create operator --admin >&2; \
 	fi
 
 api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:$${PORT:-5000} (foreground)

@@ -5,6 +5,8 @@ import shutil
 import signal
 import socket
 import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,8 @@ def _missing(marker):
         return f"sslyze not installed at {SSLYZE} (make test installs it)"
     if marker == "redis" and not shutil.which("redis-server"):
         return "redis-server not installed"
+    if marker == "curl" and not shutil.which("curl"):
+        return "curl not installed"
     if marker == "browser" and not CHROMIUM.exists():
         return f"chromium not installed at {CHROMIUM} (make test installs it)"
     if marker in DATABASES and not _reachable(DATABASES[marker]):
@@ -57,7 +61,7 @@ def pytest_collection_modifyitems(config, items):
     if IN_CI:
         return
     for item in items:
-        for marker in ("data", "sslyze", "redis", "browser", *DATABASES):
+        for marker in ("data", "sslyze", "redis", "browser", "curl", *DATABASES):
             reason = _missing(marker) if marker in item.keywords else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
@@ -122,23 +126,46 @@ def live_server(tmp_path_factory):
         yield server
 
 
-@pytest.fixture
-def api_start(tmp_path):
-    """Run `make api-start` with a fresh tokens file; yield (port, output file); stop it after."""
+@dataclass
+class ApiStart:
+    """A running `make api-start`: its port, where its stdout and stderr go, its process."""
+
+    port: int
+    stdout: Path
+    stderr: Path
+    process: subprocess.Popen
+
+
+@contextmanager
+def start_api(tmp):
+    """Run `make api-start` with a fresh tokens file and history in ``tmp``; stop it on exit."""
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "API_TOKENS_FILE": str(tmp_path / "tokens.json")}
-    out_path = tmp_path / "api-start.out"
-    with open(out_path, "wb") as out:
-        process = subprocess.Popen(
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "API_TOKENS_FILE": str(tmp / "tokens.json"),
+        "API_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}",
+    }
+    started = ApiStart(port, tmp / "api-start.out", tmp / "api-start.err", None)
+    # Apart: the access log is on stdout, which `> api.log`, docker logs or journald keep.
+    with open(started.stdout, "wb") as out, open(started.stderr, "wb") as err:
+        started.process = subprocess.Popen(
             ["make", "--no-print-directory", "api-start"],
             cwd=ROOT,
             env=env,
             stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=err,
             start_new_session=True,
         )
     try:
-        yield port, out_path, process
+        yield started
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        os.killpg(started.process.pid, signal.SIGTERM)
+        started.process.wait(timeout=30)
+
+
+@pytest.fixture
+def api_start(tmp_path):
+    """A running `make api-start` (see ApiStart), stopped after the test."""
+    with start_api(tmp_path) as started:
+        yield started

@@ -82,10 +82,11 @@ def test_mutual_tls_off_by_default_needs_no_client_certificate(live_server):
 @pytest.mark.e2e
 @pytest.mark.sslyze
 def test_sslyze_finds_make_api_start_compliant_with_mozilla_intermediate(api_start):
-    port, out_path, process = api_start
-    wait_for_token(out_path, process)
+    port, process = api_start.port, api_start.process
+    wait_for_token(api_start.stderr, process)
     ca = ROOT / "certs" / "ca.crt"
-    wait_ready(f"https://localhost:{port}", ssl.create_default_context(cafile=str(ca)), process, out_path)
+    context = ssl.create_default_context(cafile=str(ca))
+    wait_ready(f"https://localhost:{port}", context, process, api_start.stderr)
     result = subprocess.run(
         [str(SSLYZE), "--mozilla_config=intermediate", "--certinfo_ca_file", str(ca), f"localhost:{port}"],
         capture_output=True,
