@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from api.private import private_folder
+
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "certs"
 SANS_ENV = "API_TLS_SANS"
 CA_NAME = "sentiment-api local CA"
@@ -115,7 +117,8 @@ def _generate(out_dir, extra_sans, force):
     paths = paths_in(out_dir)
     if not force and all(path.exists() for path in paths.values()):
         return paths, []
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    # 0700: it holds the keys (the certificates in it are public, and 0644).
+    private_folder(Path(out_dir))
     written = []
     ca = None if force else _load_ca(paths)
     if ca is None:

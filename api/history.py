@@ -36,6 +36,7 @@ from sqlalchemy.types import TypeDecorator
 
 from api import constants as c
 from api.labels import LABELS, sigmoid
+from api.private import private_sqlite
 
 log = logging.getLogger(__name__)
 # Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
@@ -125,13 +126,6 @@ class Prediction(Base):
 def make_engine(url):
     """Return an engine for ``url`` with short timeouts, parameters kept out of error messages."""
     backend = url.split(":", 1)[0].split("+", 1)[0]
-    if backend == "sqlite" and url.startswith("sqlite:///"):
-        folder = Path(url.removeprefix("sqlite:///")).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            # Like a database that is down: writes fail and are counted, predictions go on.
-            log.warning("history folder %s cannot be created: %s", folder, exc)
     # hide_parameters: an error message must never carry tweet text into the log.
     # Pre-ping finds a network database's dropped connections; a SQLite file has none to drop.
     engine = create_engine(
@@ -142,6 +136,7 @@ def make_engine(url):
     )
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_wal)
+        private_sqlite(engine, url)  # SQLite's own files would be 0644: history is personal data
     return engine
 
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from api.private import private_folder
+
 log = logging.getLogger(__name__)
 
 FILE_VERSION = 1
@@ -135,7 +137,7 @@ class TokenStore:
 def _locked_tokens(path):
     """Yield the tokens file's data under an exclusive lock; write it back atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(path.parent)
     lock_path = path.with_name(path.name + ".lock")
     with open(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -145,7 +147,9 @@ def _locked_tokens(path):
             data = json.loads(path.read_bytes())
         yield data
         tmp = path.with_name(path.name + ".tmp")
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        # A fresh file (one left by a crash could be 0644, a mode O_TRUNC would keep): the lock is ours.
+        tmp.unlink(missing_ok=True)
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
             handle.write("\n")
         os.replace(tmp, path)
