@@ -120,9 +120,11 @@ class Flood:
     def __init__(self, port, context, token, path, make_body, connections, source, seed, timeout=60.0):
         self.port, self.context, self.token, self.path = port, context, token, path
         self.make_body, self.source, self.seed, self.timeout = make_body, source, seed, timeout
-        self.statuses = Counter()  # status -> count, plus "connects" and "errors" (before stop)
+        self.statuses = Counter()  # status -> count, plus "connects", "errors" and "cut at stop"
+        self.seconds = []  # how long each answered request took
         self._lock = threading.Lock()
         self._conns = [None] * connections
+        self._sent_at = [None] * connections  # when the request in flight on each connection was sent
         self._stopping = threading.Event()
         self._threads = [
             threading.Thread(target=self._attack, args=(i,), daemon=True) for i in range(connections)
@@ -139,6 +141,8 @@ class Flood:
     def stop(self, timeout):
         """Stop the threads, cutting requests in flight; return the number still running after ``timeout``."""
         self._stopping.set()
+        with self._lock:
+            self.statuses["cut at stop"] = sum(sent is not None for sent in self._sent_at)
         deadline = time.monotonic() + timeout
         # Again and again: a thread that was still connecting has a socket to cut only later.
         for _ in range(int(timeout / 0.1) + 1):
@@ -158,11 +162,19 @@ class Flood:
                 with contextlib.suppress(OSError):
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
-    def _count(self, key):
-        """Count one outcome (a status, "connects" or "errors"), unless the flood is being stopped."""
-        if not self._stopping.is_set():
-            with self._lock:
-                self.statuses[key] += 1
+    def _count(self, key, index=None):
+        """Count one outcome (a status, "connects" or "errors"), unless the flood is being stopped.
+
+        With ``index``, the outcome ends the request in flight on that connection.
+        """
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self.statuses[key] += 1
+            if index is not None:
+                if isinstance(key, int):
+                    self.seconds.append(time.monotonic() - self._sent_at[index])
+                self._sent_at[index] = None
 
     def _attack(self, index):
         """Send requests back to back on connection ``index`` until the deadline, the cap or stop."""
@@ -172,15 +184,17 @@ class Flood:
             if self._stopping.is_set() or time.monotonic() >= self.deadline:
                 break
             conn = self._conns[index] or self._connect(index)
+            body = self.make_body(rng)
+            self._sent_at[index] = time.monotonic()
             try:
-                conn.request("POST", self.path, self.make_body(rng), headers)
+                conn.request("POST", self.path, body, headers)
                 response = conn.getresponse()
                 response.read()
-                self._count(response.status)
+                self._count(response.status, index)
                 if response.will_close:
                     self._close(index)
             except (OSError, http.client.HTTPException, ValueError):
-                self._count("errors")
+                self._count("errors", index)
                 self._close(index)
         self._close(index)
 

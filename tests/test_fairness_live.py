@@ -81,9 +81,9 @@ def test_a_flood_neither_slows_nor_fails_a_quiet_token_or_healthz(tmp_path, monk
         still_running = sum(flood.stop(STOP_TIMEOUT_S) for flood in floods)
     _report(attackers, env, floods, quiet.results, healthz.results)
     assert not quiet.is_alive() and not healthz.is_alive() and still_running == 0
-    assert all(sum(flood.statuses.values()) > 1 for flood in floods), "the flood did not run"
+    assert all(flood.statuses["connects"] > 0 for flood in floods), "the flood did not run"
     if _unlimited(env):  # the attackers must not have been refused: scheduling alone was tested
-        assert all(set(flood.statuses) <= {200, "connects", "errors"} for flood in floods)
+        assert all(set(flood.statuses) <= {200, "connects", "errors", "cut at stop"} for flood in floods)
     assert quiet.results, "no quiet predict was sent"
     assert [p for p in quiet.results if p.status != 200] == []
     assert percentile([p.seconds for p in quiet.results], 0.9) <= QUIET_P90_MAX_S
@@ -91,7 +91,11 @@ def test_a_flood_neither_slows_nor_fails_a_quiet_token_or_healthz(tmp_path, monk
 
 
 def _flood(server, token, index):
-    """One attacking token on its own loopback source address, 4 connections of the largest request."""
+    """One attacking token's 4 connections of the largest request, from a loopback address of its own.
+
+    Another address, as another client would have: per-address caps then count the
+    attacker's connections apart from the quiet client's and the probes' (127.0.0.1).
+    """
     return Flood(
         server.port,
         server.context,
@@ -134,7 +138,10 @@ def _report(attackers, env, floods, quiet, healthz):
         f"\n  quiet predict: {summary_ms([p.seconds for p in quiet])}; failed {len(failed)} {failed[:3]}"
         f"\n  /healthz: {summary_ms([p.seconds for p in healthz])};"
         f" over {HEALTHZ_MAX_S:g} s or failed: {len(slow)}"
-        + "".join(f"\n  attacker {i}: {dict(flood.statuses)}" for i, flood in enumerate(floods))
+        + "".join(
+            f"\n  attacker {i}: {dict(flood.statuses)}; answered {summary_ms(flood.seconds)}"
+            for i, flood in enumerate(floods)
+        )
         + f"\n  bounds: quiet p90 <= {QUIET_P90_MAX_S * 1000:.0f} ms, every /healthz <= {HEALTHZ_MAX_S:g} s"
     )
 
