@@ -1,7 +1,41 @@
-"""HTTP/1.x rules the worker (api/worker.py) adds to Gunicorn's: what becomes of a connection whose
-request body is not read to its end."""
+"""HTTP/1.x rules the worker (api/worker.py) adds to Gunicorn's: which versions are served, what its
+refusals say, and what becomes of a connection whose request body is not read to its end."""
 
-from gunicorn.http.errors import NoMoreData, ParseException
+from datetime import timedelta
+from http import HTTPStatus
+
+from gunicorn.http.errors import InvalidHTTPVersion, NoMoreData, ParseException
+from gunicorn.http.wsgi import Response, default_environ
+
+# RFC 9112 is HTTP/1.1, and 1.0 is still spoken. Gunicorn's parser also lets HTTP/1.2 to 1.9 through
+# and answers in the request's own version ("HTTP/1.2 200 OK"), for a protocol that does not exist.
+HTTP_VERSIONS = frozenset({(1, 0), (1, 1)})
+# The Server header of every answer, instead of Gunicorn's name: clients need not know what runs here.
+SERVER_NAME = "sentiment-api"
+# What a refusal says beyond its status (otherwise "malformed HTTP request: <reason>").
+MESSAGES = {
+    501: "unsupported Transfer-Encoding: send the body with Content-Length, or chunked",
+    505: "HTTP version not supported: use HTTP/1.1",
+}
+
+
+def refusal_status(status: int, exc: BaseException | None) -> int:
+    """Return the status to refuse a request with: 505 for a well-formed version Gunicorn does not serve.
+
+    Gunicorn refuses HTTP/2.0 or HTTP/0.9 in a request line with 400, as if it were
+    malformed; a version that is not even well-formed ("HTTP/1.1x") stays a 400.
+    """
+    if isinstance(exc, InvalidHTTPVersion) and isinstance(exc.version, tuple):
+        return 505
+    return status
+
+
+def reason_phrase(status: int) -> str:
+    """Return the reason phrase of ``status`` ("Not Implemented" for 501)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 class ClosingBody:
@@ -54,3 +88,12 @@ class ClosingBody:
         except (ParseException, NoMoreData):
             self.abandon()
             raise
+
+
+def access_args(req, sock, addr, cfg, status: int) -> tuple:
+    """Return the arguments of the access log's ``access`` for a request the worker refused itself."""
+    environ = default_environ(req, sock, cfg)
+    environ.update(PATH_INFO=req.path, REMOTE_ADDR=addr[0] if isinstance(addr, tuple) else str(addr))
+    resp = Response(req, sock, cfg)
+    resp.status = f"{status} {reason_phrase(status)}"
+    return resp, req, environ, timedelta(0)

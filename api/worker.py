@@ -42,6 +42,7 @@ import gevent
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn import glogging, util
+from gunicorn.http import wsgi as http_wsgi
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -50,7 +51,15 @@ from api.config import Settings
 from api.connections import ConnectionCaps, total_cap
 from api.constants import ENVIRON_ROUTE
 from api.errors import code_for
-from api.protocol import ClosingBody
+from api.protocol import (
+    HTTP_VERSIONS,
+    MESSAGES,
+    SERVER_NAME,
+    ClosingBody,
+    access_args,
+    reason_phrase,
+    refusal_status,
+)
 from api.security import HEADERS
 
 HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
@@ -78,14 +87,18 @@ def _peer(addr):
     return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else str(addr)
 
 
-def write_json_error(sock, status, reason, mesg=None, message=None):
+def write_json_error(sock, status, reason=None, mesg=None, message=None):
     """Answer in the API's JSON error shape, with its security headers, and close.
 
     Stands in for ``gunicorn.util.write_error``, which answers malformed HTTP
     (a bad request line, oversized headers) with an HTML page. ``mesg``,
-    Gunicorn's detail, is left out: it can quote the request's own bytes.
+    Gunicorn's detail, is left out: it can quote the request's own bytes. So is
+    ``reason``: the status line's is the status's own (Gunicorn gave 501 "Bad Request").
     """
-    message = message or f"malformed HTTP request: {reason.lower()}"
+    refused = _refusing.get()
+    status = refusal_status(status, refused[1] if refused else None)
+    reason = reason_phrase(status)
+    message = message or MESSAGES.get(status) or f"malformed HTTP request: {reason.lower()}"
     body = json.dumps({"error": {"status": status, "code": code_for(status), "message": message}}).encode()
     request_id = logs.request_id.get() or logs.new_request_id()
     head = [f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: application/json"]
@@ -159,6 +172,8 @@ class HardenedGeventWorker(GeventWorker):
         self.handshake_timeout = handshake_timeout()
         # Gunicorn's error pages are HTML; every answer of this API is JSON.
         util.write_error = write_json_error
+        # Each answer's Server header, read when Gunicorn makes a response: not "gunicorn".
+        http_wsgi.SERVER = SERVER_NAME
         super().init_process()
 
     def run(self):
@@ -230,6 +245,15 @@ class HardenedGeventWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr):
         """Serve one request within ``timeout`` seconds; past that, close the connection."""
+        if req.version not in HTTP_VERSIONS:
+            # Unserved, in a version we speak (Gunicorn would answer "HTTP/1.2 200 OK"), then closed.
+            request_id = logs.request_id.set(logs.new_request_id())
+            try:
+                write_json_error(sock, 505)
+                self.log.access(*access_args(req, sock, addr, self.cfg, 505))
+            finally:
+                logs.request_id.reset(request_id)
+            raise StopIteration
         # Let every other connection with a request waiting run first (idle: after the event
         # loop has polled for I/O, which sleep(0) does not wait for). Prediction is CPU work
         # that never yields, and without this turn gevent let one keep-alive connection be
