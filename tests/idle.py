@@ -12,6 +12,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 
 from tests.load import SERVER_ADDRESS
 
@@ -74,24 +75,28 @@ def is_open(sock):
 class IdleConnections(threading.Thread):
     """Holds ``count`` idle TCP connections from ``source``, opening a new one for each the server closes.
 
-    Non-blocking sockets in one selector; runs for ``duration`` seconds or
-    ``max_opens`` connections or ``max_wakeups`` selector wake-ups in all. Counts
-    how often the server closed a connection, and how many it let stay: ``held_samples``
-    counts, twice a second, the connections open for HELD_S or more (a connection the
-    server closes at once is counted open by the client for a moment, but not held).
+    Non-blocking sockets in one selector; runs for ``duration`` seconds, ``max_opens``
+    connections or ``max_wakeups`` selector wake-ups, whichever comes first. A connect
+    that fails (no port left, a refusal) is tried again RETRY_S later, so the attacker
+    keeps trying to hold ``count``. ``held_samples`` counts, twice a second, the
+    connections open for HELD_S or more (a connection the server closes at once is
+    open for a moment, but not held).
     """
 
     HELD_S = 1.0
+    RETRY_S = 0.05
 
-    def __init__(self, port, source, count, duration, max_opens=250_000, max_wakeups=2_000_000):
+    def __init__(self, port, source, count, duration, max_opens=5_000_000, max_wakeups=5_000_000):
         super().__init__(daemon=True)
         self.port, self.source, self.count, self.duration = port, source, count, duration
         self.max_opens, self.max_wakeups = max_opens, max_wakeups
-        self.opens = self.closed = self.failed = self.bytes_received = 0
+        self.opens = self.closed = self.bytes_received = 0
+        self.failures = Counter()  # why connects failed, by errno name
         self.held_samples = []
         self.opened = threading.Event()  # set once the first ``count`` connects are under way
         self.cpu_seconds = 0.0  # this thread's own CPU: the load generator shares the machine
         self._since = {}  # open socket -> when it connected
+        self._missing = 0  # connections to try again
 
     def run(self):
         """Open ``count`` connections, then watch and reopen them until the deadline."""
@@ -101,14 +106,17 @@ class IdleConnections(threading.Thread):
             for _ in range(self.count):
                 self._open(selector)
             self.opened.set()
-            sample_at = time.monotonic()
+            sample_at = retry_at = time.monotonic()
             for _ in range(self.max_wakeups):
                 if (now := time.monotonic()) >= deadline:
                     break
                 if now >= sample_at:
                     self.held_samples.append(sum(now - t >= self.HELD_S for t in self._since.values()))
                     sample_at = now + 0.5
-                for key, _ in selector.select(timeout=0.1):
+                if self._missing and now >= retry_at:
+                    self._retry(selector)
+                    retry_at = now + self.RETRY_S
+                for key, _ in selector.select(timeout=self.RETRY_S):
                     self._event(selector, key)
         finally:
             self.cpu_seconds = time.thread_time()
@@ -117,54 +125,62 @@ class IdleConnections(threading.Thread):
                 key.fileobj.close()
             selector.close()
 
+    def _retry(self, selector):
+        """Try again the connects that failed."""
+        missing, self._missing = self._missing, 0
+        for _ in range(missing):
+            self._open(selector)
+
     def _open(self, selector):
-        """Start a non-blocking connect, unless ``max_opens`` are spent."""
+        """Start a non-blocking connect, unless ``max_opens`` are spent; a failure is retried later."""
         if self.opens >= self.max_opens:
             return
         self.opens += 1
         try:
             sock = tcp_socket(self.source)
-        except OSError:  # out of descriptors or ports: counted, not fatal
-            self.failed += 1
+        except OSError as exc:  # out of descriptors or ports
+            self._failed(exc.errno)
             return
         sock.setblocking(False)
         code = sock.connect_ex((SERVER_ADDRESS, self.port))
         if code == 0:
-            self._established(selector, sock, register=True)
+            selector.register(sock, selectors.EVENT_READ, "open")
+            self._since[sock] = time.monotonic()
         elif code == errno.EINPROGRESS:
             selector.register(sock, selectors.EVENT_WRITE, "connecting")
         else:
-            self.failed += 1
+            self._failed(code)
             sock.close()
 
-    def _established(self, selector, sock, register=False):
-        """Watch a connected socket for the server closing it."""
-        if register:
-            selector.register(sock, selectors.EVENT_READ, "open")
-        else:
-            selector.modify(sock, selectors.EVENT_READ, "open")
-        self._since[sock] = time.monotonic()
+    def _failed(self, code):
+        """Count a failed connect by its reason, and try it again later."""
+        self.failures[errno.errorcode.get(code, str(code))] += 1
+        self._missing += 1
 
     def _event(self, selector, key):
         """A connect finished, or an open connection became readable (closed, or bytes from the server)."""
         sock = key.fileobj
         if key.data == "connecting":
-            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-                self._established(selector, sock)
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code == 0:
+                selector.modify(sock, selectors.EVENT_READ, "open")
+                self._since[sock] = time.monotonic()
                 return
-            self.failed += 1
-        else:
-            try:
-                data = sock.recv(4096)
-            except BlockingIOError:
-                return
-            except OSError:  # a reset
-                data = b""
-            if data:
-                self.bytes_received += len(data)
-                return
-            self.closed += 1
-            self._since.pop(sock, None)
+            self._failed(code)
+            selector.unregister(sock)
+            sock.close()
+            return
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:  # a reset
+            data = b""
+        if data:
+            self.bytes_received += len(data)
+            return
+        self.closed += 1
+        del self._since[sock]
         selector.unregister(sock)
         sock.close()
-        self._open(selector)
+        self._open(selector)  # at once, as an attacker would

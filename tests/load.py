@@ -14,10 +14,28 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from api.config import Settings
+
 SERVER_ADDRESS = "127.0.0.1"
 # Letters for 234 of the 256 byte values, a space for the other 22: words of ~10 letters on
 # average, so nearly every word of a request is new to the server's chunk memo.
 _WORDS = bytes(ord("a") + i % 26 if i < 234 else ord(" ") for i in range(256))
+
+
+def server_defaults(monkeypatch, names):
+    """Unset the environment variables ``names`` here; return the server's own defaults for them.
+
+    The returned environment pins each API_* setting to its default in api/config.py,
+    over running_server's test values; a setting whose default is computed at start-up
+    (None), or that is not an API_* setting, is left unset instead.
+    """
+    env = {}
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+        field = Settings.model_fields.get(name.removeprefix("API_")) if name.startswith("API_") else None
+        if field is not None and field.default is not None:
+            env[name] = str(field.default)
+    return env
 
 
 def random_tweets_body(rng, tweets, chars):

@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e import running_server
 from tests.idle import IdleConnections, client_hello, first_answer, is_open, raise_fd_limit, tcp_socket
-from tests.load import SERVER_ADDRESS, Pacer, summary_ms, timed_request
+from tests.load import SERVER_ADDRESS, Pacer, server_defaults, summary_ms, timed_request
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ IDLE_SECONDS = 12
 HEALTHZ_INTERVAL = 0.2
 HEALTHZ_MEDIAN_MAX_S = 0.200
 HEALTHZ_TIMEOUT_S = 5.0
-# Settings the environment of the test run must not change: the server's defaults apply.
+# Settings at the server's defaults (api/config.py), whatever the test run's environment says.
 CONNECTION_VARIABLES = (
     "API_MAX_CONNECTIONS",
     "API_MAX_CONNECTIONS_PER_ADDRESS",
@@ -47,15 +47,14 @@ def many_files():
 
 
 @pytest.fixture
-def default_connection_settings(monkeypatch):
-    """Leave the connection settings at the server's defaults, whatever the test run's environment says."""
-    for name in CONNECTION_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def defaults(monkeypatch):
+    """The server's own connection settings, whatever running_server or the test run's environment say."""
+    return server_defaults(monkeypatch, CONNECTION_VARIABLES)
 
 
-@pytest.mark.usefixtures("many_files", "default_connection_settings")
-def test_idle_connections_from_one_address_leave_healthz_fast(tmp_path):
-    with running_server(tmp_path) as server:
+@pytest.mark.usefixtures("many_files")
+def test_idle_connections_from_one_address_leave_healthz_fast(tmp_path, defaults):
+    with running_server(tmp_path, env=defaults) as server:
         idle = IdleConnections(server.port, ATTACKER, IDLE_CONNECTIONS, IDLE_SECONDS)
         idle.start()
         assert idle.opened.wait(30), "the idle connections were not opened"
@@ -74,22 +73,23 @@ def test_idle_connections_from_one_address_leave_healthz_fast(tmp_path):
     print(
         f"\n{IDLE_CONNECTIONS} idle connections from {ATTACKER} for {IDLE_SECONDS} s:"
         f" held (open {idle.HELD_S:g} s or more) {statistics.mean(held):.0f} on average, at most {max(held)};"
-        f" closed by the server {idle.closed} times; {idle.opens} opened, {idle.failed} failed to connect;"
+        f" closed by the server {idle.closed} times; {idle.opens} opened;"
+        f" failed to connect: {dict(idle.failures)};"
         f" {idle.bytes_received} bytes received; the attacker's own CPU {idle.cpu_seconds:.1f} s"
         f"\n  /healthz from {SERVER_ADDRESS}: {summary_ms(seconds)};"
         f" failed {len(failed)} {[(p.status, round(p.seconds, 1), p.error) for p in failed][:3]}"
         f"\n  bound: median <= {HEALTHZ_MEDIAN_MAX_S * 1000:.0f} ms, none over {HEALTHZ_TIMEOUT_S:g} s"
     )
     assert not healthz.is_alive() and not idle.is_alive()
-    assert idle.opens >= IDLE_CONNECTIONS and idle.failed < idle.opens, "the attacker could not connect"
+    assert idle.opens < idle.max_opens, "the attacker ran out of connections before the end"
+    assert max(held) > 0 or idle.closed > 0, "the attacker never connected"
     assert healthz.results and failed == []
     assert statistics.median(seconds) <= HEALTHZ_MEDIAN_MAX_S
 
 
-@pytest.mark.usefixtures("default_connection_settings")
-def test_an_address_over_its_connection_cap_is_closed_before_any_tls(tmp_path):
+def test_an_address_over_its_connection_cap_is_closed_before_any_tls(tmp_path, defaults):
     # A long handshake timeout, so that the idle connections stay and no close is a timeout's.
-    env = {"API_MAX_CONNECTIONS_PER_ADDRESS": str(CAP), "TLS_HANDSHAKE_TIMEOUT": "30"}
+    env = defaults | {"API_MAX_CONNECTIONS_PER_ADDRESS": str(CAP), "TLS_HANDSHAKE_TIMEOUT": "30"}
     with running_server(tmp_path, env=env, workers=1) as server:
         held = []
         try:

@@ -14,7 +14,15 @@ import pytest
 
 from api.tokenstore import create_token
 from tests.e2e import running_server
-from tests.load import Flood, Pacer, percentile, random_tweets_body, summary_ms, timed_request
+from tests.load import (
+    Flood,
+    Pacer,
+    percentile,
+    random_tweets_body,
+    server_defaults,
+    summary_ms,
+    timed_request,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,14 +44,12 @@ STOP_TIMEOUT_S = 10.0
 ATTACK_PATH = "/api/v1/predict?model=all"
 QUIET_BODY = json.dumps({"q": "what a lovely day, thank you all"})
 
-# The server's defaults (README), set back over running_server's huge test values.
-DEFAULT_LIMITS = {"API_RATE_LIMIT": "60/minute", "API_AUTH_FAILURE_LIMIT": "10/minute"}
-HUGE = "1000000000/minute"
-# Budgets out of reach, and a cap on requests in flight above the 4 each attacker sends: no
-# attacker is ever refused, so only the workers' scheduling can keep the quiet token fast.
-UNLIMITED = {**DEFAULT_LIMITS, "API_RATE_LIMIT": HUGE, "API_WORK_LIMIT": HUGE, "API_MAX_IN_FLIGHT": "1000"}
-# Limits the environment of the test run must not change: the server's defaults apply.
+# Every limit at the server's default (api/config.py), over running_server's huge test values
+# and whatever the environment of the test run says: API_RATE_LIMIT 60/minute,
+# API_AUTH_FAILURE_LIMIT 10/minute, API_WORK_LIMIT 2000000/minute, and the caps.
 LIMIT_VARIABLES = (
+    "API_RATE_LIMIT",
+    "API_AUTH_FAILURE_LIMIT",
     "API_WORK_LIMIT",
     "API_MAX_IN_FLIGHT",
     "API_MAX_CONNECTIONS",
@@ -56,16 +62,21 @@ LIMIT_VARIABLES = (
     "TLS_HANDSHAKE_TIMEOUT",
     "REQUEST_TIMEOUT",
 )
+HUGE = "1000000000/minute"
+# Budgets out of reach, and a cap on requests in flight above the 4 each attacker sends: no
+# attacker is ever refused, so only the workers' scheduling can keep the quiet token fast.
+UNLIMITED = {"API_RATE_LIMIT": HUGE, "API_WORK_LIMIT": HUGE, "API_MAX_IN_FLIGHT": "1000"}
 
 
 @pytest.mark.parametrize(
-    ("attackers", "env"),
-    [(1, DEFAULT_LIMITS), (4, DEFAULT_LIMITS), (1, UNLIMITED), (4, UNLIMITED)],
+    ("attackers", "unlimited"),
+    [(1, False), (4, False), (1, True), (4, True)],
     ids=["one-attacker", "four-attackers", "one-attacker-unlimited", "four-attackers-unlimited"],
 )
-def test_a_flood_neither_slows_nor_fails_a_quiet_token_or_healthz(tmp_path, monkeypatch, attackers, env):
-    for name in LIMIT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def test_a_flood_neither_slows_nor_fails_a_quiet_token_or_healthz(
+    tmp_path, monkeypatch, attackers, unlimited
+):
+    env = server_defaults(monkeypatch, LIMIT_VARIABLES) | (UNLIMITED if unlimited else {})
     tokens_file = tmp_path / "tokens.json"  # running_server adds its own token to this file
     attack_tokens = [create_token(tokens_file, f"attacker-{i}") for i in range(attackers)]
     quiet_token = create_token(tokens_file, "quiet")
@@ -82,7 +93,7 @@ def test_a_flood_neither_slows_nor_fails_a_quiet_token_or_healthz(tmp_path, monk
     _report(attackers, env, floods, quiet.results, healthz.results)
     assert not quiet.is_alive() and not healthz.is_alive() and still_running == 0
     assert all(flood.statuses["connects"] > 0 for flood in floods), "the flood did not run"
-    if _unlimited(env):  # the attackers must not have been refused: scheduling alone was tested
+    if unlimited:  # the attackers must not have been refused: scheduling alone was tested
         assert all(set(flood.statuses) <= {200, "connects", "errors", "cut at stop"} for flood in floods)
     assert quiet.results, "no quiet predict was sent"
     assert [p for p in quiet.results if p.status != 200] == []
@@ -130,7 +141,7 @@ def _probers(server, quiet_token):
 
 def _report(attackers, env, floods, quiet, healthz):
     """Print what the run measured, for the log: latencies, failures, the attackers' answers."""
-    limits = "budgets out of reach" if _unlimited(env) else "default limits"
+    limits = ", ".join(f"{name}={env[name]}" for name in ("API_RATE_LIMIT", "API_WORK_LIMIT") if name in env)
     failed = [(p.status, round(p.seconds, 1), p.error) for p in quiet if p.status != 200]
     slow = [p for p in healthz if p.status != 200 or p.seconds > HEALTHZ_MAX_S]
     print(
@@ -144,8 +155,3 @@ def _report(attackers, env, floods, quiet, healthz):
         )
         + f"\n  bounds: quiet p90 <= {QUIET_P90_MAX_S * 1000:.0f} ms, every /healthz <= {HEALTHZ_MAX_S:g} s"
     )
-
-
-def _unlimited(env):
-    """Return True for the variants whose budgets are out of reach."""
-    return env.get("API_WORK_LIMIT") == HUGE
