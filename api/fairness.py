@@ -6,9 +6,12 @@ seconds, and every other client of the worker, probes included, waited behind
 it. Scoring now runs in slices of about SLICE_SECONDS. Between two slices the
 scorer first lets every greenlet with I/O ready run (new connections, TLS
 handshakes, probes, small requests: ``gevent.idle``), then waits for its next
-turn. Turns go round robin between tokens, not requests: a token with four
-requests in flight gets one turn a round, as does a token with one, so a quiet
-client waits for at most about one slice per busy token.
+turn. Turns go to tokens, not requests, by the CPU each token has had while it
+has requests in flight (a virtual clock, as Linux's CFS keeps per task): the
+waiting token that has had the least goes next, and a token that comes (back)
+with work starts one slice ahead of the least served one. A token with four
+requests in flight gets no more than a token with one, and a quiet client's
+one-tweet request waits for about one slice, however many tokens are busy.
 
 Under Gunicorn's gevent worker the standard library is patched before the app
 is imported, so the locks and events here are gevent's. Outside it (the Flask
@@ -62,9 +65,13 @@ class Turn:
         """After SLICE_SECONDS of holding the turn: let I/O run, then wait for the next turn."""
         if time.perf_counter() - self.started < self._turns.slice_seconds:
             return
-        self.holding = False
-        self._turns.release()
+        # I/O first, the turn still held: a hand-over wakes the next scorer through a callback, and
+        # gevent runs a chain of callbacks (up to 50 between two looks at the clock) before it polls
+        # for I/O again, so slices handed straight on kept new connections and probes waiting for
+        # 100-400 ms behind a few busy tokens (tests/test_fairness_live.py).
         self._turns.pause()
+        self.holding = False
+        self._turns.release(self.owner, time.perf_counter() - self.started)
         self._turns.acquire(self.owner)
         self.holding = True
         self.started = time.perf_counter()
@@ -84,9 +91,11 @@ class CpuTurns:
         self.pause = pause or _io_pause()
         self._lock = threading.Lock()
         self._busy = False
-        # Owners waiting for a turn, in the order they will get it, each with its waiters in order.
+        self._holder: str | None = None
+        # Owners waiting for a turn, in the order they came (which breaks ties), each with its waiters.
         self._waiting: OrderedDict[str, deque[threading.Event]] = OrderedDict()
-        self._last_served: str | None = None
+        # The virtual clock: CPU seconds each owner has had while it had requests in flight.
+        self._used: dict[str, float] = {}
         self._in_flight: Counter[str] = Counter()
 
     @contextmanager
@@ -107,6 +116,7 @@ class CpuTurns:
                 self._in_flight[owner] -= 1
                 if not self._in_flight[owner]:
                     del self._in_flight[owner]
+                    self._used.pop(owner, None)  # bounded: only owners with work in flight
 
     @contextmanager
     def turn(self, owner: str) -> Iterator[Turn]:
@@ -117,7 +127,7 @@ class CpuTurns:
             yield turn
         finally:
             if turn.holding:
-                self.release()
+                self.release(owner, time.perf_counter() - turn.started)
 
     def in_flight(self, owner: str) -> int:
         """Return how many requests of ``owner`` are being served."""
@@ -129,20 +139,20 @@ class CpuTurns:
         with self._lock:
             return sum(len(queue) for queue in self._waiting.values())
 
-    def acquire(self, owner: str) -> None:
-        """Take the turn if it is free, else queue for it behind the owners not served last."""
+    def used(self, owner: str) -> float:
+        """Return the virtual clock of ``owner``: the CPU seconds it has had while in flight."""
         with self._lock:
+            return self._used.get(owner, 0.0)
+
+    def acquire(self, owner: str) -> None:
+        """Take the turn if it is free, else wait for it; the owner that has had the least CPU goes next."""
+        with self._lock:
+            self._start_clock(owner)
             if not self._busy:
-                self._busy = True
-                self._last_served = owner
+                self._busy, self._holder = True, owner
                 return
             ready = threading.Event()
-            if owner not in self._waiting:
-                self._waiting[owner] = deque()
-                # A newcomer goes before the owner served last, who has just had a turn.
-                if self._last_served in self._waiting:
-                    self._waiting.move_to_end(self._last_served)
-            self._waiting[owner].append(ready)
+            self._waiting.setdefault(owner, deque()).append(ready)
         try:
             ready.wait()
         except BaseException:
@@ -150,20 +160,38 @@ class CpuTurns:
             self._abandon(owner, ready)
             raise
 
-    def release(self) -> None:
-        """Hand the turn to the next owner in the round, or free it."""
+    def release(self, owner: str, seconds: float) -> None:
+        """Charge ``owner`` the ``seconds`` it held the turn; hand the turn to the least served waiter."""
         with self._lock:
+            self._used[owner] = self._used.get(owner, 0.0) + seconds
             if not self._waiting:
-                self._busy = False
+                self._busy, self._holder = False, None
                 return
-            owner, queue = next(iter(self._waiting.items()))
+            # min() keeps the first of equals: ties go to the owner that came first.
+            chosen = min(self._waiting, key=lambda name: self._used.get(name, 0.0))
+            queue = self._waiting[chosen]
             ready = queue.popleft()
-            if queue:
-                self._waiting.move_to_end(owner)
-            else:
-                del self._waiting[owner]
-            self._last_served = owner
+            if not queue:
+                del self._waiting[chosen]
+            self._holder = chosen
         ready.set()  # the turn stays taken: it passes to that waiter
+
+    def _start_clock(self, owner: str) -> None:
+        """Bring an owner that (re)turns with work to one slice ahead of the least served active owner.
+
+        Ahead, so that a light client goes next; no further back, so that an owner that
+        was away (reading a body, say) cannot claim the CPU it did not use meanwhile.
+        """
+        if owner == self._holder or owner in self._waiting:
+            return
+        active = [self._used.get(name, 0.0) for name in self._waiting]
+        if self._holder is not None:
+            active.append(self._used.get(self._holder, 0.0))
+        if not active:
+            self._used.setdefault(owner, 0.0)
+            return
+        start = min(active) - self.slice_seconds
+        self._used[owner] = max(self._used.get(owner, start), start)
 
     def _abandon(self, owner: str, ready: threading.Event) -> None:
         """Leave the queue; if the turn was already handed to ``ready``, pass it on."""
@@ -174,7 +202,7 @@ class CpuTurns:
                 if not queue:
                     del self._waiting[owner]
                 return
-        self.release()
+        self.release(owner, 0.0)
 
 
 def init_app(app) -> None:

@@ -44,11 +44,42 @@ def test_turns_go_round_robin_between_owners_not_requests():
     for queued, (owner, name) in enumerate([("A", "A2"), ("A", "A3"), ("B", "B1")], start=1):
         threads.append(_start(take, owner, name))
         _wait_until(lambda n=queued: turns.waiting() == n, f"{name} to queue")
-    turns.release()
+    turns.release("A", 0.05)
     for thread in threads:
         thread.join(DEADLINE)
     # B arrived last but A has just had a turn: B goes first, then A's requests in order.
     assert order == ["B1", "A2", "A3"]
+
+
+def test_the_owner_that_has_had_least_cpu_goes_next_whoever_came_first():
+    turns = CpuTurns(max_in_flight=8, pause=lambda: None)
+    order, go = [], threading.Event()
+
+    def hold(owner):
+        with turns.turn(owner) as turn:
+            order.append(owner)
+            go.wait(DEADLINE)
+            turn.started -= 1.0  # as if it had scored for a second
+
+    def take(owner):
+        with turns.turn(owner):
+            order.append(owner)
+
+    turns.acquire("X")
+    heavy = _start(hold, "Y")
+    _wait_until(lambda: turns.waiting() == 1, "Y to queue")
+    turns.release("X", 0.0)
+    _wait_until(lambda: order == ["Y"], "Y to hold the turn")
+    threads = [_start(take, "X")]
+    _wait_until(lambda: turns.waiting() == 1, "X to queue")
+    threads.append(_start(take, "Z"))
+    _wait_until(lambda: turns.waiting() == 2, "Z to queue")
+    go.set()
+    for thread in (heavy, *threads):
+        thread.join(DEADLINE)
+    # X came back first, but Z starts a slice ahead of the least served: Z, then X.
+    assert order == ["Y", "Z", "X"]
+    assert turns.used("Y") >= 0.9  # its second, less the slice it started ahead
 
 
 def test_a_scorer_hands_the_cpu_on_after_each_slice():
@@ -117,7 +148,7 @@ def test_a_waiter_cut_off_leaves_the_queue_and_strands_no_turn(monkeypatch):
         turns.acquire("B")
     monkeypatch.undo()
     assert turns.waiting() == 0
-    turns.release()
+    turns.release("A", 0.0)
     with turns.turn("C"):  # the turn is free again
         assert turns._busy
 
@@ -142,13 +173,13 @@ def test_a_waiter_cut_off_after_the_hand_over_passes_the_turn_on(monkeypatch):
         except _CutOff:
             outcomes.append(f"{owner} cut off")
 
-    monkeypatch.setattr(fairness, "threading", SimpleNamespace(Event=_EventCutOffAfterSet))
-    doomed = _start(take, "B")
-    _wait_until(lambda: turns.waiting() == 1, "B to queue")
-    monkeypatch.undo()
     survivor = _start(take, "C")
-    _wait_until(lambda: turns.waiting() == 2, "C to queue")
-    turns.release()  # to B, whose deadline fires: B must pass it on to C
+    _wait_until(lambda: turns.waiting() == 1, "C to queue")
+    monkeypatch.setattr(fairness, "threading", SimpleNamespace(Event=_EventCutOffAfterSet))
+    doomed = _start(take, "B")  # the newest newcomer starts a slice ahead: it is handed the turn first
+    _wait_until(lambda: turns.waiting() == 2, "B to queue")
+    monkeypatch.undo()
+    turns.release("A", 0.0)  # to B, whose deadline fires: B must pass it on to C
     doomed.join(DEADLINE)
     survivor.join(DEADLINE)
     assert outcomes == ["B cut off", "C scored"]
