@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 
+from api.config import Settings
 from api.web import PAGE_CSP
 from tests.e2e import ROOT, running_server
 
@@ -28,6 +29,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 # Small, so "too many lines" is quick to type; the page must learn it from the OpenAPI document.
 MAX_ITEMS = 5
+# The server's default, which the page also learns from the OpenAPI document.
+MAX_TWEET_CHARS = Settings.model_fields["MAX_TWEET_CHARS"].default
 POSITIVE = "I love this, what a great day :)"
 NEGATIVE = "worst service ever, so angry"
 # Markup in a tweet must show as text, never become an element.
@@ -181,9 +184,10 @@ def test_validation_errors_show_next_to_their_fields_without_a_request(page, ser
     assert page.is_hidden("#token-error")
     shot(page, "form-validation")
 
-    page.fill("#tweets", "fine\n" + "x" * 1001)
+    page.fill("#tweets", "fine\n" + "x" * (MAX_TWEET_CHARS + 1))
     page.click("#submit")
-    assert page.inner_text("#tweets-error") == "Line 2 is 1001 characters; the limit is 1000."
+    too_long = f"Line 2 is {MAX_TWEET_CHARS + 1} characters; the limit is {MAX_TWEET_CHARS}."
+    assert page.inner_text("#tweets-error") == too_long
     assert sent == []
 
 
