@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # largest valid request (1000 tweets of 560 characters, ?model=all: 1,120,000) once a minute.
     WORK_LIMIT: str = "2000000/minute"
     # Requests of one token being served at once by one worker (api/fairness.py); 429 beyond.
-    MAX_IN_FLIGHT: int = Field(4, ge=1)
+    MAX_IN_FLIGHT: int = Field(8, ge=1)
     # Connections one client address (IPv4 /32, IPv6 /64) may hold open in one worker, and all
     # addresses together, below the worker's pool (WORKER_CONNECTIONS; default 90% of it): over
     # either, a new connection is closed at once, before any TLS work (api/connections.py).

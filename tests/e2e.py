@@ -71,6 +71,7 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
         "API_TLS_CLIENT_CA": str(certs / "ca.crt"),
         "API_RATE_LIMIT": "100000/minute",
         "API_WORK_LIMIT": "1000000000/minute",
+        "API_MAX_IN_FLIGHT": "1000",
         "API_AUTH_FAILURE_LIMIT": "100000/minute",
         # Each server its own history, never the project's instance/history.db.
         "API_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}",
