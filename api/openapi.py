@@ -17,6 +17,24 @@ RATE_HEADERS = {
     "X-RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "string"}},
     "X-RateLimit-Reset": {"description": "When the window resets (Unix time).", "schema": {"type": "string"}},
 }
+# The work budget (api/budget.py), on every predict answer and on its 429.
+WORK_HEADERS = {
+    "X-Work-Limit": {
+        "description": "Work units (characters x models) of the token's budget in a window.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "X-Work-Remaining": {
+        "description": "Work units left in the window.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "required": True,
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
 
 
 def _json(schema):
@@ -82,15 +100,22 @@ def _responses(config):
         "RateLimited": _error(
             429,
             ["rate_limited"],
-            "Over the rate limit of this token (or of this client address, before authentication).",
-            headers={
-                "Retry-After": {
-                    "required": True,
-                    "description": "Seconds to wait before retrying.",
-                    "schema": {"type": "string", "pattern": "^[0-9]+$"},
-                },
-                **RATE_HEADERS,
-            },
+            "Over the request limit of this token (or of this client address, before authentication).",
+            headers={**RETRY_AFTER, **RATE_HEADERS},
+        ),
+        "PredictLimited": _error(
+            429,
+            ["rate_limited", "work_limit_exceeded", "too_many_in_flight"],
+            "Over the request limit, over the work budget (characters x models a window; "
+            f"`{config[c.WORK_LIMIT]}`), or with {config[c.MAX_IN_FLIGHT]} requests of this token "
+            "already being served by this worker. `Retry-After` says when it would fit.",
+            headers={**RETRY_AFTER, **RATE_HEADERS},
+        ),
+        "PredictTooLarge": _error(
+            413,
+            ["request_entity_too_large", "work_too_large"],
+            f"The body is over {config[c.MAX_BODY_BYTES]} bytes, or the request costs more work than a "
+            f"whole window of the budget (`{config[c.WORK_LIMIT]}`): split it.",
         ),
         "NotReady": _error(503, ["not_ready"], "The model is not loaded yet."),
         "UriTooLong": _error(
@@ -314,11 +339,12 @@ def _paths(models):
                                 for name in ("Labels", "DetailedLabels", "AllLabels", "AllDetailed")
                             ]
                         },
-                        RATE_HEADERS,
+                        {**RATE_HEADERS, **WORK_HEADERS},
                     ),
                     "400": _ref("responses", "InvalidRequest"),
                     **limited,
-                    "413": _ref("responses", "TooLarge"),
+                    "429": _ref("responses", "PredictLimited"),
+                    "413": _ref("responses", "PredictTooLarge"),
                     "414": _ref("responses", "UriTooLong"),
                     "415": _ref("responses", "UnsupportedMediaType"),
                 },

@@ -106,3 +106,26 @@ def test_a_failing_storage_falls_back_to_memory_and_says_so():
     assert events.fallbacks == 2
     assert events.shared is False
     assert all("work budget storage unreachable" in line for line in log.warnings)
+
+
+def _documented_codes(client, status):
+    """Return the error codes the OpenAPI document lists for predict's ``status`` answer."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    ref = spec["paths"]["/api/v1/predict"]["post"]["responses"][str(status)]["$ref"]
+    response = spec["components"]["responses"][ref.rsplit("/", 1)[1]]
+    narrowed = response["content"]["application/json"]["schema"]["allOf"][1]
+    return narrowed["properties"]["error"]["properties"]["code"]["enum"]
+
+
+def test_the_budget_answers_are_documented(make_app, auth_header):
+    client = make_app(**{c.WORK_LIMIT: "50/minute", c.RATE_LIMIT: "1000/minute"}).test_client()
+    spec = client.get("/api/v1/openapi.json").get_json()
+    ok_headers = spec["paths"]["/api/v1/predict"]["post"]["responses"]["200"]["headers"]
+    assert {"X-Work-Limit", "X-Work-Remaining"} <= set(ok_headers)
+    with time_machine.travel(NOW, tick=False):
+        too_large = _predict(client, auth_header, "x" * 51)
+        _predict(client, auth_header, "x" * 50)
+        over_budget = _predict(client, auth_header, "x")
+    assert too_large.get_json()["error"]["code"] in _documented_codes(client, 413)
+    assert over_budget.get_json()["error"]["code"] in _documented_codes(client, 429)
+    assert "too_many_in_flight" in _documented_codes(client, 429)
