@@ -35,8 +35,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from api import constants as c
-from api.labels import LABELS, sigmoid
 from api.private import private_sqlite
+from model.labels import label_of, sigmoid
 
 log = logging.getLogger(__name__)
 # Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
@@ -420,7 +420,7 @@ def _rows(bind_created, created, token, keys, texts, scores, versions):
     created = bind_created(created)
     texts = texts if texts is not None else [None] * len(keys)
     return [
-        (created, token, key, LABELS[score > 0], sigmoid(score), model, versions[model], text)
+        (created, token, key, label_of(score), sigmoid(score), model, versions[model], text)
         for model, model_scores in scores.items()
         for key, score, text in zip(keys, model_scores, texts, strict=True)
     ]

@@ -24,8 +24,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 from api import constants as c
 from api.auth import auth, is_admin
 from api.errors import error_response
-from api.labels import LABELS
 from api.multiproc import MULTIPROC_ENV
+from model.labels import LABELS, label_of
 
 # The classic text format: every Prometheus version reads it.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -125,12 +125,10 @@ class Metrics:
 def count_scored(scores):
     """Count one request's scored tweets by model and label; ``scores`` is ``{model: [log-odds]}``."""
     tweets = current_app.extensions[c.EXT_METRICS].tweets
-    negative, positive = LABELS
     for model, model_scores in scores.items():
-        # The label rule of api.labels: Positive when the log-odds are above 0.
-        positives = sum(score > 0 for score in model_scores)
-        tweets.labels(model, positive).inc(positives)
-        tweets.labels(model, negative).inc(len(model_scores) - positives)
+        labels = [label_of(score) for score in model_scores]
+        for label in LABELS:
+            tweets.labels(model, label).inc(labels.count(label))
 
 
 @bp.get("/metrics")

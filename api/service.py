@@ -3,9 +3,9 @@
 from collections.abc import Callable
 
 from api.chunks import score_in_chunks
-from api.labels import LABELS, sigmoid
 from model import artifacts
 from model.errors import ArtifactError
+from model.labels import label_of, sigmoid
 
 ALL = "all"
 
@@ -92,5 +92,5 @@ def _answer(scores, detail):
     """Return one model's labels, or label-and-score objects, for its log-odds ``scores``."""
     # Labels and scores come from the same log-odds, so they can never disagree.
     if not detail:
-        return [LABELS[score > 0] for score in scores]
-    return [{"label": LABELS[score > 0], "score": sigmoid(score)} for score in scores]
+        return [label_of(score) for score in scores]
+    return [{"label": label_of(score), "score": sigmoid(score)} for score in scores]

@@ -9,11 +9,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
 from model.features import FEATURE_NAMES, FrequencyFeaturizer
+from model.labels import label_of, sigmoid
 from model.text import preprocess
 
 FORMAT = "freqlr"
 FORMAT_VERSION = 1
-LABELS = ("Negative", "Positive")
 
 
 class FrequencyLogisticModel:
@@ -72,7 +72,7 @@ class FrequencyLogisticModel:
 
     def predict_proba(self, texts):
         """Return P(Positive) for each raw tweet."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(texts)))
+        return np.array([sigmoid(score) for score in self._scores(texts)])
 
     def predict(self, texts):
         """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
@@ -80,8 +80,7 @@ class FrequencyLogisticModel:
 
     def predict_labels(self, texts):
         """Return "Positive" or "Negative" for each raw tweet."""
-        positive, negative = LABELS[1], LABELS[0]
-        return [positive if score > 0 else negative for score in self._scores(texts)]
+        return [label_of(score) for score in self._scores(texts)]
 
     def _tokens(self, texts):
         """Preprocess raw tweets into token lists."""

@@ -9,11 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from model.errors import ArtifactError
+from model.labels import label_of, sigmoid
 from model.text import normalize, preprocess
 
 FORMAT = "nblr"
 FORMAT_VERSION = 1
-LABELS = ("Negative", "Positive")
 LEXICON_FEATURES = ("vader_compound", "vader_positive", "vader_negative")
 
 
@@ -72,7 +72,7 @@ class NBLogisticModel:
 
     def predict_proba(self, texts):
         """Return P(Positive) for each raw tweet."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(texts)))
+        return np.array([sigmoid(score) for score in self.decision_function(texts)])
 
     def predict(self, texts):
         """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
@@ -80,7 +80,7 @@ class NBLogisticModel:
 
     def predict_labels(self, texts):
         """Return "Positive" or "Negative" for each raw tweet."""
-        return [LABELS[i] for i in self.predict(texts)]
+        return [label_of(score) for score in self.decision_function(texts)]
 
     @staticmethod
     def _inputs(texts):

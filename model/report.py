@@ -12,6 +12,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
 from model.evaluate import CALIBRATION_BINS
+from model.labels import LABELS
 
 REPORT = "report.md"
 GOOD_ECE = 0.05
@@ -23,7 +24,6 @@ METRICS = (
     ("roc_auc", "ROC AUC"),
     ("brier", "Brier"),
 )
-LABELS = ("Negative", "Positive")
 # Backslash-escaped so tweet text shows as typed: no emphasis, links, HTML, entities or broken table cells.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~!#])")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")

@@ -24,9 +24,8 @@ from tqdm import tqdm
 
 from model import artifacts
 from model.errors import ArtifactError, ModelError, ScoreError
+from model.labels import label_of, sigmoid
 
-# The API's labels (api.service.LABELS), indexed by "log-odds > 0".
-LABELS = ("Negative", "Positive")
 OUTPUT_HEADER = ("id", "label", "score")
 DEFAULT_CHUNK_ROWS = 1000
 # Chunks in flight per worker: one being scored and one queued, so a worker never waits for the reader.
@@ -140,9 +139,7 @@ def score_file(
             unit=" rows", unit_scale=True, file=sys.stderr, disable=_disabled(progress), mininterval=0.5
         ) as bar:
             for ids, scores in scorer.map(reader):
-                writer.writerows(
-                    zip(ids, [LABELS[s > 0] for s in scores], map(probability, scores), strict=True)
-                )
+                writer.writerows(zip(ids, map(label_of, scores), map(sigmoid, scores), strict=True))
                 if size:
                     bar.total = max(bar.n + len(ids), _estimate_rows(reader.rows, raw.tell(), size))
                 bar.update(len(ids))
@@ -156,18 +153,6 @@ def score_file(
             file=sys.stderr,
         )
     return reader.rows
-
-
-def probability(log_odds):
-    """Return P(Positive) for a log-odds score, exactly as the API's ``?detail=true`` score.
-
-    The same arithmetic as ``api.service.sigmoid`` (tests/test_score.py compares the
-    two outputs), kept here so that scoring does not import the web application.
-    """
-    if log_odds >= 0:
-        return 1.0 / (1.0 + math.exp(-log_odds))
-    odds = math.exp(log_odds)
-    return odds / (1.0 + odds)
 
 
 def available_cores():

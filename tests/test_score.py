@@ -16,6 +16,7 @@ from model import score, text
 from model.__main__ import main
 from model.artifacts import DEFAULT_DIR, load
 from model.errors import ArtifactError
+from model.labels import sigmoid
 from tests.e2e import BODY, ROOT
 
 URL = "/api/v1/predict"
@@ -277,8 +278,8 @@ def test_a_byte_order_mark_and_a_huge_field_are_read(tmp_path, capsys):
     model = load(DEFAULT_DIR)[0]
     expected = model.decision_function([huge, BODY["t2"]]).tolist()
     assert _scored(tmp_path / "out.csv") == [
-        ["a", "Positive" if expected[0] > 0 else "Negative", repr(score.probability(expected[0]))],
-        ["b", "Negative", repr(score.probability(expected[1]))],
+        ["a", "Positive" if expected[0] > 0 else "Negative", repr(sigmoid(expected[0]))],
+        ["b", "Negative", repr(sigmoid(expected[1]))],
     ]
 
 
