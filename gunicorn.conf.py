@@ -80,8 +80,7 @@ proc_name = "sentiment-api-" + bind.replace(":", "-")
 
 # Prediction history: one writer process for the whole server (api/historyd.py), which
 # Gunicorn's dirty arbiter starts, restarts if it dies, and stops with the server.
-HISTORY_ENABLED = settings.HISTORY_URL.strip().lower() != "none"
-if HISTORY_ENABLED:
+if settings.history_enabled:
     dirty_apps = [c.HISTORY_WRITER_APP]
     dirty_workers = 1
     # Seconds the writer may take to finish writing what it holds when the server stops.
@@ -160,7 +159,7 @@ def _prepare_history_writer(server):
 
     Both inherit the variable: the writer listens there, the workers send their history there.
     """
-    if not HISTORY_ENABLED:
+    if not settings.history_enabled:
         return
     # mkdtemp: mode 0700, so only this user's processes can reach the socket or forge its state file.
     server.history_writer_dir = tempfile.mkdtemp(prefix="sentiment-api-history-")
@@ -179,7 +178,7 @@ def _migrate_history(server):
     driver before the workers' gevent patching. If the database is down, the server
     starts anyway (predictions do not need it) and each worker migrates once it answers.
     """
-    if settings.HISTORY_URL.strip().lower() == "none":
+    if not settings.history_enabled:
         return
     try:
         result = subprocess.run(

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import history
-from api.config import Settings
+from api.config import Settings, url_keeps_history
 from api.tokenstore import TokenExists, create_token, list_tokens, revoke_token
 
 
@@ -62,7 +62,7 @@ def main(argv=None):
 
 def _migrate(url):
     """Run the history migrations on ``url``; return the exit status."""
-    if url.strip().lower() == history.DISABLED:
+    if not url_keeps_history(url):
         print("API_HISTORY_URL=none: no history database to migrate", file=sys.stderr)
         return 0
     try:

@@ -11,6 +11,13 @@ from api import constants as c
 from model.paths import ARTIFACTS_DIR as DEFAULT_ARTIFACTS_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The HISTORY_URL that keeps no prediction history.
+HISTORY_OFF = "none"
+
+
+def url_keeps_history(url: str) -> bool:
+    """Return whether a history URL asks for a history: anything but HISTORY_OFF, in any case or spacing."""
+    return url.strip().lower() != HISTORY_OFF
 
 
 class Settings(BaseSettings):
@@ -45,7 +52,7 @@ class Settings(BaseSettings):
     # exceed 280 characters; the worst valid request stays at ~3 s of CPU (README).
     MAX_TWEET_CHARS: int = Field(560, ge=1)
     MAX_KEY_CHARS: int = Field(128, ge=1)
-    # Prediction history (api/history.py): a SQLAlchemy URL, or "none" to keep no history.
+    # Prediction history (api/history.py): a SQLAlchemy URL, or HISTORY_OFF to keep no history.
     HISTORY_URL: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'history.db'}"
     # Tweets are personal data: their text is stored only when the operator asks for it.
     HISTORY_TEXT: bool = False
@@ -79,6 +86,11 @@ class Settings(BaseSettings):
     TLS_PROFILE: Literal["intermediate", "modern"] = "intermediate"
     TLS_CLIENT_AUTH: Literal["none", "required"] = "none"
     TLS_CLIENT_CA: Path = PROJECT_ROOT / "certs" / "ca.crt"
+
+    @property
+    def history_enabled(self) -> bool:
+        """Whether this server keeps a prediction history (HISTORY_URL is not HISTORY_OFF)."""
+        return url_keeps_history(self.HISTORY_URL)
 
     def flask_config(self):
         """Return the settings as Flask config keys (those of api.constants and extensions')."""

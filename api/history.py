@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 # Alembic says "Context impl ..." at INFO on every revision check; the writer logs its own line instead.
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
-DISABLED = "none"
 # Rows (one per tweet and model) waiting per worker to be written; a request that would go beyond
 # is dropped (and counted) rather than holding memory while the database or the writer is slow.
 # About 100 bytes a row (an estimate, not measured): ~20 MB. Counted in rows, not requests, so

@@ -37,8 +37,8 @@ from gunicorn.dirty import DirtyApp
 from prometheus_client import CollectorRegistry, Counter
 
 from api import constants as c
-from api.config import Settings
-from api.history import DISABLED, History, row_count
+from api.config import Settings, url_keeps_history
+from api.history import History, row_count
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def init_app(app):
     database does not (predictions never depend on it).
     """
     url = app.config[c.HISTORY_URL]
-    if url.strip().lower() == DISABLED:
+    if not url_keeps_history(url):
         app.extensions[c.EXT_HISTORY] = None
         return None
     options = {
