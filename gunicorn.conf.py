@@ -14,8 +14,6 @@ import tempfile
 from api import balance, multiproc, tls
 from api import constants as c
 from api.config import Settings
-from model import artifacts
-from model.errors import ArtifactError
 
 # Typed and checked: a bad API_* value stops the server here, with its name.
 settings = Settings()
@@ -98,12 +96,9 @@ def on_starting(server):
     Each worker verifies them again when it loads the model; this check only
     spares the operator a traceback per worker.
     """
-    try:
-        models, default = artifacts.load_all(settings.ARTIFACTS_DIR)
-        if (settings.MODEL or default) not in models:
-            raise ArtifactError(f"API_MODEL={settings.MODEL!r} is not one of {', '.join(models)}")
-    except ArtifactError as exc:
-        server.log.error("refusing to start: %s", exc)
+    problem = _artifact_problem()
+    if problem:
+        server.log.error("refusing to start: %s", problem)
         sys.exit(1)
     if settings.MAX_CONNECTIONS is not None and settings.MAX_CONNECTIONS >= worker_connections:  # noqa: SIM300
         # At the pool's size the pool could fill, and the worker would stop accepting (api/connections.py).
@@ -164,6 +159,34 @@ def _prepare_history_writer(server):
     # mkdtemp: mode 0700, so only this user's processes can reach the socket or forge its state file.
     server.history_writer_dir = tempfile.mkdtemp(prefix="sentiment-api-history-")
     os.environ[c.HISTORY_WRITER_SOCKET] = os.path.join(server.history_writer_dir, "writer.sock")
+
+
+# Loading and verifying both models takes ~1.5 s; far more means a hung disk, not a slow check.
+ARTIFACT_CHECK_TIMEOUT = 60
+
+
+def _artifact_problem():
+    """Return why the artifacts cannot be served (one line), or None if ``python -m model check`` passes.
+
+    In a child process, so that the master never imports scikit-learn and the models:
+    each worker loads them itself, and the master stays small.
+    """
+    chosen = ["--model", settings.MODEL] if settings.MODEL else []
+    try:
+        # An argument list, no shell: the folder and the model name are the operator's own settings.
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "model", "check", "--artifacts", str(settings.ARTIFACTS_DIR), *chosen],
+            capture_output=True,
+            text=True,
+            timeout=ARTIFACT_CHECK_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"the model artifact check did not finish in {ARTIFACT_CHECK_TIMEOUT} s"
+    if result.returncode == 0:
+        return None
+    lines = result.stderr.strip().splitlines() or [f"python -m model check exited {result.returncode}"]
+    return lines[-1].removeprefix("error: ")
 
 
 # A database that hangs must not hold the server's start for long; the workers migrate later if needed.

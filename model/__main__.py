@@ -1,4 +1,4 @@
-"""Command line: ``python -m model train|evaluate|score``."""
+"""Command line: ``python -m model train|evaluate|score|check``."""
 
 import argparse
 import sys
@@ -30,6 +30,9 @@ def _parser():
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
     commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the report")
     score.add_parser(commands)
+    check = commands.add_parser("check", help="load and verify every artifact (the server's start-up check)")
+    check.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
+    check.add_argument("--model", default=None, help="the model to be served (default: the manifest's)")
     return parser
 
 
@@ -51,6 +54,8 @@ def main(argv=None):
                 print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")
         elif args.command == "score":
             return score.run(args)
+        elif args.command == "check":
+            print(artifacts.check(args.artifacts, args.model))
         else:
             from model.evaluate import evaluate
             from model.report import write_report

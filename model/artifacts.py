@@ -126,6 +126,19 @@ def load_all(directory=DEFAULT_DIR):
     return models, default_name(manifest)
 
 
+def check(directory: str | os.PathLike = DEFAULT_DIR, name: str | None = None) -> str:
+    """Load and verify every model, and that ``name`` (or the default) is one; return a one-line summary.
+
+    Raises ArtifactError naming what is wrong.
+    """
+    models, default = load_all(directory)
+    chosen = name or default
+    if chosen not in models:
+        raise ArtifactError(f"model {chosen!r} is not one of {', '.join(models) or 'no models'}")
+    versions = ", ".join(f"{n} {entry['version']}" for n, (_, entry) in models.items())
+    return f"{Path(directory)}: {versions} verified; serving {chosen}"
+
+
 def default_name(manifest):
     """Return the name of the manifest's default model."""
     return manifest.get("default_model", DEFAULT_MODEL)

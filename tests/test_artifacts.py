@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api import constants as c
+from model.__main__ import main
 from model.artifacts import DEFAULT_DIR
 from model.data import DEFAULT_DATA
 from model.errors import ArtifactError
@@ -59,6 +60,27 @@ def test_missing_manifest_is_named(make_app, artifact_copy):
 def test_unknown_model_name_is_named(make_app):
     with pytest.raises(ArtifactError, match="'nope' is not in"):
         make_app(**{c.MODEL_NAME: "nope"})
+
+
+def test_check_command_verifies_every_model(capsys):
+    assert main(["check", "--artifacts", str(DEFAULT_DIR)]) == 0
+    assert re.fullmatch(r".*: freqlr v1-\w+, nblr v1-\w+ verified; serving freqlr\n", capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("damage", "args", "message"),
+    [
+        ("alter", [], r"freqlr\.json fails its SHA-256 check"),
+        ("none", ["--model", "nope"], r"model 'nope' is not one of freqlr, nblr"),
+    ],
+)
+def test_check_command_fails_with_one_line(capsys, artifact_copy, damage, args, message):
+    if damage == "alter":
+        with open(artifact_copy / "freqlr.json", "ab") as handle:
+            handle.write(b" ")
+    assert main(["check", "--artifacts", str(artifact_copy), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and re.search(message, err)
 
 
 def test_serving_code_never_unpickles():

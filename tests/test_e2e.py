@@ -109,3 +109,27 @@ def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
     assert "refusing to start" in result.stderr
     assert str(artifacts / "freqlr.json") in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_refuses_to_start_with_an_unknown_model():
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_MODEL": "nope"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "refusing to start: model 'nope' is not one of freqlr, nblr" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_gunicorn_master_imports_no_scikit_learn():
+    """The master checks the artifacts in a child (python -m model check); only workers load the models."""
+    probe = "import runpy, sys; runpy.run_path('gunicorn.conf.py'); print('sklearn' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
