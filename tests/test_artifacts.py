@@ -71,7 +71,7 @@ def test_check_command_verifies_every_model(capsys):
     ("damage", "args", "message"),
     [
         ("alter", [], r"freqlr\.json fails its SHA-256 check"),
-        ("none", ["--model", "nope"], r"model 'nope' is not one of freqlr, nblr"),
+        ("intact", ["--model", "nope"], r"model 'nope' is not one of freqlr, nblr"),
     ],
 )
 def test_check_command_fails_with_one_line(capsys, artifact_copy, damage, args, message):
