@@ -105,7 +105,7 @@ class Metrics:
         started = g.get("metrics_started")
         if started is not None:
             self.latency.labels(endpoint).observe(time.perf_counter() - started)
-        # Only the limiter answers 429, and only authentication 401.
+        # Every 429 is a limit's (requests, work budget, requests in flight); every 401 authentication's.
         if status == 429:
             self.rate_limited.labels(endpoint).inc()
         elif status == 401:
