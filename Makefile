@@ -95,7 +95,7 @@ lint: $(VENV)/.dev ## Lint the Python code, its import rules (pyproject.toml) an
 # Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.
 .PHONY: deploy-check
 deploy-check: $(VENV)/.dev ## Validate the Compose file and Kubernetes manifests in deploy/
-	$(PY) -m pytest tests/test_deploy.py -q
+	$(PY) -m pytest tests/test_deploy_*.py -q
 
 clean: ## Remove caches and reports (keeps .venv, certs and tokens)
 	rm -rf .pytest_cache .ruff_cache reports
