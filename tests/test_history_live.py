@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.e2e import BODY, LABELS, access_records, request, running_server
-from tests.test_history import db_url  # noqa: F401 - the shared fixture, used by name
+from tests.history_helpers import db_url  # noqa: F401 - the shared fixture, used by name
 
 REQUESTS = 40
 
