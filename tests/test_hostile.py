@@ -1,18 +1,16 @@
-"""Hostile clients against a real Gunicorn over TLS.
+"""Hostile clients against a real Gunicorn over TLS, all sharing one server.
 
 Idle, stalled-handshake and slowloris connections must not slow a normal
 client and must be closed by the server (TLS_HANDSHAKE_TIMEOUT bounds the
 handshake, ``keepalive`` the request line and headers); plain HTTP, old TLS
 and junk on the TLS port are refused quietly; requests over Gunicorn's limits
-get a 4xx; SIGTERM lets a request in flight finish.
+get a 4xx. SIGTERM and a slow body, which need a server of their own, are in
+tests/test_hostile_timeouts.py.
 """
 
-import http.client
 import json
 import re
-import runpy
 import select
-import signal
 import socket
 import ssl
 import threading
@@ -21,20 +19,16 @@ import time
 import pytest
 
 from tests.e2e import (
-    BODY,
     LABELS,
-    ROOT,
-    access_records,
     log_records,
     pinned_tls_context,
     predict,
     running_server,
 )
+from tests.hostile_helpers import CONF, HANDSHAKE_TIMEOUT, read_response, tls_connect, wait_for_workers
 
 pytestmark = pytest.mark.e2e
 
-CONF = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-HANDSHAKE_TIMEOUT = 2  # seconds; short, to keep these tests fast
 IDLE, STALLED, SLOWLORIS = 200, 25, 25
 # The bound on closing a hostile connection: handshake timeout + header timeout + slack.
 CLOSE_BOUND = HANDSHAKE_TIMEOUT + CONF["keepalive"] + 3
@@ -52,19 +46,6 @@ def server(tmp_path_factory):
         yield server
 
 
-def tls_connect(server):
-    """Open a verified TLS connection to the server."""
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    return server.context.wrap_socket(sock, server_hostname="127.0.0.1")
-
-
-def read_response(sock):
-    """Read one HTTP response from ``sock``; return (status, headers, body bytes)."""
-    response = http.client.HTTPResponse(sock)
-    response.begin()
-    return response.status, response.headers, response.read()
-
-
 def client_hello_start(length=10):
     """Return the first ``length`` bytes of a real TLS ClientHello."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -77,17 +58,6 @@ def client_hello_start(length=10):
 def new_log(server, mark):
     """Return the server log lines written after ``mark`` (a length of the log) that are not access lines."""
     return [line for line in log_records(server.log()[mark:]) if line["logger"] != "gunicorn.access"]
-
-
-def wait_for_workers(server, count=2, timeout=20):
-    """Send requests until ``count`` workers have answered one: each has its signal handlers by then."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pids = {str(line["pid"]) for line in access_records(server.log(), "/api/v1/predict")}
-        if len(pids) >= count:
-            return pids
-        assert predict(server)[0] == 200
-    raise AssertionError(f"fewer than {count} workers answered in {timeout}s:\n{server.log()}")
 
 
 class Hostile(threading.Thread):
@@ -279,65 +249,3 @@ def test_requests_over_gunicorn_limits_get_a_4xx(server, name):
     # The answer names a request id of its own, and so do Gunicorn's lines about it.
     assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-ID"])
     assert headers["X-Request-ID"] in {line["request_id"] for line in new_log(server, mark)}
-
-
-def _raw_predict(server):
-    """Return the head and the body of a predict request, as bytes, to send piece by piece."""
-    body = json.dumps(BODY).encode()
-    head = (
-        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    return head, body
-
-
-def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
-    graceful_timeout = CONF["graceful_timeout"]
-    with running_server(tmp_path) as server:
-        wait_for_workers(server)
-        head, body = _raw_predict(server)
-        with tls_connect(server) as tls:
-            tls.sendall(head + body[: len(body) // 2])
-            time.sleep(0.5)  # the worker is now in the app, reading the body
-            stopped_at = time.monotonic()
-            server.process.send_signal(signal.SIGTERM)
-            time.sleep(1.5)  # a worker notices within a second
-            assert server.process.poll() is None, "the master did not wait for the request in flight"
-            with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-            tls.sendall(body[len(body) // 2 :])
-            status, _, answer = read_response(tls)
-        assert (status, json.loads(answer)) == (200, LABELS)
-        server.process.wait(timeout=graceful_timeout + 5)
-        elapsed = time.monotonic() - stopped_at
-    print(f"master exited {server.process.returncode} {elapsed:.1f} s after SIGTERM")
-    assert server.process.returncode == 0
-    assert elapsed < graceful_timeout
-
-
-def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
-    with running_server(tmp_path, env={"REQUEST_TIMEOUT": "3"}) as server:
-        head, body = _raw_predict(server)
-        with tls_connect(server) as tls:
-            tls.sendall(head)
-            started = time.monotonic()
-            closed = False
-            for byte in body:  # one byte every 0.5 s: the whole body would take far longer than 3 s
-                try:
-                    tls.sendall(bytes([byte]))
-                except OSError:
-                    closed = True
-                    break
-                if time.monotonic() - started > 10:
-                    break
-                time.sleep(0.5)
-            if not closed:
-                tls.settimeout(5)
-                try:
-                    closed = tls.recv(1) == b""
-                except OSError:
-                    closed = True
-            elapsed = time.monotonic() - started
-        assert closed, "the slow client still held its connection"
-        assert elapsed < 8
-        assert predict(server) == (200, LABELS)
