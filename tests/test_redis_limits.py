@@ -4,6 +4,7 @@ Each test starts its own redis-server on a free loopback port, so it can stop
 and restart it without touching the machine's shared instance.
 """
 
+import http.client
 import json
 import shutil
 import subprocess
@@ -125,21 +126,39 @@ def test_redis_loss_falls_back_per_worker_and_recovers(tmp_path):
             assert request(server.url + "/readyz", server.context)[2]["rate_limit_storage"]["shared"] is True
 
 
-def _call(server, token, method, path, body=None):
-    """Send one request over a new connection; return the status (connection errors count as None).
+def _spread_calls(server, token, calls, connections=8):
+    """Send ``calls`` (method, path, body) over ``connections`` keep-alive connections opened up front,
+    one thread each; return the statuses in call order.
 
-    The body is not parsed: /metrics answers in Prometheus' text format.
+    Held open together, the connections are shared out between the workers by the connection
+    balance (api/balance.py), so the calls reach both; a new connection per call could all
+    land on whichever worker woke first. Bodies are not parsed: /metrics answers in text.
     """
+    conns = [
+        http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=30)
+        for _ in range(connections)
+    ]
+    for conn in conns:
+        conn.connect()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server.url + path, data=data, headers=headers, method=method)
+    statuses = [None] * len(calls)
+
+    def run(index):
+        conn = conns[index]
+        for i in range(index, len(calls), connections):
+            method, path, body = calls[i]
+            conn.request(method, path, json.dumps(body) if body is not None else None, headers)
+            response = conn.getresponse()
+            response.read()
+            statuses[i] = response.status
+
     try:
-        with urllib.request.urlopen(req, context=server.context, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, ConnectionError):
-        return None
+        with ThreadPoolExecutor(max_workers=connections) as pool:
+            list(pool.map(run, range(connections)))
+    finally:
+        for conn in conns:
+            conn.close()
+    return statuses
 
 
 # Every authenticated endpoint: one token's requests to all of them share one budget.
@@ -159,8 +178,7 @@ def test_one_budget_per_token_across_endpoints_and_workers(tmp_path):
         with running_server(tmp_path, workers=2, env=env) as server:
             admin = create_token(server.tokens_file, "scraper", admin=True)  # /metrics needs an admin token
             calls = [ENDPOINTS[i % len(ENDPOINTS)] for i in range(3 * limit)]
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                statuses = list(pool.map(lambda call: _call(server, admin, *call), calls))
+            statuses = _spread_calls(server, admin, calls)
             log = server.log()
     assert statuses.count(200) == limit, statuses
     assert statuses.count(429) == 2 * limit, statuses
@@ -173,9 +191,8 @@ def test_work_budget_is_exact_across_workers(tmp_path):
     with redis_server() as (url, client):
         env["API_RATE_LIMIT_STORAGE"] = url
         with running_server(tmp_path, workers=2, env=env) as server:
-            body = {"a": "x" * cost}
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                statuses = list(pool.map(lambda _: _predict(server, server.token, body), range(60)))
+            calls = [("POST", "/api/v1/predict", {"a": "x" * cost})] * 60
+            statuses = _spread_calls(server, server.token, calls)
             log = server.log()
             work_keys = [key for key in client.keys("*") if b"work" in key]
     assert statuses.count(200) == budget // cost, statuses
