@@ -97,14 +97,7 @@ def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
     else:
         (artifacts / "freqlr.json").unlink()
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_ARTIFACTS_DIR": str(artifacts)}
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start_gunicorn(env)
     assert result.returncode != 0
     assert "refusing to start" in result.stderr
     assert str(artifacts / "freqlr.json") in result.stderr
@@ -113,14 +106,7 @@ def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
 
 def test_gunicorn_refuses_to_start_with_an_unknown_model():
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_MODEL": "nope"}
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _start_gunicorn(env)
     assert result.returncode != 0
     assert "refusing to start: model 'nope' is not one of freqlr, nblr" in result.stderr
     assert "Traceback" not in result.stderr
@@ -133,3 +119,15 @@ def test_the_gunicorn_master_imports_no_scikit_learn():
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def _start_gunicorn(env):
+    """Run Gunicorn as `make api-start` does, expecting it to refuse to start; return the finished run."""
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
