@@ -103,6 +103,16 @@ def open_form(page, server):
     hint.filter(has_text=f"up to {MAX_ITEMS} lines").wait_for()
 
 
+def enter_token(page, token):
+    """Type ``token`` and wait until the page has used it to read the model list.
+
+    Reading the list clears a shown token error, which moves the submit button; a click must not race that.
+    """
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    page.locator("#model option[value='nblr']").wait_for(state="attached")
+
+
 def predict_requests(page):
     """Start recording the predict calls the page makes; return the list they are added to."""
     sent = []
@@ -153,9 +163,7 @@ def test_form_labels_tweets_and_shows_the_positive_share(page, server):
 def test_model_chooser_is_filled_from_the_api(page, server):
     """Once the token is typed, the chooser lists the served models, and a chosen one is asked for."""
     open_form(page, server)
-    page.fill("#token", server.token)
-    page.dispatch_event("#token", "change")
-    page.locator("#model option[value='nblr']").wait_for(state="attached")
+    enter_token(page, server.token)
     values = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
     assert values == ["", "freqlr", "nblr"]
 
@@ -177,7 +185,8 @@ def test_validation_errors_show_next_to_their_fields_without_a_request(page, ser
     assert page.get_attribute("#tweets", "aria-invalid") == "true"
 
     page.fill("#tweets", "\n".join(f"tweet number {i}" for i in range(MAX_ITEMS + 1)))
-    page.fill("#token", server.token)
+    enter_token(page, server.token)
+    assert page.is_hidden("#token-error")
     page.click("#submit")
     too_many = f"{MAX_ITEMS + 1} tweets; the limit is {MAX_ITEMS} per request."
     assert page.inner_text("#tweets-error") == too_many
