@@ -39,11 +39,11 @@ browser:
 install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
 
 certs: $(VENV)/.runtime ## Generate the local CA and server certificate in certs/ (FORCE=1 to replace)
-	$(PY) -m api.certs $(if $(FORCE),--force,)
+	$(PY) -m api.ops.certs $(if $(FORCE),--force,)
 
 client-cert: $(VENV)/.runtime ## Issue a client certificate for mutual TLS: make client-cert NAME=alice
 	@test -n "$(NAME)" || { echo "usage: make client-cert NAME=<name>" >&2; exit 2; }
-	$(PY) -m api.certs --client "$(NAME)"
+	$(PY) -m api.ops.certs --client "$(NAME)"
 
 token: $(VENV)/.runtime ## Create a token: make token NAME=alice [ADMIN=1: sees every caller's history] [FORCE=1: replace]
 	@test -n "$(NAME)" || { echo "usage: make token NAME=<name> [ADMIN=1] [FORCE=1]" >&2; exit 2; }
@@ -95,7 +95,7 @@ lint: $(VENV)/.dev ## Lint the Python code, its import rules (pyproject.toml) an
 # Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.
 .PHONY: deploy-check
 deploy-check: $(VENV)/.dev ## Validate the Compose file and Kubernetes manifests in deploy/
-	$(PY) -m pytest tests/test_deploy_*.py -q
+	$(PY) -m pytest tests/deploy -q
 
 clean: ## Remove caches and reports (keeps .venv, certs and tokens)
 	rm -rf .pytest_cache .ruff_cache reports

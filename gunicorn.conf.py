@@ -11,9 +11,9 @@ import subprocess
 import sys
 import tempfile
 
-from api import balance, multiproc, tls
 from api import constants as c
-from api.config import Settings
+from api.server import balance, multiproc, tls
+from api.settings import Settings
 
 # Typed and checked: a bad API_* value stops the server here, with its name.
 settings = Settings()
@@ -27,13 +27,13 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  
 # req/s) but a handful of idle TCP connections that never start TLS block its
 # threads (Gunicorn issue #2652); gevent served ~5,300 req/s and still answered
 # in 15 ms with 250 such connections open.
-# The subclass bounds the TLS handshake in time (TLS_HANDSHAKE_TIMEOUT), see api/worker.py.
-worker_class = "api.worker.HardenedGeventWorker"
+# The subclass bounds the TLS handshake in time (TLS_HANDSHAKE_TIMEOUT), see api/server/worker.py.
+worker_class = "api.server.worker.HardenedGeventWorker"
 # One worker per core. Prediction is CPU-bound Python; `make bench` on 2 cores
 # with 2, 3 and 4 workers gave the same throughput within run-to-run noise
 # (1000-tweet requests: 111k, 135k, 117k tweets/s), and each worker costs
 # ~186 MiB resident (make bench, both models loaded), so more workers only add memory.
-# Connections are shared fairly between them: see pre_fork and api/balance.py.
+# Connections are shared fairly between them: see pre_fork and api/server/balance.py.
 workers = int(os.environ.get("WORKERS", multiprocessing.cpu_count()))
 # Each connection is a greenlet; idle ones cost a few KiB, not a thread.
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
@@ -48,7 +48,7 @@ keepalive = 5
 # No runtime control socket: less to secure, and nothing written under $HOME.
 control_socket_disable = True
 # A request (reading its body included) must finish within this many seconds:
-# a client that sends its body a byte at a time is cut off (api/worker.py).
+# a client that sends its body a byte at a time is cut off (api/server/worker.py).
 timeout = int(os.environ.get("REQUEST_TIMEOUT", "30"))
 graceful_timeout = 20
 
@@ -70,13 +70,13 @@ errorlog = "-"
 # Every line JSON, the app's included, with request ids; the access log never records query strings
 # or headers (no secrets in logs), so access_log_format is not used. A failing log write is one line
 # (never the request headers) and a failed reopen keeps the old file.
-logger_class = "api.worker.HardenedLogger"
+logger_class = "api.server.worker.HardenedLogger"
 loglevel = settings.LOG_LEVEL
 # Names this server's dirty arbiter's pid file (Gunicorn keeps it in the temporary folder to
 # find an orphan of a crashed run): one name per address, so two servers never share it.
 proc_name = "sentiment-api-" + bind.replace(":", "-")
 
-# Prediction history: one writer process for the whole server (api/historyd.py), which
+# Prediction history: one writer process for the whole server (api/history/writer.py), which
 # Gunicorn's dirty arbiter starts, restarts if it dies, and stops with the server.
 if settings.history_enabled:
     dirty_apps = [c.HISTORY_WRITER_APP]
@@ -86,7 +86,7 @@ if settings.history_enabled:
 
 
 def ssl_context(config, default_ssl_context_factory):
-    """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/tls.py)."""
+    """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/server/tls.py)."""
     return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE)
 
 
@@ -101,7 +101,7 @@ def on_starting(server):
         server.log.error("refusing to start: %s", problem)
         sys.exit(1)
     if settings.MAX_CONNECTIONS is not None and settings.MAX_CONNECTIONS >= worker_connections:  # noqa: SIM300
-        # At the pool's size the pool could fill, and the worker would stop accepting (api/connections.py).
+        # At the pool's size the pool could fill and the worker stop accepting (api/server/connections.py).
         server.log.error(
             "refusing to start: API_MAX_CONNECTIONS=%d must be below WORKER_CONNECTIONS=%d",
             settings.MAX_CONNECTIONS,
@@ -120,13 +120,13 @@ def on_starting(server):
     if not os.environ.get("OPENSSL_CONF"):
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
     # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
-    # the variable, and each writes its metrics to files there (see api/multiproc.py).
+    # the variable, and each writes its metrics to files there (see api/server/multiproc.py).
     server.metrics_dir, server.metrics_dir_created = multiproc.prepare_multiprocess_dir()
     server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
 
 
 def pre_fork(server, worker):
-    """Give each worker a slot on the board that shares connections fairly (api/balance.py)."""
+    """Give each worker a slot on the board that shares connections fairly (api/server/balance.py)."""
     balance.pre_fork(server, worker)
 
 

@@ -30,9 +30,9 @@ EXT_CPU_TURNS = "sentiment_cpu_turns"
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"
 
-# The history writer process (api/historyd.py), run by Gunicorn's dirty arbiter (gunicorn.conf.py):
+# The history writer process (api/history/writer.py), run by Gunicorn's dirty arbiter (gunicorn.conf.py):
 # its dirty app, and the variable by which the master tells it and the workers where its socket is.
-HISTORY_WRITER_APP = "api.historyd:HistoryWriter"
+HISTORY_WRITER_APP = "api.history.writer:HistoryWriter"
 HISTORY_WRITER_SOCKET = "HISTORY_WRITER_SOCKET"
 
 # A metric that both the workers and the history writer count: one name and help for both.

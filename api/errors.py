@@ -1,15 +1,11 @@
-"""One JSON error shape for every layer: werkzeug, auth, limiter and our own."""
+"""The errors a client can cause, and the one JSON shape every layer answers them in.
 
-import logging
+Flask-free, so that the server process (api/server/) answers its own refusals in the same shape
+as the app's handlers (api/web/errors.py).
+"""
+
 import re
 from http import HTTPStatus
-
-from flask import jsonify, request
-from flask_limiter import RateLimitExceeded
-from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import RequestRedirect
-
-log = logging.getLogger(__name__)
 
 
 class APIError(Exception):
@@ -83,16 +79,12 @@ class HistoryUnavailable(APIError):
     code = "history_unavailable"
 
 
-def error_response(status, message, code=None, key=None, headers=None):
-    """Return the JSON error response every error path shares."""
-    error = {"status": status, "code": code or code_for(status), "message": message}
+def error_body(status: int, message: str, code: str | None = None, key: str | None = None) -> dict:
+    """Return the JSON error object every error path shares: ``{"error": {status, code, message[, key]}}``."""
+    error: dict = {"status": status, "code": code or code_for(status), "message": message}
     if key is not None:
         error["key"] = key
-    response = jsonify(error=error)
-    response.status_code = status
-    if headers:
-        response.headers.extend(headers)
-    return response
+    return {"error": error}
 
 
 def code_for(status):
@@ -102,44 +94,3 @@ def code_for(status):
     except ValueError:
         name = "error"
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def handle_api_error(exc):
-    """Render our own errors."""
-    return error_response(exc.status, exc.message, exc.code, exc.key, headers=exc.headers)
-
-
-def handle_http_exception(exc):
-    """Render werkzeug's and extensions' HTTP errors (404, 405, 413...) as JSON, keeping their headers."""
-    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-    return error_response(exc.code, exc.description or exc.name, headers=headers)
-
-
-def handle_rate_limited(exc):
-    """Say which limit was hit; flask-limiter adds Retry-After and the X-RateLimit headers."""
-    return error_response(429, f"rate limit exceeded: {exc.description}", code="rate_limited")
-
-
-def handle_unexpected(exc):
-    """Log a bug with its traceback, and answer with a JSON 500 that reveals nothing."""
-    log.error("unhandled %s on request", type(exc).__name__, exc_info=exc)
-    return error_response(500, "internal error; the server log has the details")
-
-
-def refuse_routing_redirects():
-    """Answer 404 where werkzeug's routing would redirect (an empty path to "/", say).
-
-    Its redirect goes to the Host the client named, with an HTML body, and Flask sends
-    routing redirects without calling error handlers; this runs before that happens.
-    """
-    if isinstance(request.routing_exception, RequestRedirect):
-        raise NotFound()
-
-
-def init_app(app):
-    """Register the handlers on ``app``."""
-    app.before_request(refuse_routing_redirects)
-    app.register_error_handler(APIError, handle_api_error)
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
-    app.register_error_handler(Exception, handle_unexpected)

@@ -12,10 +12,11 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api import historyd
+from api.history import writer as historyd
 from bench import inprocess, memory, report, tokens, wrk
-from model import artifacts
-from model.data import DEFAULT_DATA, read_rows
+from model.paths import DEFAULT_DATA
+from model.serving import artifacts
+from model.training.data import read_rows
 from tests.e2e import history_writer_pids, log_records, running_server, wait_ready, worker_pids
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,7 +40,7 @@ SCENARIOS = (
 # On and off runs alternate, HISTORY_ROUNDS times each, so that drift in a shared
 # machine's speed hits both alike; p50 is the median over the rounds. Last, because
 # the history writer may still be draining its queue afterwards.
-# Writing is left to a low-priority writer process (api/historyd.py), which may still be
+# Writing is left to a low-priority writer process (api/history/writer.py), which may still be
 # catching up when a run's load stops: an "on" run's server CPU includes the catch-up, and the
 # next run starts only once the writer has written every row (or stopped making progress).
 HISTORY_TWEETS = 100
@@ -141,7 +142,7 @@ def _run(server, url, body, conns, seconds, wrk_path, history=None):
     and count the CPU it took to do so.
     """
     # Let the previous run's connections close first: a worker still finishing an abandoned
-    # request holds them, and the fair-accept board (api/balance.py) counts them.
+    # request holds them, and the fair-accept board (api/server/balance.py) counts them.
     time.sleep(SETTLE_S)
     before = memory.server_cpu(server.process.pid)
     written = history.written() if history else 0

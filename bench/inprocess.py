@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from nltk.stem.porter import PorterStemmer
 from nltk.tokenize import TweetTokenizer
 
-from model import text as text_module
+from model.serving import text as text_module
 
 
 class NaivePipeline:

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.tokenstore import FILE_VERSION
+from api.ops.tokens import FILE_VERSION
 from bench import memory, wrk
 from tests.e2e import running_server
 

@@ -4,8 +4,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from api.config import Settings
-from api.history import Base, make_engine
+from api.history.store import Base, make_engine
+from api.settings import Settings
 
 config = context.config
 # Programmatic callers (the server, tests) pass the URL and keep their own logging.

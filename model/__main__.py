@@ -3,10 +3,12 @@
 import argparse
 import sys
 
-from model import artifacts, score
-from model.data import DEFAULT_DATA, TRAIN_PER_CLASS
 from model.errors import ModelError
-from model.train import RECIPES, train
+from model.paths import DEFAULT_DATA
+from model.scoring import score
+from model.serving import artifacts
+from model.training.data import TRAIN_PER_CLASS
+from model.training.train import RECIPES, train
 
 
 def _parser():
@@ -57,8 +59,8 @@ def main(argv=None):
         elif args.command == "check":
             print(artifacts.check(args.artifacts, args.model))
         else:
-            from model.evaluate import evaluate
-            from model.report import write_report
+            from model.training.evaluate import evaluate
+            from model.training.report import write_report
 
             evaluation = evaluate(args.data, args.artifacts, train_per_class=args.train_per_class)
             _print_metrics(evaluation, write_report(evaluation, args.out))

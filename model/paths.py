@@ -1,6 +1,12 @@
-"""Where the project keeps its artifacts: a module of its own, so that settings can name the
-folder without importing the model code (and scikit-learn with it)."""
+"""Where the project's own folders are, stated once: the checkout holds the packages beside
+``artifacts/``, ``certs/``, ``migrations/`` and ``instance/``. A module of its own, so that
+settings can name them without importing the model code (and scikit-learn with it)."""
 
+from importlib.resources import files
 from pathlib import Path
 
-ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+# The folder that holds the ``model`` package (and ``api``, ``artifacts/``...): the checkout.
+PROJECT_ROOT = Path(str(files("model"))).parent
+ARTIFACTS_DIR = PROJECT_ROOT / "artifacts"
+# The shared data folder lives beside the checkout (README, "Data").
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "tweet_sentiment_10K.csv"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from api import constants as c
-from api import create_app
-from api.tokenstore import create_token
-from model.artifacts import DEFAULT_DIR
-from model.data import DEFAULT_DATA
+from api.ops.tokens import create_token
+from api.web import create_app
+from model.paths import DEFAULT_DATA
+from model.serving.artifacts import DEFAULT_DIR
 from tests.e2e import ROOT, free_port, running_server
 from tests.samples import write_csv
 

@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.certs import generate
-from api.tokenstore import create_token
+from api.ops.certs import generate
+from api.ops.tokens import create_token
+from model.paths import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 # Two tweets whose labels no reasonable model gets wrong: the live tests' known answer.
 BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
 LABELS = {"t1": "Positive", "t2": "Negative"}

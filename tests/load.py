@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from api.config import Settings
+from api.settings import Settings
 
 SERVER_ADDRESS = "127.0.0.1"
 # Letters for 234 of the 256 byte values, a space for the other 22: words of ~10 letters on
@@ -25,7 +25,7 @@ _WORDS = bytes(ord("a") + i % 26 if i < 234 else ord(" ") for i in range(256))
 def server_defaults(monkeypatch, names):
     """Unset the environment variables ``names`` here; return the server's own defaults for them.
 
-    The returned environment pins each API_* setting to its default in api/config.py,
+    The returned environment pins each API_* setting to its default in api/settings.py,
     over running_server's test values; a setting whose default is computed at start-up
     (None), or that is not an API_* setting, is left unset instead.
     """

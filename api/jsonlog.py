@@ -1,0 +1,70 @@
+"""Request ids and JSON log lines, shared by the server process and the app (Flask-free).
+
+Every request gets an id: the client's ``X-Request-ID`` if it is safe to log
+(1-128 of ``A-Z a-z 0-9 . _ -``), else a new uuid4 hex, so a hostile value
+never reaches the log. The id is echoed in the answer's ``X-Request-ID`` and
+carried, through a context variable, into every log line written while the
+request is served. Under gevent each connection is a greenlet with a context of
+its own, so concurrent requests never see each other's id.
+
+Every log line is one JSON object (python-json-logger) with the fields of
+``FIELDS``: time, level, logger, message, request_id, pid; for access lines
+``ACCESS_FIELDS``; a traceback if one was logged. Anything else a library
+attaches to a record is left out, so no unvetted value (a header, a tweet) can
+reach the log through ``extra``.
+"""
+
+import re
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from pythonjsonlogger.json import JsonFormatter
+
+HEADER = "X-Request-ID"
+SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# The id of the request being served in this context (a gevent greenlet, a thread), or None.
+request_id = ContextVar("request_id", default=None)
+
+FIELDS = ("time", "level", "logger", "message", "request_id", "pid")
+ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "remote_addr")
+# Formatted by python-json-logger when a record has them: a logged exception's traceback, a stack.
+TRACE_FIELDS = ("exc_info", "stack_info")
+
+
+def safe_request_id(value):
+    """Return ``value`` if it is a safe request id (1-128 of A-Z a-z 0-9 . _ -), else a new uuid4 hex."""
+    if value and SAFE_ID.fullmatch(value):
+        return value
+    return new_request_id()
+
+
+def new_request_id():
+    """Return a new request id: a uuid4 in hex."""
+    return uuid.uuid4().hex
+
+
+class JSONFormatter(JsonFormatter):
+    """One JSON object per record: the fields of FIELDS, then the allowed extras; time in UTC.
+
+    python-json-logger formats the message and a traceback and serialises any
+    value; the fields are picked here, by name, rather than copied from the record.
+    """
+
+    def formatTime(self, record, datefmt=None):
+        """Return the record's time as ISO 8601 in UTC, to the millisecond."""
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+
+    def add_fields(self, log_data, record, message_dict):
+        """Add FIELDS, then the access fields and traceback the record has; nothing else."""
+        log_data["time"] = self.formatTime(record)
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["message"] = record.message
+        # An access line names its request itself; any other line is about the current one, if any.
+        log_data["request_id"] = getattr(record, "request_id", None) or request_id.get()
+        log_data["pid"] = record.process
+        extras = record.__dict__
+        log_data.update((key, extras[key]) for key in ACCESS_FIELDS if key in extras)
+        log_data.update((key, message_dict[key]) for key in TRACE_FIELDS if key in message_dict)

@@ -1,0 +1,1 @@
+"""The operator's commands (``python -m api``, ``make certs``) and the secrets they make."""

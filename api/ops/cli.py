@@ -1,0 +1,78 @@
+"""Operator commands: ``python -m api token create|revoke|list`` and ``python -m api history migrate``."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.history import store as history
+from api.ops.tokens import TokenExists, create_token, list_tokens, revoke_token
+from api.settings import Settings, url_keeps_history
+
+
+def _parser():
+    """Build the argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m api", description="Operate the sentiment API.")
+    groups = parser.add_subparsers(dest="group", required=True)
+    token = groups.add_parser("token", help="manage bearer tokens")
+    token.add_argument("--file", type=Path, default=None, help="tokens file (default: $API_TOKENS_FILE)")
+    actions = token.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a token and print it")
+    create.add_argument("name")
+    create.add_argument("--admin", action="store_true", help="may read every caller's prediction history")
+    create.add_argument("--force", action="store_true", help="replace the token of that name")
+    actions.add_parser("revoke", help="revoke a token").add_argument("name")
+    actions.add_parser("list", help="list token names")
+    database = groups.add_parser("history", help="manage the prediction history database")
+    database.add_subparsers(dest="action", required=True).add_parser(
+        "migrate", help="bring the database of $API_HISTORY_URL to the newest schema (alembic upgrade head)"
+    )
+    return parser
+
+
+def main(argv=None):
+    """Run one command; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.group == "history":
+        return _migrate(Settings().HISTORY_URL)
+    path = args.file or Settings().TOKENS_FILE
+    try:
+        if args.action == "create":
+            token = create_token(path, args.name, admin=args.admin, replace=args.force)
+            print(f"created token {args.name!r} in {path}; it is shown once, keep it now:", file=sys.stderr)
+            print(token)
+        elif args.action == "revoke":
+            if not revoke_token(path, args.name):
+                print(f"no token named {args.name!r} in {path}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name!r}; running workers drop it within seconds")
+        else:
+            for name, created in list_tokens(path):
+                print(f"{name}\t{created}")
+    except TokenExists as exc:
+        hint = f"python -m api token create {args.name} --force, or make token NAME={args.name} FORCE=1"
+        print(f"error: {exc}; to replace it (the old token stops working): {hint}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _migrate(url):
+    """Run the history migrations on ``url``; return the exit status."""
+    if not url_keeps_history(url):
+        print("API_HISTORY_URL=none: no history database to migrate", file=sys.stderr)
+        return 0
+    try:
+        history.upgrade(url)
+    except (SQLAlchemyError, OSError) as exc:
+        # The exception's class and the driver's message only: never a URL with its password.
+        print(
+            f"error: history migration failed: {type(exc).__name__}: {getattr(exc, 'orig', exc)}",
+            file=sys.stderr,
+        )
+        return 1
+    print("history database schema is current", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""What runs in Gunicorn's processes around the app: the worker, the logger, the master's hooks. No Flask."""

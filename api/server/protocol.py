@@ -1,0 +1,99 @@
+"""HTTP/1.x rules the worker (api/server/worker.py) adds to Gunicorn's: which versions are served, what its
+refusals say, and what becomes of a connection whose request body is not read to its end."""
+
+from datetime import timedelta
+from http import HTTPStatus
+
+from gunicorn.http.errors import InvalidHTTPVersion, NoMoreData, ParseException
+from gunicorn.http.wsgi import Response, default_environ
+
+# RFC 9112 is HTTP/1.1, and 1.0 is still spoken. Gunicorn's parser also lets HTTP/1.2 to 1.9 through
+# and answers in the request's own version ("HTTP/1.2 200 OK"), for a protocol that does not exist.
+HTTP_VERSIONS = frozenset({(1, 0), (1, 1)})
+# The Server header of every answer, instead of Gunicorn's name: clients need not know what runs here.
+SERVER_NAME = "sentiment-api"
+# What a refusal says beyond its status (otherwise "malformed HTTP request: <reason>").
+MESSAGES = {
+    501: "unsupported Transfer-Encoding: send the body with Content-Length, or chunked",
+    505: "HTTP version not supported: use HTTP/1.1",
+}
+
+
+def refusal_status(status: int, exc: BaseException | None) -> int:
+    """Return the status to refuse a request with: 505 for a well-formed version Gunicorn does not serve.
+
+    Gunicorn refuses HTTP/2.0 or HTTP/0.9 in a request line with 400, as if it were
+    malformed; a version that is not even well-formed ("HTTP/1.1x") stays a 400.
+    """
+    if isinstance(exc, InvalidHTTPVersion) and isinstance(exc.version, tuple):
+        return 505
+    return status
+
+
+def reason_phrase(status: int) -> str:
+    """Return the reason phrase of ``status`` ("Not Implemented" for 501)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class ClosingBody:
+    """A request body (wsgi.input) whose connection closes after the answer when it is not read to its end.
+
+    A chunked body with broken framing cannot be read on, so where the next request
+    starts is unknown (Gunicorn closes, but its answer said keep-alive); one the app
+    refuses as too large is not worth reading (``abandon``). Either way the request is
+    marked ``must_close``: the answer says ``Connection: close`` and the connection ends.
+    """
+
+    def __init__(self, req):
+        self._req = req
+        self._body = req.body
+
+    @property
+    def failed(self) -> bool:
+        """True once a read failed (Gunicorn's parser then closes rather than read the next request)."""
+        return self._body.failed
+
+    def read(self, size=None) -> bytes:
+        """Read up to ``size`` bytes (all, if None)."""
+        return self._guarded(self._body.read, size)
+
+    def readline(self, size=None) -> bytes:
+        """Read one line, of at most ``size`` bytes."""
+        return self._guarded(self._body.readline, size)
+
+    def readlines(self, size=None) -> list[bytes]:
+        """Read every line."""
+        return self._guarded(self._body.readlines, size)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def abandon(self) -> None:
+        """The app will not read the rest of the body: close the connection after the answer."""
+        self._req.must_close = True
+
+    def _guarded(self, read, size):
+        """Call ``read``; if the body cannot be read on, abandon it and re-raise."""
+        try:
+            return read(size)
+        except (ParseException, NoMoreData):
+            self.abandon()
+            raise
+
+
+def access_args(req, sock, addr, cfg, status: int) -> tuple:
+    """Return the arguments of the access log's ``access`` for a request the worker refused itself."""
+    environ = default_environ(req, sock, cfg)
+    environ.update(PATH_INFO=req.path, REMOTE_ADDR=addr[0] if isinstance(addr, tuple) else str(addr))
+    resp = Response(req, sock, cfg)
+    resp.status = f"{status} {reason_phrase(status)}"
+    return resp, req, environ, timedelta(0)

@@ -1,0 +1,117 @@
+"""Settings read from the environment once, typed and checked at start-up."""
+
+from pathlib import Path
+from typing import Literal
+
+from limits import parse
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api import constants as c
+from model.paths import ARTIFACTS_DIR as DEFAULT_ARTIFACTS_DIR
+from model.paths import PROJECT_ROOT
+
+CERTS_DIR = PROJECT_ROOT / "certs"
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+# The HISTORY_URL that keeps no prediction history.
+HISTORY_OFF = "none"
+
+
+def url_keeps_history(url: str) -> bool:
+    """Return whether a history URL asks for a history: anything but HISTORY_OFF, in any case or spacing."""
+    return url.strip().lower() != HISTORY_OFF
+
+
+class Settings(BaseSettings):
+    """Every setting is an environment variable named ``API_<FIELD>`` (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="API_", case_sensitive=True, extra="ignore")
+
+    TOKENS_FILE: Path = INSTANCE_DIR / "tokens.json"
+    # How stale a worker's view of the token file may get: revocations take
+    # effect within this many seconds, at the cost of one stat() per interval.
+    TOKEN_RELOAD_SECONDS: float = Field(1.0, ge=0)
+    ARTIFACTS_DIR: Path = DEFAULT_ARTIFACTS_DIR
+    MODEL: str | None = None
+    RATE_LIMIT: str = "60/minute"
+    RATE_LIMIT_STORAGE: str = "memory://"
+    # Failed authentications per client address: brute-force protection.
+    AUTH_FAILURE_LIMIT: str = "10/minute"
+    # Scoring work per token, in characters scored per model asked (api/web/budget.py): CPU follows
+    # characters, not tweets (README, "Hostile clients and faults"). The default admits the
+    # largest valid request (1000 tweets of 560 characters, ?model=all: 1,120,000) once a minute.
+    WORK_LIMIT: str = "2000000/minute"
+    # Requests of one token being served at once by one worker (api/web/fairness.py); 429 beyond.
+    MAX_IN_FLIGHT: int = Field(8, ge=1)
+    # Connections one client address (IPv4 /32, IPv6 /64) may hold open in one worker, and all
+    # addresses together, below the worker's pool (WORKER_CONNECTIONS; default 90% of it): over
+    # either, a new connection is closed at once, before any TLS work (api/server/connections.py).
+    MAX_CONNECTIONS_PER_ADDRESS: int = Field(100, ge=1)
+    MAX_CONNECTIONS: int | None = Field(None, ge=1)
+    MAX_BODY_BYTES: int = Field(2 * 1024 * 1024, ge=1024)
+    MAX_ITEMS: int = Field(1000, ge=1)
+    # Twice Twitter's 280: a tweet's text with its links expanded and HTML entities (&amp;) can
+    # exceed 280 characters; the worst valid request stays at ~3 s of CPU (README).
+    MAX_TWEET_CHARS: int = Field(560, ge=1)
+    MAX_KEY_CHARS: int = Field(128, ge=1)
+    # Prediction history (api/history/store.py): a SQLAlchemy URL, or HISTORY_OFF to keep no history.
+    HISTORY_URL: str = f"sqlite:///{INSTANCE_DIR / 'history.db'}"
+    # Tweets are personal data: their text is stored only when the operator asks for it.
+    HISTORY_TEXT: bool = False
+    HISTORY_MAX_ROWS: int = Field(100_000, ge=1)
+    HISTORY_MAX_AGE_DAYS: float = Field(30, gt=0)
+    # The history writer process's nice value (api/history/writer.py): 19 serves predictions first
+    # on a saturated server, at the cost of history dropped there; 0 competes as an equal.
+    HISTORY_WRITER_NICE: int = Field(19, ge=0, le=19)
+
+    # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
+    LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", validation_alias="LOG_LEVEL"
+    )
+
+    @field_validator("WORK_LIMIT")
+    @classmethod
+    def _one_limit(cls, value):
+        """A single limit in flask-limiter's syntax (``2000000/minute``): one budget, one window."""
+        parse(value)  # raises ValueError naming what it could not read
+        return value
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _lowercase(cls, value):
+        """Accept any case, as Gunicorn does (LOG_LEVEL=DEBUG); empty means the default."""
+        return (value.strip().lower() or "info") if isinstance(value, str) else value
+
+    # Read by gunicorn.conf.py, which terminates TLS.
+    TLS_CERT: Path = CERTS_DIR / "server.crt"
+    TLS_KEY: Path = CERTS_DIR / "server.key"
+    TLS_PROFILE: Literal["intermediate", "modern"] = "intermediate"
+    TLS_CLIENT_AUTH: Literal["none", "required"] = "none"
+    TLS_CLIENT_CA: Path = CERTS_DIR / "ca.crt"
+
+    @property
+    def history_enabled(self) -> bool:
+        """Whether this server keeps a prediction history (HISTORY_URL is not HISTORY_OFF)."""
+        return url_keeps_history(self.HISTORY_URL)
+
+    def flask_config(self):
+        """Return the settings as Flask config keys (those of api.constants and extensions')."""
+        return {
+            c.TOKENS_FILE: self.TOKENS_FILE,
+            c.TOKEN_RELOAD_SECONDS: self.TOKEN_RELOAD_SECONDS,
+            c.ARTIFACTS_DIR: self.ARTIFACTS_DIR,
+            c.MODEL_NAME: self.MODEL,
+            c.RATE_LIMIT: self.RATE_LIMIT,
+            c.RATE_LIMIT_STORAGE: self.RATE_LIMIT_STORAGE,
+            c.AUTH_FAILURE_LIMIT: self.AUTH_FAILURE_LIMIT,
+            c.WORK_LIMIT: self.WORK_LIMIT,
+            c.MAX_IN_FLIGHT: self.MAX_IN_FLIGHT,
+            c.MAX_BODY_BYTES: self.MAX_BODY_BYTES,
+            c.MAX_ITEMS: self.MAX_ITEMS,
+            c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,
+            c.MAX_KEY_CHARS: self.MAX_KEY_CHARS,
+            c.HISTORY_URL: self.HISTORY_URL,
+            c.HISTORY_TEXT: self.HISTORY_TEXT,
+            c.HISTORY_MAX_ROWS: self.HISTORY_MAX_ROWS,
+            c.HISTORY_MAX_AGE_DAYS: self.HISTORY_MAX_AGE_DAYS,
+        }

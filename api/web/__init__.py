@@ -1,0 +1,79 @@
+"""The web app: a Flask application factory, its blueprints and the request's checks."""
+
+import logging
+
+from flask import Flask
+
+from api import constants as c
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config=None):
+    """Build the app: settings from the environment (or ``test_config``), model loaded and verified.
+
+    Raises ``model.errors.ArtifactError`` when the model is missing or altered,
+    so a server never starts with a model it cannot vouch for.
+    """
+    # Imported here, as in Flask's tutorial: importing the package loads no views and no model code.
+    from api import security
+    from api.history import writer as historyd
+    from api.web import (
+        auth,
+        budget,
+        docs,
+        errors,
+        fairness,
+        health,
+        limits,
+        metrics,
+        pages,
+        predict,
+        requestid,
+    )
+    from model.serving.registry import ModelRegistry
+
+    app = Flask(__name__, instance_relative_config=True)
+    # No routing redirects: werkzeug answers "/api//v1/predict" with a 308 to the merged path on the
+    # Host the client named, as HTML, and Flask sends it without our error handlers. Unmerged, such a
+    # path is a JSON 404. strict_slashes stays on (off, "/api/v1/predict/" would be served as the
+    # route); the one redirect it can still make, an empty path to "/", errors.py turns into a 404.
+    app.url_map.merge_slashes = False
+    app.config.from_mapping(Settings().flask_config())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config[c.MAX_BODY_BYTES]
+    # Answers keep the client's key order; Flask sorts keys by default.
+    app.json.sort_keys = False
+
+    errors.init_app(app)
+    security.init_app(app)
+    # Before the limiter's hooks: a 429 too carries a request id and is counted.
+    requestid.init_app(app)
+    metrics.init_app(app)
+    auth.init_app(app)
+    # Probes must answer however busy a client is.
+    limiter = limits.init_app(app, protected=(predict.bp, metrics.bp))
+    limiter.exempt(health.bp)
+    budget.init_app(app, limiter)
+    fairness.init_app(app)
+
+    registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(
+        app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]
+    )
+    for info in registry.infos.values():
+        log.info(
+            "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""
+        )
+
+    # After the model: a history that cannot even be configured must not hide a model error.
+    historyd.init_app(app)
+    metrics.attach(app)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(predict.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(metrics.bp)
+    return app

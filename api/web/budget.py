@@ -1,0 +1,122 @@
+"""The work budget: characters scored per model asked, per token, counted where the rate limits are.
+
+Requests are not a measure of work: one request of 1000 long tweets with
+``?model=all`` costs thousands of times the CPU of a one-tweet request. Measured
+on the served models (README, "Hostile clients and faults"), CPU follows the
+characters scored, within 1.2x from 10 to 1000 characters a tweet, while a
+count of tweets is off by 90x between short and long ones; so a request costs
+``models asked x characters`` (at least one per tweet), and ``API_WORK_LIMIT``
+(``2000000/minute``) is the budget of one token (or address group, see
+api/web/limits.py) across every endpoint that scores.
+
+The budget lives in the rate limiter's storage, so it is exact across workers
+and machines with Redis, and falls back to per-worker memory with it. A charge
+that would overrun the budget is given back and refused (429, with Retry-After
+saying when the window, and so the budget, starts anew): refused work costs
+nothing, so the successes of a window add up to the budget exactly.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+
+from flask_limiter import Limiter
+from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage
+
+from api import constants as c
+from api.errors import APIError
+from api.web.limits import StorageEvents
+
+SCOPE = "work"
+HEADER_LIMIT = "X-Work-Limit"
+HEADER_REMAINING = "X-Work-Remaining"
+
+
+class WorkLimitExceeded(APIError):
+    """The token's work budget cannot pay for this request now; it can after Retry-After seconds."""
+
+    status = 429
+    code = "work_limit_exceeded"
+
+
+class WorkTooLarge(APIError):
+    """The request costs more than a whole window's budget: it can never be served as it is."""
+
+    status = 413
+    code = "work_too_large"
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a charge left: the budget and what remains of it in this window."""
+
+    limit: int
+    remaining: int
+
+    def headers(self) -> dict[str, str]:
+        """Return the headers that show the client its budget."""
+        return {HEADER_LIMIT: str(self.limit), HEADER_REMAINING: str(self.remaining)}
+
+
+def work_cost(texts: list[str], models: int) -> int:
+    """Return the cost of scoring ``texts`` with ``models`` models: characters (1 at least) x models."""
+    return models * sum(max(1, len(text)) for text in texts)
+
+
+class WorkBudget:
+    """One app's view of the work budgets, kept in its limiter's storage."""
+
+    def __init__(self, limit: str, limiter: Limiter, events: StorageEvents) -> None:
+        self.item: RateLimitItem = parse(limit)
+        self._limiter = limiter
+        self._events = events
+        self._own_fallback: Storage | None = None
+
+    def charge(self, key: str, cost: int) -> Charge:
+        """Spend ``cost`` from ``key``'s budget, or raise WorkLimitExceeded / WorkTooLarge."""
+        amount = self.item.amount
+        if cost > amount:
+            raise WorkTooLarge(
+                f"this request costs {cost} work units (characters x models), more than the whole"
+                f" budget of {self.item}; split it into smaller requests"
+            )
+        storage = self._storage()
+        try:
+            return self._spend(storage, key, cost)
+        except StorageError:
+            # The shared storage failed before the rate limiter noticed: count here alone, as it will.
+            self._events.warning("work budget storage unreachable - counting in this worker's memory")
+            return self._spend(self._fallback(), key, cost)
+
+    def _spend(self, storage: Storage, key: str, cost: int) -> Charge:
+        """Add ``cost`` to the window's count; give it back and refuse if that overran the budget."""
+        item, name = self.item, self.item.key_for(SCOPE, key)
+        used = storage.incr(name, item.get_expiry(), amount=cost)
+        if used <= item.amount:
+            return Charge(item.amount, item.amount - used)
+        storage.incr(name, item.get_expiry(), amount=-cost)
+        retry_after = max(1, math.ceil(storage.get_expiry(name) - time.time()))
+        remaining = max(0, item.amount - (used - cost))
+        raise WorkLimitExceeded(
+            f"work budget exceeded: this request costs {cost} work units (characters x models),"
+            f" {remaining} of {item} remain; retry after {retry_after} s",
+            headers={**Charge(item.amount, remaining).headers(), "Retry-After": str(retry_after)},
+        )
+
+    def _storage(self) -> Storage:
+        """Return the storage the rate limiter counts in now (its memory while the shared one is down)."""
+        return self._limiter.limiter.storage
+
+    def _fallback(self) -> Storage:
+        """Return this app's own memory storage, made when first needed."""
+        if self._own_fallback is None:
+            self._own_fallback = MemoryStorage()
+        return self._own_fallback
+
+
+def init_app(app, limiter: Limiter) -> None:
+    """Give ``app`` its work budget, counted in ``limiter``'s storage."""
+    events = app.extensions[c.EXT_LIMIT_STORAGE]
+    app.extensions[c.EXT_WORK_BUDGET] = WorkBudget(app.config[c.WORK_LIMIT], limiter, events)

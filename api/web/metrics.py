@@ -1,0 +1,165 @@
+"""Prometheus metrics at ``/metrics``, summed over every Gunicorn worker.
+
+Each app keeps its metrics in a registry of its own, never prometheus_client's
+global one, so a process that builds many apps (the tests) never registers a
+name twice. Under Gunicorn the workers are separate processes: with
+PROMETHEUS_MULTIPROC_DIR set (the master sets it before any worker exists, see
+api/server/multiproc.py), prometheus_client writes each worker's values to files in
+that directory, and a scrape, whichever worker answers it, adds up the files
+of every worker, those of workers that died included, so counts survive a
+worker being replaced. Without it (the Flask test client, one process) a
+scrape reads the app's own registry.
+
+Labels are bounded: the URL rule (``/api/v1/predict``), never the raw path;
+the method from a fixed set; the status code; model names and labels.
+"""
+
+import os
+import time
+
+from flask import Blueprint, Response, current_app, g, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+
+from api import constants as c
+from api.server.multiproc import MULTIPROC_ENV
+from api.web.auth import auth, is_admin
+from api.web.errors import error_response
+from model.serving.labels import LABELS, label_of
+
+# The classic text format: every Prometheus version reads it.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# Requests that matched no URL rule (404, 405) share one label value: paths are the client's choice.
+UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Seconds: from a probe's ~1 ms to REQUEST_TIMEOUT (30 s), with detail where predictions fall.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    """One app's metrics, in a registry of its own."""
+
+    def __init__(self):
+        self.registry = registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.requests = Counter(
+            "sentiment_http_requests",
+            "Requests answered by the app, by URL rule, method and status.",
+            ["endpoint", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "sentiment_http_request_duration_seconds",
+            "Time the app took to answer, by URL rule.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.tweets = Counter(
+            "sentiment_tweets_scored",
+            "Tweets scored, by model and label.",
+            ["model", "label"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "sentiment_rate_limited",
+            "Requests refused by a rate limit (429), by URL rule.",
+            ["endpoint"],
+            registry=registry,
+        )
+        self.auth_failures = Counter(
+            "sentiment_auth_failures",
+            "Requests refused for a missing, malformed, wrong or revoked bearer token (401).",
+            registry=registry,
+        )
+        # Shared with the history writer process (api/history/writer.py), which counts its own.
+        self.history_failures = Counter(*c.METRIC_HISTORY_FAILURES, registry=registry)
+        self.history_dropped = Counter(
+            "sentiment_history_dropped",
+            "Requests left out of the history because the worker's queue of them was full.",
+            registry=registry,
+        )
+        # An info metric as a gauge of 1: prometheus_client's Info does not work across processes.
+        # livemax: a worker that exits takes its series with it (gunicorn.conf.py's child_exit).
+        self.model_info = Gauge(
+            "sentiment_model_info",
+            "Served models: name, version and whether it is the default (value 1).",
+            ["model", "version", "default"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+
+    def start(self):
+        """Note when the request began."""
+        g.metrics_started = time.perf_counter()
+
+    def observe(self, response):
+        """Count the answer and its latency under the request's URL rule."""
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else UNMATCHED
+        method = request.method
+        status = response.status_code
+        self.requests.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            self.latency.labels(endpoint).observe(time.perf_counter() - started)
+        # Every 429 is a limit's (requests, work budget, requests in flight); every 401 authentication's.
+        if status == 429:
+            self.rate_limited.labels(endpoint).inc()
+        elif status == 401:
+            self.auth_failures.inc()
+        return response
+
+    def exposition(self):
+        """Return every metric in Prometheus' text format: all workers' in multiprocess mode."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        # A fresh registry per scrape, as prometheus_client prescribes: it reads the files as they are now.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+
+def count_scored(scores):
+    """Count one request's scored tweets by model and label; ``scores`` is ``{model: [log-odds]}``."""
+    tweets = current_app.extensions[c.EXT_METRICS].tweets
+    for model, model_scores in scores.items():
+        labels = [label_of(score) for score in model_scores]
+        for label in LABELS:
+            tweets.labels(model, label).inc(labels.count(label))
+
+
+@bp.get("/metrics")
+@auth.login_required
+def scrape():
+    """Serve the metrics of every worker in Prometheus' text format; admin tokens only.
+
+    Request counts, error rates and model versions tell an attacker what works
+    and what is watched, and a scrape reads every worker's files: not for
+    anonymous callers, nor for every client's token.
+    """
+    if not is_admin(auth.current_user()):
+        return error_response(403, "metrics need a token with the admin flag", code="forbidden")
+    return Response(current_app.extensions[c.EXT_METRICS].exposition(), content_type=CONTENT_TYPE)
+
+
+def init_app(app):
+    """Give ``app`` its metrics and count its requests; before the limiter's hooks, so 429s are timed too."""
+    metrics = app.extensions[c.EXT_METRICS] = Metrics()
+    app.before_request(metrics.start)
+    app.after_request(metrics.observe)
+
+
+def attach(app):
+    """Publish the served models' versions and count the history's failed writes (after both exist)."""
+    metrics = app.extensions[c.EXT_METRICS]
+    for info in app.extensions[c.EXT_MODEL].infos.values():
+        metrics.model_info.labels(info["name"], info["version"], str(info["default"]).lower()).set(1)
+        for label in LABELS:  # every series from the start, at 0: rates need a first sample
+            metrics.tweets.labels(info["name"], label)
+    history = app.extensions[c.EXT_HISTORY]
+    if history is not None:
+        history.on_failure = metrics.history_failures.inc
+        history.on_drop = metrics.history_dropped.inc

@@ -1,0 +1,120 @@
+"""Version 1 of the API: predictions and model information, behind a bearer token."""
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import constants as c
+from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
+from api.web import metrics
+from api.web.auth import auth, is_admin
+from api.web.budget import work_cost
+from api.web.limits import rate_limit_key
+from api.web.validation import check_tweets, parse_json_object
+
+bp = Blueprint("predict", __name__, url_prefix="/api/v1")
+
+PREDICT_PARAMETERS = ("model", "detail", "store")
+BOOLEANS = {"true": True, "false": False}
+HISTORY_LIMIT_DEFAULT = 50
+HISTORY_LIMIT_MAX = 1000
+
+
+@bp.post("/predict")
+@auth.login_required
+def predict():
+    """Label every tweet of a JSON object ``{id: text}``, keeping the keys and their order.
+
+    ``?model=<name>|all`` picks the model (default: the configured one);
+    ``?detail=true`` answers ``{"label", "score"}`` per key, the score being P(Positive);
+    ``?store=false`` keeps this request out of the prediction history.
+    """
+    registry = current_app.extensions[c.EXT_MODEL]
+    name, detail, store = _query(registry)
+    config, caller = current_app.config, auth.current_user()
+    turns = current_app.extensions[c.EXT_CPU_TURNS]
+    with turns.admitted(caller):
+        tweets = check_tweets(
+            parse_json_object(request),
+            max_items=config[c.MAX_ITEMS],
+            max_tweet_chars=config[c.MAX_TWEET_CHARS],
+            max_key_chars=config[c.MAX_KEY_CHARS],
+        )
+        cost = work_cost(list(tweets.values()), len(registry.names(name)))
+        charge = current_app.extensions[c.EXT_WORK_BUDGET].charge(rate_limit_key(), cost)
+        # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
+        with turns.turn(caller) as turn:
+            scores = registry.score(
+                tweets, name, between=turn.pause_if_due, chunk_seconds=turns.slice_seconds
+            )
+    metrics.count_scored(scores)
+    history = current_app.extensions[c.EXT_HISTORY]
+    if store and history is not None:
+        # Only queues the request: the database is written by the history thread, never here.
+        history.record(caller, tweets, scores, {n: registry.infos[n]["version"] for n in scores})
+    response = jsonify(registry.shape(tweets, scores, name, detail))
+    response.headers.update(charge.headers())
+    return response
+
+
+def _query(registry):
+    """Return the (model name, detail, store) the query string asks for, or raise InvalidParameter."""
+    unknown = sorted(set(request.args) - set(PREDICT_PARAMETERS))
+    if unknown:
+        raise InvalidParameter(
+            f"unknown query parameter; accepted: {', '.join(PREDICT_PARAMETERS)}", key=unknown[0]
+        )
+    name = request.args.get("model")
+    if name is not None and name not in registry.choices():
+        raise InvalidParameter(f"unknown model; valid: {', '.join(registry.choices())}", key="model")
+    detail = request.args.get("detail", "false")
+    if detail not in BOOLEANS:
+        raise InvalidParameter("detail must be true or false", key="detail")
+    store = request.args.get("store", "true")
+    if store not in BOOLEANS:
+        raise InvalidParameter("store must be true or false", key="store")
+    return name, BOOLEANS[detail], BOOLEANS[store]
+
+
+@bp.get("/predictions")
+@auth.login_required
+def predictions():
+    """List the caller's stored predictions, newest first (every caller's for an admin token).
+
+    ``?limit=N`` (1 to 1000, default 50) bounds how many.
+    """
+    limit = _limit()
+    history = current_app.extensions[c.EXT_HISTORY]
+    if history is None:
+        raise HistoryDisabled("prediction history is disabled on this server (API_HISTORY_URL=none)")
+    caller = auth.current_user()
+    try:
+        rows = history.recent(limit, token=None if is_admin(caller) else caller)
+    except SQLAlchemyError as exc:
+        raise HistoryUnavailable("the prediction history database does not answer; retry later") from exc
+    return jsonify(predictions=rows)
+
+
+def _limit():
+    """Return the ``limit`` the query string asks for, or raise InvalidParameter."""
+    unknown = sorted(set(request.args) - {"limit"})
+    if unknown:
+        raise InvalidParameter("unknown query parameter; accepted: limit", key=unknown[0])
+    raw = request.args.get("limit", str(HISTORY_LIMIT_DEFAULT))
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= HISTORY_LIMIT_MAX):
+        raise InvalidParameter(f"limit must be an integer from 1 to {HISTORY_LIMIT_MAX}", key="limit")
+    return int(raw)
+
+
+@bp.get("/model")
+@auth.login_required
+def model_info():
+    """Describe the default model: name, version, held-out metrics."""
+    return jsonify(current_app.extensions[c.EXT_MODEL].info)
+
+
+@bp.get("/models")
+@auth.login_required
+def models():
+    """List every served model with its version and held-out metrics; one is the default."""
+    registry = current_app.extensions[c.EXT_MODEL]
+    return jsonify(models=list(registry.infos.values()), default=registry.default)

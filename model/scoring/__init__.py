@@ -1,0 +1,1 @@
+"""Batch scoring of tweet files (``python -m model score``)."""

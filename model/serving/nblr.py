@@ -1,0 +1,158 @@
+"""The stronger model: NB-weighted word and character n-grams, VADER lexicon scores, logistic regression."""
+
+from functools import cache
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from model.errors import ArtifactError
+from model.serving.labels import label_of, sigmoid
+from model.serving.text import normalize, preprocess
+
+FORMAT = "nblr"
+FORMAT_VERSION = 1
+LEXICON_FEATURES = ("vader_compound", "vader_positive", "vader_negative")
+
+
+def _word_vectorizer(min_df):
+    """TF-IDF over word uni- and bigrams of the preprocessed (stemmed, negation-marked) tokens."""
+    # Tokens are already split by model.serving.text; the pattern only splits on the joining spaces.
+    whitespace_separated = r"\S+"
+    return TfidfVectorizer(
+        ngram_range=(1, 2), sublinear_tf=True, token_pattern=whitespace_separated, min_df=min_df
+    )
+
+
+def _char_vectorizer(min_df):
+    """TF-IDF over character 2- to 5-grams inside words of the normalised text: robust to misspellings."""
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df)
+
+
+class NBLogisticModel:
+    """Logistic regression over NB-weighted TF-IDF n-grams and lexicon scores (scikit-learn style).
+
+    Each n-gram's TF-IDF value is scaled by its smoothed log-count ratio between
+    the classes (the "NB" of NBSVM, Wang and Manning 2012), which lets a linear
+    model start from what each n-gram says on its own. VADER's hand-made
+    lexicon adds what 8,000 tweets cannot teach about rare words.
+    """
+
+    def __init__(self, C=2.0, word_min_df=2, char_min_df=3):
+        self.C = C
+        self.word_min_df = word_min_df
+        self.char_min_df = char_min_df
+
+    def get_params(self, deep=True):
+        """Return the constructor settings, as stored in the artifact."""
+        return {"C": self.C, "word_min_df": self.word_min_df, "char_min_df": self.char_min_df}
+
+    def fit(self, texts, y):
+        """Learn the vocabularies, the NB ratios and the regression weights from raw tweets."""
+        y = np.asarray(y, dtype=int)
+        words, chars = self._inputs(texts)
+        self.word_ = _word_vectorizer(self.word_min_df).fit(words)
+        self.char_ = _char_vectorizer(self.char_min_df).fit(chars)
+        ngrams = self._ngrams(words, chars)
+        positive = np.asarray(ngrams[y == 1].sum(axis=0)).ravel() + 1.0
+        negative = np.asarray(ngrams[y == 0].sum(axis=0)).ravel() + 1.0
+        self.nb_ratio_ = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+        regression = LogisticRegression(C=self.C, max_iter=3000)
+        regression.fit(self._features(ngrams, texts), y)
+        self.coef_ = regression.coef_[0].astype(float)
+        self.intercept_ = float(regression.intercept_[0])
+        return self
+
+    def decision_function(self, texts):
+        """Return the log-odds of "Positive" for each raw tweet."""
+        words, chars = self._inputs(texts)
+        return self._features(self._ngrams(words, chars), texts) @ self.coef_ + self.intercept_
+
+    def predict_proba(self, texts):
+        """Return P(Positive) for each raw tweet."""
+        return np.array([sigmoid(score) for score in self.decision_function(texts)])
+
+    def predict(self, texts):
+        """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
+        return (self.decision_function(texts) > 0).astype(int)
+
+    def predict_labels(self, texts):
+        """Return "Positive" or "Negative" for each raw tweet."""
+        return [label_of(score) for score in self.decision_function(texts)]
+
+    @staticmethod
+    def _inputs(texts):
+        """Return the word-level and character-level views of raw tweets."""
+        return [" ".join(preprocess(text)) for text in texts], [normalize(text) for text in texts]
+
+    def _ngrams(self, words, chars):
+        """Return the TF-IDF n-gram matrix (word block, then character block)."""
+        return sp.hstack([self.word_.transform(words), self.char_.transform(chars)]).tocsr()
+
+    def _features(self, ngrams, texts):
+        """Scale n-grams by their NB ratios and append the lexicon scores."""
+        scores = [_lexicon().polarity_scores(text) for text in texts]
+        lexicon = np.array([[s["compound"], s["pos"], s["neg"]] for s in scores]).reshape(-1, 3)
+        return sp.hstack([ngrams.multiply(self.nb_ratio_).tocsr(), sp.csr_matrix(lexicon)]).tocsr()
+
+    def to_dict(self):
+        """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "params": self.get_params(),
+            "lexicon_features": list(LEXICON_FEATURES),
+            "word_vocabulary": {k: int(v) for k, v in self.word_.vocabulary_.items()},
+            "word_idf": self.word_.idf_.tolist(),
+            "char_vocabulary": {k: int(v) for k, v in self.char_.vocabulary_.items()},
+            "char_idf": self.char_.idf_.tolist(),
+            "nb_ratio": self.nb_ratio_.tolist(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_,
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a fitted model from ``to_dict`` output, checking every field."""
+        try:
+            if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"not a {FORMAT} v{FORMAT_VERSION} model")
+            if data.get("lexicon_features") != list(LEXICON_FEATURES):
+                raise ValueError("lexicon_features differ")
+            model = cls(**data["params"])
+            word, char = _word_vectorizer(model.word_min_df), _char_vectorizer(model.char_min_df)
+            model.word_ = _restore(word, data["word_vocabulary"], data["word_idf"])
+            model.char_ = _restore(char, data["char_vocabulary"], data["char_idf"])
+            n_ngrams = len(data["word_idf"]) + len(data["char_idf"])
+            model.nb_ratio_ = _finite(data["nb_ratio"], n_ngrams, "nb_ratio")
+            model.coef_ = _finite(data["coef"], n_ngrams + len(LEXICON_FEATURES), "coef")
+            model.intercept_ = float(data["intercept"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
+        return model
+
+
+def _restore(vectorizer, vocabulary, idf):
+    """Give an unfitted TfidfVectorizer a saved vocabulary and IDF weights."""
+    idf = _finite(idf, len(vocabulary), "idf")
+    if not isinstance(vocabulary, dict) or sorted(vocabulary.values()) != list(range(len(vocabulary))):
+        raise ValueError("vocabulary indices must be 0..n-1")
+    vectorizer.vocabulary_ = vocabulary
+    vectorizer.idf_ = idf
+    return vectorizer
+
+
+def _finite(values, length, name):
+    """Return ``values`` as a float array of ``length`` finite numbers, or raise ValueError."""
+    array = np.asarray(values, dtype=float)
+    if array.shape != (length,) or not np.isfinite(array).all():
+        raise ValueError(f"{name} must be {length} finite numbers")
+    return array
+
+
+@cache
+def _lexicon():
+    """Return the VADER analyzer, built once per process (it reads its lexicon files)."""
+    return SentimentIntensityAnalyzer()

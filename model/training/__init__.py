@@ -1,0 +1,1 @@
+"""Training and evaluation from the labelled tweet set: data, fit, metrics, the report."""

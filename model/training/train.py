@@ -1,0 +1,99 @@
+"""Train every model on the fixed split and write versioned artifacts."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from model.serving import artifacts
+from model.serving.classifier import FrequencyLogisticModel
+from model.serving.nblr import NBLogisticModel
+from model.training.data import fixed_split, read_rows, sha256_file
+from model.training.metrics import classification_metrics
+
+CV_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train one model: its class, the setting chosen by cross-validation and its candidates."""
+
+    model_class: type
+    param: str
+    grid: tuple
+    compress: bool = False
+
+
+# Settings are chosen by cross-validation on the training split only: the
+# held-out part is never used to pick anything.
+RECIPES = {
+    "freqlr": Recipe(FrequencyLogisticModel, "alpha", (0.5, 1.0, 2.0, 3.0, 5.0, 8.0)),
+    "nblr": Recipe(NBLogisticModel, "C", (0.5, 1.0, 2.0, 4.0), compress=True),
+}
+
+
+def cross_validate(recipe, texts, labels, folds=CV_FOLDS):
+    """Return ``{setting: [accuracy per fold]}`` over stratified folds of the training texts."""
+    texts = np.asarray(texts, dtype=object)
+    labels = np.asarray(labels, dtype=int)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=1)
+    scores = {}
+    for value in recipe.grid:
+        scores[value] = []
+        for fit_idx, val_idx in splitter.split(texts, labels):
+            model = recipe.model_class(**{recipe.param: value}).fit(list(texts[fit_idx]), labels[fit_idx])
+            scores[value].append(float(np.mean(model.predict(list(texts[val_idx])) == labels[val_idx])))
+    return scores
+
+
+def _choose(recipe, split, fixed):
+    """Return the setting to train with and the cross-validation summary (None when it was fixed)."""
+    if fixed is not None:
+        return fixed, None
+    scores = cross_validate(recipe, split.train_texts, split.train_labels)
+    means = {value: float(np.mean(folds)) for value, folds in scores.items()}
+    # Ties go to the first (smaller, more regularised or smoothed) candidate.
+    best = max(means, key=means.get)
+    summary = {
+        "folds": CV_FOLDS,
+        "param": recipe.param,
+        "accuracy_by_setting": {str(v): round(m, 4) for v, m in means.items()},
+        "accuracy_mean": round(means[best], 4),
+        "accuracy_std": round(float(np.std(scores[best])), 4),
+    }
+    return best, summary
+
+
+def train(data_path, out_dir, *, train_per_class, models=tuple(RECIPES), settings=None, created=None):
+    """Fit each model on the training part of ``data_path``, score the held-out part, save them.
+
+    ``settings`` maps a model name to a fixed value of its tuned setting; the
+    others are chosen by cross-validation. Returns ``{name: manifest entry}``.
+    """
+    split = fixed_split(read_rows(data_path), train_per_class)
+    training_data = {
+        "file": Path(data_path).name,
+        "sha256": sha256_file(data_path),
+        "split": f"file order: first {train_per_class} rows of each class train, the rest held out",
+        "train_rows": len(split.train_texts),
+        "heldout_rows": len(split.test_texts),
+    }
+    entries = {}
+    for name in models:
+        recipe = RECIPES[name]
+        value, cv = _choose(recipe, split, (settings or {}).get(name))
+        model = recipe.model_class(**{recipe.param: value}).fit(split.train_texts, split.train_labels)
+        metrics = classification_metrics(split.test_labels, model.predict_proba(split.test_texts))
+        if cv is not None:
+            metrics["cross_validation"] = cv
+        entries[name] = artifacts.save(
+            model,
+            out_dir,
+            name=name,
+            metrics=metrics,
+            training_data=training_data,
+            created=created,
+            compress=recipe.compress,
+        )
+    return entries

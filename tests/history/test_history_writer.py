@@ -1,0 +1,254 @@
+"""The history writer process (api/history/writer.py): wire format, socket, life under Gunicorn."""
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from api.history import writer as historyd
+from api.history.store import History, Prediction, upgrade
+from api.ops.tokens import create_token
+from tests.e2e import BODY, LABELS, history_writer_pids, predict, request, running_server, worker_pids
+from tests.web.test_metrics import _scrape_live, value
+
+
+def item(token="alice", keys=("a", "b"), scores=(1.5, -0.5), created=None):
+    """Return one queued request, as History.record makes it."""
+    return (
+        created or datetime.now(UTC),
+        token,
+        list(keys),
+        None,
+        {"freqlr": list(scores)},
+        {"freqlr": "v1-test"},
+    )
+
+
+def rows(url):
+    """Return every stored row, oldest first, as dicts."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [
+                dict(row._mapping) for row in conn.execute(sa.select(Prediction.__table__).order_by("id"))
+            ]
+    finally:
+        engine.dispose()
+
+
+def wait_until(predicate, timeout=10.0):
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds, naming the line that waited."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            caller = sys._getframe(1)
+            raise AssertionError(f"not true within {timeout}s (line {caller.f_lineno}): {predicate}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A migrated SQLite history database."""
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def writer(tmp_path, sqlite_url):
+    """A Writer serving a socket in ``tmp_path``, over a History on ``sqlite_url``; stopped afterwards."""
+    running = historyd.Writer(History(sqlite_url), tmp_path / "writer.sock").start()
+    yield running
+    running.stop()
+    running.history.engine.dispose()
+
+
+def test_frames_carry_a_batch_whole_however_the_stream_splits_them():
+    batch = [item(), item(token="bob", keys=["😀" * 3], scores=[0.25])]
+    stream = historyd.encode(batch) + historyd.encode([item(token="carol")])
+    for step in (1, 7, len(stream)):
+        frames = historyd.Frames()
+        payloads = []
+        for start in range(0, len(stream), step):
+            payloads += frames.feed(stream[start : start + step])
+        decoded = [historyd.decode(payload) for payload in payloads]
+        assert [len(d) for d in decoded] == [2, 1]
+        assert decoded[0][0][0] == batch[0][0]  # the request's time, to the microsecond and zone
+        assert [entry[1:] for entry in decoded[0]] == [
+            (token, keys, texts, scores, versions) for _, token, keys, texts, scores, versions in batch
+        ]
+        assert decoded[1][0][1] == "carol"
+        assert frames.buffer == bytearray()
+
+
+def test_an_oversized_frame_or_a_payload_that_is_not_a_batch_is_refused():
+    with pytest.raises(historyd.FrameError, match="above"):
+        historyd.Frames().feed(historyd.HEADER.pack(historyd.MAX_FRAME + 1))
+    for payload in (b"not json", b'{"a": 1}', b"[[1, 2]]", b'[["not a time", "t", [], null, {}, {}]]'):
+        with pytest.raises(historyd.FrameError):
+            historyd.decode(payload)
+
+
+def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_path, sqlite_url, writer):
+    workers = [historyd.RemoteHistory(writer.socket_path, sqlite_url) for _ in range(2)]
+    created = datetime(2026, 11, 22, 5, 6, 7, 890123, tzinfo=UTC)
+    workers[0].write([item(token="alice", created=created)])
+    workers[1].write(
+        [item(token="bob", keys=["c"], scores=[0.0]), item(token="bob", keys=["d"], scores=[2.0])]
+    )
+    wait_until(lambda: len(rows(sqlite_url)) == 4)
+
+    stored = rows(sqlite_url)
+    alice = [row for row in stored if row["token"] == "alice"]
+    assert [(row["tweet_id"], row["label"], row["model"], row["version"]) for row in alice] == [
+        ("a", "Positive", "freqlr", "v1-test"),
+        ("b", "Negative", "freqlr", "v1-test"),
+    ]
+    assert alice[0]["score"] == pytest.approx(1 / (1 + pow(2.718281828459045, -1.5)))
+    assert alice[0]["created"] == created  # read back as aware UTC
+    assert alice[0]["text"] is None
+    assert sorted(row["tweet_id"] for row in stored if row["token"] == "bob") == ["c", "d"]
+    # A score of exactly 0 is Negative, as the API answers it.
+    assert next(row["label"] for row in stored if row["tweet_id"] == "c") == "Negative"
+
+    wait_until(lambda: historyd.read_status(writer.socket_path)["written"] == 4)
+    status = historyd.read_status(writer.socket_path)
+    assert status["ok"] is True and status["failures"] == 0 and status["pid"] == os.getpid()
+    assert all(worker.ok and worker.failures == 0 for worker in workers)
+
+
+def test_a_connection_sending_garbage_is_dropped_and_the_others_are_still_served(sqlite_url, writer):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bad:
+        bad.connect(writer.socket_path)
+        bad.sendall(historyd.HEADER.pack(5) + b"nope!")
+        worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
+        worker.write([item()])
+        wait_until(lambda: len(rows(sqlite_url)) == 2)
+        # The writer closed the bad connection: reading from it ends.
+        bad.settimeout(5)
+        assert bad.recv(1) == b""
+
+
+def test_without_a_writer_a_batch_is_counted_as_failed_and_sending_resumes_once_one_listens(
+    tmp_path, sqlite_url, monkeypatch
+):
+    monkeypatch.setattr(historyd, "CONNECT_WAIT", 0.2)
+    path = tmp_path / "writer.sock"
+    worker = historyd.RemoteHistory(path, sqlite_url)
+    counted = []
+    worker.on_failure = lambda: counted.append(1)
+
+    worker.write([item()])  # nobody listens: dropped, counted, never raised
+    assert (worker.ok, worker.failures, counted) == (False, 1, [1])
+    assert worker.state() == {"enabled": True, "ok": False, "failures": 1, "dropped": 0}
+
+    started = historyd.Writer(History(sqlite_url), path).start()
+    try:
+        worker.write([item(keys=["x"], scores=[1.0])])
+        assert worker.ok
+        wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["x"])
+        assert worker.state()["ok"] is True
+    finally:
+        started.stop()
+
+
+def test_a_worker_waits_for_a_writer_that_is_starting(tmp_path, sqlite_url):
+    path = tmp_path / "writer.sock"
+    worker = historyd.RemoteHistory(path, sqlite_url)
+    late = History(sqlite_url)
+    holder = []
+    starter = threading.Timer(0.5, lambda: holder.append(historyd.Writer(late, path).start()))
+    starter.start()
+    try:
+        worker.write([item(keys=["early"], scores=[1.0])])
+        assert worker.ok and worker.failures == 0
+        wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["early"])
+    finally:
+        starter.join()
+        for started in holder:
+            started.stop()
+
+
+def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database's folder should be")
+    url = f"sqlite:///{blocker / 'history.db'}"
+    writer = historyd.Writer(History(url), tmp_path / "writer.sock").start()
+    try:
+        worker = historyd.RemoteHistory(writer.socket_path, url)
+        worker.write([item()])
+        assert worker.ok  # the hand-over itself worked
+        wait_until(lambda: historyd.read_status(writer.socket_path)["ok"] is False)
+        state = worker.state()
+        assert state["ok"] is False and state["failures"] >= 1
+    finally:
+        writer.stop()
+
+
+def test_stopping_the_writer_first_writes_what_was_already_sent(sqlite_url, writer):
+    worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
+    for n in range(20):
+        worker.write([item(keys=[f"k{n}"], scores=[1.0])])
+    writer.stop()
+    assert len(rows(sqlite_url)) == 20
+
+
+def _nice(pid):
+    """Return a process's nice value, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.e2e
+def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_restarted_if_killed(tmp_path):
+    with running_server(tmp_path, env={"API_HISTORY_WRITER_NICE": "7"}, workers=2) as server:
+        url = f"sqlite:///{tmp_path / 'history.db'}"
+        for _ in range(5):
+            assert predict(server) == (200, LABELS)
+        wait_until(lambda: len(rows(url)) == 5 * len(BODY))
+        writers = history_writer_pids(server)
+        assert len(writers) == 1 and not writers & worker_pids(server)
+        (writer,) = writers
+        assert _nice(writer) == 7  # API_HISTORY_WRITER_NICE
+        assert all(_nice(pid) == 0 for pid in worker_pids(server))
+
+        os.kill(writer, signal.SIGKILL)
+        for _ in range(5):  # predictions never wait for it
+            assert predict(server) == (200, LABELS)
+        wait_until(lambda: history_writer_pids(server) - {writer}, timeout=15)
+        # The new writer sets its priority as it starts, a moment after Gunicorn forks it.
+        wait_until(lambda: all(_nice(pid) == 7 for pid in history_writer_pids(server)))
+        for _ in range(5):
+            assert predict(server) == (200, LABELS)
+        # Rows of the requests made after the restart are all there, though each worker's
+        # connection was to the dead writer (those sent as it died may be lost, and counted).
+        wait_until(lambda: len(rows(url)) >= 10 * len(BODY), timeout=15)
+        status, _, ready = request(f"{server.url}/readyz", server.context)
+        assert (status, ready["history"]["enabled"]) == (200, True)
+
+
+@pytest.mark.e2e
+def test_under_gunicorn_the_writers_database_failures_reach_readyz_and_the_metrics(tmp_path):
+    admin = create_token(tmp_path / "tokens.json", "root", admin=True)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database's folder should be")
+    env = {"API_HISTORY_URL": f"sqlite:///{blocker / 'history.db'}"}
+    with running_server(tmp_path, env=env, workers=2) as server:
+        for _ in range(3):
+            assert predict(server) == (200, LABELS)
+
+        def degraded():
+            status, _, ready = request(f"{server.url}/readyz", server.context)
+            return status == 200 and ready["history"]["ok"] is False and ready["history"]["failures"] >= 1
+
+        wait_until(degraded)
+        failures = value(_scrape_live(server, admin), "sentiment_history_write_failures_total")
+        # Counted by the writer process: the workers' hand-overs to it all succeeded.
+        assert failures >= 1
+        assert predict(server) == (200, LABELS)

@@ -1,0 +1,67 @@
+"""The preprocessing pieces: normalisation, tokenization, negation, stemming."""
+
+import pytest
+
+from model.serving.text import analyse, normalize, preprocess, stem, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("see http://t.co/abc now", "see now"),
+        ("see HTTPS://example.com/x?y=1 now", "see now"),
+        ("see www.example.com now", "see now"),
+        ("fish &amp; chips &lt;3", "fish & chips <3"),
+        ("@Bob hi", "@user hi"),
+        ("mail me at a@b.com", "mail me at a@b.com"),
+        ("LOOOOVE it!!!!!", "loooove it!!!!!"),
+    ],
+)
+def test_normalize(raw, expected):
+    assert " ".join(normalize(raw).split()) == expected
+
+
+def test_tokenize_keeps_emoticons_hashtags_and_contractions():
+    tokens = tokenize("i can't wait :-) <3 #sofun :( 3.5 stars!!")
+    assert tokens == ["i", "can't", "wait", ":-)", "<3", "#sofun", ":(", "3.5", "stars", "!!"]
+
+
+def test_tokenize_keeps_emoji_as_tokens():
+    assert tokenize("yay 😀 ♥") == ["yay", "😀", "♥"]
+
+
+def test_stemming_is_porter_and_memoised():
+    analyse.cache_clear()
+    assert stem("loving") == "love"
+    assert stem("loving") == "love"
+    info = analyse.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
+    assert info.maxsize is not None, "the memo must be bounded"
+
+
+def test_elongations_are_shortened_per_token():
+    assert preprocess("sooooo goooood!!!!!") == preprocess("sooo goood!!!")
+    assert preprocess("sooooo goooood!!!!!")[-1] == "!!"
+
+
+def test_negation_marks_until_clause_end():
+    assert preprocess("not good, but fine") == ["not", "NOT_good", "but", "fine"]
+    assert preprocess("I don't like it! love it") == ["i", "don't", "NOT_like", "NOT_it", "!", "love", "it"]
+
+
+def test_negation_marking_can_be_turned_off():
+    assert preprocess("never happy", mark_negation=False) == ["never", "happi"]
+
+
+def test_negation_words_are_kept():
+    for word in ("not", "no", "never"):
+        assert word in preprocess(f"{word} way")
+
+
+def test_urls_and_handles_do_not_become_tokens():
+    assert preprocess("@alice look https://x.co/1 www.y.org") == ["@user", "look"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "...", "\u200b", "🙂" * 300])
+def test_degenerate_text_gives_a_token_list(text):
+    assert isinstance(preprocess(text), list)

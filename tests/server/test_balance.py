@@ -1,0 +1,61 @@
+"""Connections shared fairly between workers: the board's arithmetic, and a burst against a real server."""
+
+import http.client
+import socket
+import time
+
+from api.server.balance import ConnectionBoard
+from tests.e2e import access_records, predict
+
+
+def test_a_worker_above_an_equal_share_is_told_so():
+    board = ConnectionBoard(slots=4)
+    a, b = board.assign(), board.assign()
+    board.add(a, 1)
+    assert board.above_share(a)  # 1 of 1 connection, with two workers
+    assert not board.above_share(b)
+    board.add(b, 1)
+    assert not board.above_share(a) and not board.above_share(b)
+    board.add(a, 1)
+    assert board.above_share(a)
+    board.add(a, -1)
+    assert not board.above_share(a)
+
+
+def test_a_lone_worker_never_pauses_and_a_released_slot_stops_counting():
+    board = ConnectionBoard(slots=2)
+    a = board.assign()
+    board.add(a, 5)
+    assert not board.above_share(a)  # no one to share with
+    b = board.assign()
+    assert board.assign() is None  # full: a third worker accepts as Gunicorn's own does
+    board.add(b, 9)
+    assert board.above_share(b)
+    board.release(a)  # a died with 5 connections: they no longer count
+    assert not board.above_share(b)
+    assert board.assign() == a and board.held[a] == 0
+
+
+def test_a_burst_of_keep_alive_connections_is_shared_between_the_two_workers(live_server):
+    # Opened back to back, as a load balancer's pool or a benchmark opens them: before the
+    # board, the first worker to wake accepted both and the other worker idled.
+    time.sleep(0.5)  # let earlier tests' connections close
+    # Both TCP connections first, then their TLS handshakes: a burst, as wrk makes one.
+    raw = [socket.create_connection(("127.0.0.1", live_server.port), timeout=10) for _ in range(2)]
+    conns = []
+    for sock in raw:
+        conn = http.client.HTTPSConnection("127.0.0.1", live_server.port, timeout=10)
+        conn.sock = live_server.context.wrap_socket(sock, server_hostname="127.0.0.1")
+        conns.append(conn)
+    try:
+        mark = len(live_server.log())
+        for conn in conns:
+            for _ in range(3):
+                status, _ = predict(live_server, conn=conn)
+                assert status == 200
+    finally:
+        for conn in conns:
+            conn.close()
+    time.sleep(0.2)  # access lines are written as each request ends
+    pids = {record["pid"] for record in access_records(live_server.log()[mark:], "/api/v1/predict")}
+    assert len(pids) == 2

@@ -1,0 +1,229 @@
+"""Faults on a running Gunicorn: a worker killed under load, the tokens file edited, log storage failing.
+
+The log storage tests mount small tmpfs filesystems, so they need root with
+permission to mount (as in this sandbox); elsewhere they fail at ``mount``
+with its message. Linux refuses to remount a filesystem read-only while a file
+on it is open for writing ("mount point is busy"), and the server keeps its
+log open, so a log cannot turn read-only under a running server: the test
+checks that refusal, then covers the case that does happen, log rotation
+(SIGUSR1) onto a read-only filesystem mounted over the log directory.
+"""
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from api.ops.tokens import create_token, revoke_token
+from tests.e2e import (
+    LABELS,
+    access_records,
+    dirty_arbiter_pids,
+    log_records,
+    predict,
+    running_server,
+    wait_for_respawn,
+    worker_pids,
+)
+
+pytestmark = pytest.mark.e2e
+
+RELOAD_SECONDS = 1.0  # API_TOKEN_RELOAD_SECONDS default
+
+
+def answers_by_worker(server, token, minimum=6, timeout=10):
+    """Send requests over new connections until every worker answered one; return {pid: {statuses}}.
+
+    Which worker answered is read from the access log, which records its pid.
+    """
+    workers = {str(pid) for pid in worker_pids(server)}
+    mark, sent = len(server.log()), 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        predict(server, token)
+        sent += 1
+        answered = {}
+        for line in access_records(server.log()[mark:], "/api/v1/predict"):
+            answered.setdefault(str(line["pid"]), set()).add(line["status"])
+        if sent >= minimum and workers <= answered.keys():
+            return answered
+    raise AssertionError(f"not every worker of {workers} answered in {timeout}s:\n{server.log()[mark:]}")
+
+
+def wait_for_workers(server, count=2, timeout=20):
+    """Block until ``count`` workers have answered a request: each has its signal handlers by then."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len({line["pid"] for line in access_records(server.log(), "/api/v1/predict")}) >= count:
+            return
+        assert predict(server)[0] == 200
+    raise AssertionError(f"fewer than {count} workers answered in {timeout}s")
+
+
+class Load(threading.Thread):
+    """One client: POST requests over new connections until told to stop; records (start, ok)."""
+
+    def __init__(self, server, stop):
+        super().__init__(daemon=True)
+        self.server, self.stop, self.results = server, stop, []
+
+    def run(self):
+        """Send requests back to back; a refused or cut connection counts as a failure."""
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                ok = predict(self.server) == (200, LABELS)
+            except (OSError, http.client.HTTPException):
+                ok = False
+            self.results.append((started, ok))
+
+
+def test_killing_a_worker_fails_only_the_requests_in_flight(tmp_path):
+    threads, seconds = 4, 5.0
+    with running_server(tmp_path) as server:
+        wait_for_workers(server)
+        before = worker_pids(server)
+        stop = threading.Event()
+        clients = [Load(server, stop) for _ in range(threads)]
+        for client in clients:
+            client.start()
+        time.sleep(seconds / 3)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        time.sleep(seconds * 2 / 3)
+        stop.set()
+        for client in clients:
+            client.join(timeout=15)
+        after = wait_for_respawn(server, victim, len(before))
+        assert predict(server) == (200, LABELS)
+    results = [result for client in clients for result in client.results]
+    failed = sum(not ok for _, ok in results)
+    served_after = sum(ok for started, ok in results if started > killed_at + 1)
+    print(f"worker {victim} killed: {failed} of {len(results)} requests failed, {served_after} served after")
+    assert failed <= threads
+    assert served_after > 0
+    assert all(client.results[-1][1] for client in clients)  # every client is served again
+    print(f"workers {sorted(before)} -> {sorted(after)}")
+
+
+def test_token_changes_reach_every_worker(tmp_path):
+    # Revoked-token requests are failed logins: lift the brute-force limit so they stay 401s, not 429s.
+    with running_server(tmp_path, env={"API_AUTH_FAILURE_LIMIT": "1000/minute"}) as server:
+        wait_for_workers(server)
+        new = create_token(server.tokens_file, "new")
+        time.sleep(RELOAD_SECONDS + 0.2)
+        started = time.monotonic()
+        created = answers_by_worker(server, new)
+        revoke_token(server.tokens_file, "new")
+        time.sleep(RELOAD_SECONDS + 0.2)
+        revoked = answers_by_worker(server, new)
+        # Garbage in place of the file: every worker keeps the last good set and says so.
+        server.tokens_file.write_text("{ this is not json")
+        time.sleep(RELOAD_SECONDS + 0.2)
+        kept = answers_by_worker(server, server.token)
+        still_revoked = answers_by_worker(server, new)
+        log = server.log()
+    print(f"token created, revoked, corrupted: checked on every worker in {time.monotonic() - started:.1f} s")
+    assert all(statuses == {200} for statuses in created.values()), created
+    assert all(statuses == {401} for statuses in revoked.values()), revoked
+    assert all(statuses == {200} for statuses in kept.values()), kept
+    assert all(statuses == {401} for statuses in still_revoked.values()), still_revoked
+    complaints = re.findall(
+        r"tokens file \S+ unusable, keeping the previous 1 token\(s\): not valid JSON", log
+    )
+    assert len(complaints) >= len(kept), log
+
+
+def assert_serves_quietly(server, requests, conn=None):
+    """Send ``requests`` predictions; all must succeed, and the log must hold no traceback or token."""
+    statuses = [predict(server, conn=conn)[0] for _ in range(requests)]
+    assert statuses == [200] * requests
+    log = server.log()
+    assert "Traceback" not in log
+    assert server.token not in log
+    return log
+
+
+def errors_matching(log, pattern):
+    """Return the ERROR lines of ``log`` whose message matches ``pattern``."""
+    return [
+        line for line in log_records(log) if line["level"] == "ERROR" and re.match(pattern, line["message"])
+    ]
+
+
+def test_access_log_on_a_full_device(tmp_path):
+    with running_server(tmp_path, env={"ACCESS_LOG": "/dev/full"}) as server:
+        conn = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.context, timeout=10)
+        try:
+            log = assert_serves_quietly(server, 200, conn=conn)
+        finally:
+            conn.close()
+        log = assert_serves_quietly(server, 20)
+    # One line per worker (at most one a minute), not one per request.
+    failures = errors_matching(log, r"writing to log /dev/full failed, records lost: .*No space left")
+    assert 1 <= len(failures) <= 2, log
+
+
+@contextmanager
+def tmpfs(path, options):
+    """Mount a tmpfs with ``options`` at ``path`` for the duration; unmount it after."""
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True, capture_output=True
+    )
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def fill(path):
+    """Write to ``path`` until the filesystem is full."""
+    with open(path, "wb", buffering=0) as handle, pytest.raises(OSError, match="No space left"):
+        for _ in range(1000):
+            handle.write(b"x" * 4096)
+
+
+REOPEN_FAILED = re.compile(r"cannot reopen log \S+access.log, still writing to the old file: .*Read-only.*")
+
+
+def test_log_filesystem_full_then_rotated_onto_a_read_only_one(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with (
+        tmpfs(logs, "size=64k"),
+        running_server(tmp_path, env={"ACCESS_LOG": str(logs / "access.log")}) as server,
+    ):
+        assert_serves_quietly(server, 10)
+        fill(logs / "filler")
+        log = assert_serves_quietly(server, 120)  # ~8 KB of access lines: more than any page left
+        assert errors_matching(log, r"writing to log \S+access.log failed, records lost: .*No space left")
+
+        remount = subprocess.run(["mount", "-o", "remount,ro", str(logs)], capture_output=True, text=True)
+        assert remount.returncode != 0 and "busy" in remount.stderr, "a log open for writing went read-only"
+
+        # Every process holding the log reports once: the master, both workers, and the dirty
+        # arbiter that runs the history writer (the master forwards the signal to it).
+        must = {server.process.pid, *worker_pids(server)}
+        may = must | dirty_arbiter_pids(server)
+
+        def reopen_failures():
+            """Return the pids that reported a failed reopen, one entry per report."""
+            return [r["pid"] for r in log_records(server.log()) if REOPEN_FAILED.fullmatch(r["message"])]
+
+        with tmpfs(logs, "ro,size=16k"):
+            server.process.send_signal(signal.SIGUSR1)  # what logrotate sends
+            deadline = time.monotonic() + 10
+            while not must <= set(reopen_failures()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            log = assert_serves_quietly(server, 20)
+            assert server.process.poll() is None
+        reported = reopen_failures()
+        assert must <= set(reported) <= may, log
+        assert len(reported) == len(set(reported)), log  # once each
