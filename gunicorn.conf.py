@@ -3,7 +3,6 @@
 Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does it).
 """
 
-import multiprocessing
 import os
 import shutil
 import ssl
@@ -18,8 +17,7 @@ from api.settings import Settings
 # Typed and checked: a bad API_* value stops the server here, with its name.
 settings = Settings()
 
-# All interfaces by default: the server is meant to be reached (in a container, it must be).
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"  # noqa: S104
+bind = settings.bind
 
 # gevent, chosen by measurement on a 2-core machine (authenticated no-op over
 # HTTPS with keep-alive): sync workers close every connection, so each request
@@ -34,9 +32,9 @@ worker_class = "api.server.worker.HardenedGeventWorker"
 # (1000-tweet requests: 111k, 135k, 117k tweets/s), and each worker costs
 # ~186 MiB resident (make bench, both models loaded), so more workers only add memory.
 # Connections are shared fairly between them: see pre_fork and api/server/balance.py.
-workers = int(os.environ.get("WORKERS", multiprocessing.cpu_count()))
+workers = settings.WORKERS
 # Each connection is a greenlet; idle ones cost a few KiB, not a thread.
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+worker_connections = settings.WORKER_CONNECTIONS
 # Keep-alive spares clients a TLS handshake per request (sync workers, which
 # close every connection, managed ~220 req/s); 5 s also bounds how long a
 # connection may take to send a request's line and headers.
@@ -49,7 +47,7 @@ keepalive = 5
 control_socket_disable = True
 # A request (reading its body included) must finish within this many seconds:
 # a client that sends its body a byte at a time is cut off (api/server/worker.py).
-timeout = int(os.environ.get("REQUEST_TIMEOUT", "30"))
+timeout = settings.REQUEST_TIMEOUT
 graceful_timeout = 20
 
 # Request limits: well above any legitimate request, far below abuse.
@@ -65,12 +63,12 @@ if settings.TLS_CLIENT_AUTH == "required":
     cert_reqs = ssl.CERT_REQUIRED
     ca_certs = str(settings.TLS_CLIENT_CA)
 
-accesslog = os.environ.get("ACCESS_LOG", "-")
+accesslog = settings.ACCESS_LOG
 errorlog = "-"
 # Every line JSON, the app's included, with request ids; the access log never records query strings
 # or headers (no secrets in logs), so access_log_format is not used. A failing log write is one line
 # (never the request headers) and a failed reopen keeps the old file.
-logger_class = "api.server.worker.HardenedLogger"
+logger_class = "api.server.logger.HardenedLogger"
 loglevel = settings.LOG_LEVEL
 # Names this server's dirty arbiter's pid file (Gunicorn keeps it in the temporary folder to
 # find an orphan of a crashed run): one name per address, so two servers never share it.
@@ -117,7 +115,7 @@ def on_starting(server):
         )
     _migrate_history(server)
     _prepare_history_writer(server)
-    if not os.environ.get("OPENSSL_CONF"):
+    if not settings.OPENSSL_CONF:
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
     # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
     # the variable, and each writes its metrics to files there (see api/server/multiproc.py).

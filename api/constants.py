@@ -1,24 +1,10 @@
-"""Names of every configuration key; each is also the environment variable that sets it."""
+"""Names shared between modules: where the app keeps its objects, the writer's wiring, shared metrics.
 
-TOKENS_FILE = "API_TOKENS_FILE"
-TOKEN_RELOAD_SECONDS = "API_TOKEN_RELOAD_SECONDS"  # noqa: S105 - a key name, not a secret
-ARTIFACTS_DIR = "API_ARTIFACTS_DIR"
-MODEL_NAME = "API_MODEL"
-RATE_LIMIT = "API_RATE_LIMIT"
-RATE_LIMIT_STORAGE = "API_RATE_LIMIT_STORAGE"
-AUTH_FAILURE_LIMIT = "API_AUTH_FAILURE_LIMIT"
-WORK_LIMIT = "API_WORK_LIMIT"
-MAX_IN_FLIGHT = "API_MAX_IN_FLIGHT"
-MAX_BODY_BYTES = "API_MAX_BODY_BYTES"
-MAX_ITEMS = "API_MAX_ITEMS"
-MAX_TWEET_CHARS = "API_MAX_TWEET_CHARS"
-MAX_KEY_CHARS = "API_MAX_KEY_CHARS"
-HISTORY_URL = "API_HISTORY_URL"
-HISTORY_TEXT = "API_HISTORY_TEXT"
-HISTORY_MAX_ROWS = "API_HISTORY_MAX_ROWS"
-HISTORY_MAX_AGE_DAYS = "API_HISTORY_MAX_AGE_DAYS"
+Settings' own names are their fields (api/settings.py), never restated here.
+"""
 
 # Where create_app keeps its per-app objects (app.extensions[...]).
+EXT_SETTINGS = "sentiment_settings"
 EXT_MODEL = "sentiment_model"
 EXT_TOKENS = "sentiment_tokens"
 EXT_LIMIT_STORAGE = "sentiment_limit_storage"

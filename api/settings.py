@@ -1,7 +1,12 @@
-"""Settings read from the environment once, typed and checked at start-up."""
+"""Settings read from the environment once, typed and checked at start-up: every variable the server reads.
 
+The app's are ``API_<FIELD>``; Gunicorn's process settings keep the unprefixed names they have always had.
+Each field is the one statement of its key: code reads ``settings.FIELD``, never a key string.
+"""
+
+import multiprocessing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from limits import parse
 from pydantic import Field, field_validator
@@ -94,24 +99,38 @@ class Settings(BaseSettings):
         """Whether this server keeps a prediction history (HISTORY_URL is not HISTORY_OFF)."""
         return url_keeps_history(self.HISTORY_URL)
 
-    def flask_config(self):
-        """Return the settings as Flask config keys (those of api.constants and extensions')."""
-        return {
-            c.TOKENS_FILE: self.TOKENS_FILE,
-            c.TOKEN_RELOAD_SECONDS: self.TOKEN_RELOAD_SECONDS,
-            c.ARTIFACTS_DIR: self.ARTIFACTS_DIR,
-            c.MODEL_NAME: self.MODEL,
-            c.RATE_LIMIT: self.RATE_LIMIT,
-            c.RATE_LIMIT_STORAGE: self.RATE_LIMIT_STORAGE,
-            c.AUTH_FAILURE_LIMIT: self.AUTH_FAILURE_LIMIT,
-            c.WORK_LIMIT: self.WORK_LIMIT,
-            c.MAX_IN_FLIGHT: self.MAX_IN_FLIGHT,
-            c.MAX_BODY_BYTES: self.MAX_BODY_BYTES,
-            c.MAX_ITEMS: self.MAX_ITEMS,
-            c.MAX_TWEET_CHARS: self.MAX_TWEET_CHARS,
-            c.MAX_KEY_CHARS: self.MAX_KEY_CHARS,
-            c.HISTORY_URL: self.HISTORY_URL,
-            c.HISTORY_TEXT: self.HISTORY_TEXT,
-            c.HISTORY_MAX_ROWS: self.HISTORY_MAX_ROWS,
-            c.HISTORY_MAX_AGE_DAYS: self.HISTORY_MAX_AGE_DAYS,
-        }
+    # Gunicorn's process settings (gunicorn.conf.py), under their historical unprefixed names.
+    # All interfaces by default: the server is meant to be reached (in a container, it must be).
+    HOST: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104
+    PORT: int = Field(5000, ge=1, le=65535, validation_alias="PORT")
+    # One worker per core by default: see gunicorn.conf.py for the measurement behind it.
+    WORKERS: int = Field(default_factory=multiprocessing.cpu_count, ge=1, validation_alias="WORKERS")
+    WORKER_CONNECTIONS: int = Field(1000, ge=2, validation_alias="WORKER_CONNECTIONS")
+    # Seconds a request (reading its body included) may take; a slow-body client is cut off.
+    REQUEST_TIMEOUT: int = Field(30, ge=1, validation_alias="REQUEST_TIMEOUT")
+    ACCESS_LOG: str = Field("-", validation_alias="ACCESS_LOG")
+    # Seconds a client may take to complete the TLS handshake (api/server/worker.py).
+    TLS_HANDSHAKE_TIMEOUT: float = Field(
+        5.0, gt=0, allow_inf_nan=False, validation_alias="TLS_HANDSHAKE_TIMEOUT"
+    )
+    # OpenSSL's own variable (deploy/openssl.cnf widens the key-exchange groups); read here only to say so.
+    OPENSSL_CONF: str | None = Field(None, validation_alias="OPENSSL_CONF")
+    # Set by the Gunicorn master for its children, never by the operator: the history writer's socket.
+    HISTORY_WRITER_SOCKET: Path | None = Field(None, validation_alias=c.HISTORY_WRITER_SOCKET)
+
+    @property
+    def bind(self) -> str:
+        """Return Gunicorn's ``bind``: ``HOST:PORT``."""
+        return f"{self.HOST}:{self.PORT}"
+
+
+class _HasExtensions(Protocol):
+    """A Flask app, as far as settings_of needs one (this module imports no Flask)."""
+
+    extensions: dict[str, Any]
+
+
+def settings_of(app: _HasExtensions) -> Settings:
+    """Return the Settings that create_app gave ``app``."""
+    settings: Settings = app.extensions[c.EXT_SETTINGS]
+    return settings

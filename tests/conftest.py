@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from api import constants as c
 from api.ops.tokens import create_token
+from api.settings import Settings
 from api.web import create_app
 from model.paths import DEFAULT_DATA
 from model.serving.artifacts import DEFAULT_DIR
@@ -79,18 +79,19 @@ def make_app(tokens):
     """Return a factory that builds an app from the committed artifacts and the test tokens file."""
 
     def factory(**overrides):
-        config = {
-            "TESTING": True,
-            c.TOKENS_FILE: tokens[0],
-            c.TOKEN_RELOAD_SECONDS: 0,
-            c.ARTIFACTS_DIR: DEFAULT_DIR,
-            c.RATE_LIMIT: "1000/minute",
-            c.RATE_LIMIT_STORAGE: "memory://",
+        """Build the app; keyword names are Settings fields, or Flask's own keys (MAX_CONTENT_LENGTH)."""
+        fields = {
+            "TOKENS_FILE": tokens[0],
+            "TOKEN_RELOAD_SECONDS": 0,
+            "ARTIFACTS_DIR": DEFAULT_DIR,
+            "RATE_LIMIT": "1000/minute",
+            "RATE_LIMIT_STORAGE": "memory://",
             # No history unless a test asks for one: no writer thread per app, no file in instance/.
-            c.HISTORY_URL: "none",
+            "HISTORY_URL": "none",
         }
-        config.update(overrides)
-        return create_app(config)
+        flask_keys = {key: value for key, value in overrides.items() if key not in Settings.model_fields}
+        fields.update((key, value) for key, value in overrides.items() if key in Settings.model_fields)
+        return create_app(Settings(**fields), {"TESTING": True, **flask_keys})
 
     return factory
 

@@ -38,7 +38,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from api import constants as c
 from api.history.store import History, row_count
-from api.settings import Settings, url_keeps_history
+from api.settings import Settings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,11 @@ class HistoryWriter(DirtyApp):
         )
         # Its failed writes, in the workers' shared metrics files: a scrape sums them with theirs.
         history.on_failure = Counter(*c.METRIC_HISTORY_FAILURES, registry=CollectorRegistry()).inc
-        self.writer = Writer(history, os.environ[c.HISTORY_WRITER_SOCKET]).start()
+        if settings.HISTORY_WRITER_SOCKET is None:
+            raise RuntimeError(
+                f"{c.HISTORY_WRITER_SOCKET} is not set: the history writer runs only under gunicorn.conf.py"
+            )
+        self.writer = Writer(history, settings.HISTORY_WRITER_SOCKET).start()
         log.info("history writer serving %s", self.writer.socket_path)
 
     def close(self):
@@ -354,16 +358,17 @@ def init_app(app):
     A malformed URL or a missing driver stops start-up here; an unreachable
     database does not (predictions never depend on it).
     """
-    url = app.config[c.HISTORY_URL]
-    if not url_keeps_history(url):
+    settings = settings_of(app)
+    url = settings.HISTORY_URL
+    if not settings.history_enabled:
         app.extensions[c.EXT_HISTORY] = None
         return None
     options = {
-        "store_text": app.config[c.HISTORY_TEXT],
-        "max_rows": app.config[c.HISTORY_MAX_ROWS],
-        "max_age_days": app.config[c.HISTORY_MAX_AGE_DAYS],
+        "store_text": settings.HISTORY_TEXT,
+        "max_rows": settings.HISTORY_MAX_ROWS,
+        "max_age_days": settings.HISTORY_MAX_AGE_DAYS,
     }
-    writer_socket = os.environ.get(c.HISTORY_WRITER_SOCKET)
+    writer_socket = settings.HISTORY_WRITER_SOCKET
     store = RemoteHistory(writer_socket, url, **options) if writer_socket else History(url, **options)
     app.extensions[c.EXT_HISTORY] = store
     return store

@@ -1,6 +1,8 @@
 """The web app: a Flask application factory, its blueprints and the request's checks."""
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -10,8 +12,10 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(test_config=None):
-    """Build the app: settings from the environment (or ``test_config``), model loaded and verified.
+def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: ``settings`` (default: from the environment), model loaded and verified.
+
+    ``test_config`` sets Flask's own keys (TESTING, say); every setting of ours is a field of Settings.
 
     Raises ``model.errors.ArtifactError`` when the model is missing or altered,
     so a server never starts with a model it cannot vouch for.
@@ -40,10 +44,12 @@ def create_app(test_config=None):
     # path is a JSON 404. strict_slashes stays on (off, "/api/v1/predict/" would be served as the
     # route); the one redirect it can still make, an empty path to "/", errors.py turns into a 404.
     app.url_map.merge_slashes = False
-    app.config.from_mapping(Settings().flask_config())
+    settings = settings if settings is not None else Settings()
+    app.extensions[c.EXT_SETTINGS] = settings
     if test_config is not None:
         app.config.from_mapping(test_config)
-    app.config["MAX_CONTENT_LENGTH"] = app.config[c.MAX_BODY_BYTES]
+    # Flask's cap is the setting's, always: one statement of the limit.
+    app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     # Answers keep the client's key order; Flask sorts keys by default.
     app.json.sort_keys = False
 
@@ -59,9 +65,7 @@ def create_app(test_config=None):
     budget.init_app(app, limiter)
     fairness.init_app(app)
 
-    registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(
-        app.config[c.ARTIFACTS_DIR], app.config[c.MODEL_NAME]
-    )
+    registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(settings.ARTIFACTS_DIR, settings.MODEL)
     for info in registry.infos.values():
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""

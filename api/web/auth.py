@@ -5,6 +5,7 @@ from flask_httpauth import HTTPTokenAuth
 
 from api import constants as c
 from api.ops.tokens import TokenStore
+from api.settings import settings_of
 from api.web.errors import error_response
 
 auth = HTTPTokenAuth(scheme="Bearer")
@@ -49,4 +50,5 @@ def is_admin(name):
 
 def init_app(app):
     """Give ``app`` its token store, built from its config."""
-    app.extensions[c.EXT_TOKENS] = TokenStore(app.config[c.TOKENS_FILE], app.config[c.TOKEN_RELOAD_SECONDS])
+    settings = settings_of(app)
+    app.extensions[c.EXT_TOKENS] = TokenStore(settings.TOKENS_FILE, settings.TOKEN_RELOAD_SECONDS)

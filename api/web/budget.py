@@ -27,6 +27,7 @@ from limits.storage import MemoryStorage, Storage
 
 from api import constants as c
 from api.errors import APIError
+from api.settings import settings_of
 from api.web.limits import StorageEvents
 
 SCOPE = "work"
@@ -119,4 +120,4 @@ class WorkBudget:
 def init_app(app, limiter: Limiter) -> None:
     """Give ``app`` its work budget, counted in ``limiter``'s storage."""
     events = app.extensions[c.EXT_LIMIT_STORAGE]
-    app.extensions[c.EXT_WORK_BUDGET] = WorkBudget(app.config[c.WORK_LIMIT], limiter, events)
+    app.extensions[c.EXT_WORK_BUDGET] = WorkBudget(settings_of(app).WORK_LIMIT, limiter, events)

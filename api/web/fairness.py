@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 from api import constants as c
 from api.errors import APIError
+from api.settings import settings_of
 
 # CPU time a scorer may hold the event loop before it gives others a turn. Measured with the
 # tests' flood (tests/web/test_fairness_live.py): slices this short keep a quiet client's one-tweet
@@ -207,4 +208,4 @@ class CpuTurns:
 
 def init_app(app) -> None:
     """Give ``app`` (one per worker) its CPU turns and in-flight counts."""
-    app.extensions[c.EXT_CPU_TURNS] = CpuTurns(app.config[c.MAX_IN_FLIGHT])
+    app.extensions[c.EXT_CPU_TURNS] = CpuTurns(settings_of(app).MAX_IN_FLIGHT)

@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 
 from api import constants as c
 from api.addresses import client_group
+from api.settings import settings_of
 from api.web.auth import token_name_or_none
 
 # A storage that stops answering must not stall requests: fail fast, fall back. Its errors
@@ -102,13 +103,13 @@ def init_app(app, protected):
     # Registered before the limiter's own hook so that it runs after it
     # (Flask runs after_request hooks in reverse order of registration).
     app.after_request(_retry_after_only_when_limited)
-    storage = app.config[c.RATE_LIMIT_STORAGE]
+    storage = settings_of(app).RATE_LIMIT_STORAGE
     redis = storage.startswith(("redis://", "rediss://"))
     limiter = Limiter(
         key_func=rate_limit_key,
         app=app,
         # Application-wide: one bucket per token (or address) for every route, not one per route.
-        application_limits=[app.config[c.RATE_LIMIT]],
+        application_limits=[settings_of(app).RATE_LIMIT],
         storage_uri=storage,
         storage_options=REDIS_OPTIONS if redis else {},
         headers_enabled=True,
@@ -118,7 +119,7 @@ def init_app(app, protected):
         limiter.logger, distributed=not storage.startswith("memory://")
     )
     failed_auth = limiter.shared_limit(
-        app.config[c.AUTH_FAILURE_LIMIT],
+        settings_of(app).AUTH_FAILURE_LIMIT,
         scope=AUTH_FAILURE_SCOPE,
         key_func=_address_key,
         exempt_when=_has_valid_token,

@@ -1,6 +1,4 @@
-"""The OpenAPI 3.1 description of the API, built from an app's config so its limits never drift."""
-
-from api import constants as c
+"""The OpenAPI 3.1 description of the API, built from the app's settings so its limits never drift."""
 
 # NUL is refused in keys and tweets (see api.web.validation). Lone surrogates are
 # refused too, but JSON Schema strings are Unicode scalar values, so they
@@ -58,7 +56,7 @@ def _error(status, codes, description, headers=None):
     return response
 
 
-def _responses(config):
+def _responses(settings):
     """Return the reusable responses: one per error the API answers with."""
     return {
         "InvalidRequest": _error(
@@ -90,7 +88,7 @@ def _responses(config):
         "TooLarge": _error(
             413,
             ["request_entity_too_large"],
-            f"The body is over {config[c.MAX_BODY_BYTES]} bytes.",
+            f"The body is over {settings.MAX_BODY_BYTES} bytes.",
         ),
         "UnsupportedMediaType": _error(
             415,
@@ -107,15 +105,15 @@ def _responses(config):
             429,
             ["rate_limited", "work_limit_exceeded", "too_many_in_flight"],
             "Over the request limit, over the work budget (characters x models a window; "
-            f"`{config[c.WORK_LIMIT]}`), or with {config[c.MAX_IN_FLIGHT]} requests of this token "
+            f"`{settings.WORK_LIMIT}`), or with {settings.MAX_IN_FLIGHT} requests of this token "
             "already being served by this worker. `Retry-After` says when it would fit.",
             headers={**RETRY_AFTER, **RATE_HEADERS},
         ),
         "PredictTooLarge": _error(
             413,
             ["request_entity_too_large", "work_too_large"],
-            f"The body is over {config[c.MAX_BODY_BYTES]} bytes, or the request costs more work than a "
-            f"whole window of the budget (`{config[c.WORK_LIMIT]}`): split it.",
+            f"The body is over {settings.MAX_BODY_BYTES} bytes, or the request costs more work than a "
+            f"whole window of the budget (`{settings.WORK_LIMIT}`): split it.",
         ),
         "NotReady": _error(503, ["not_ready"], "The model is not loaded yet."),
         "UriTooLong": _error(
@@ -130,12 +128,12 @@ def _responses(config):
     }
 
 
-def _schemas(config, models):
+def _schemas(settings, models):
     """Return the named schemas: request body, answers, and the shared Error shape."""
     key = {
         "type": "string",
         "minLength": 1,
-        "maxLength": config[c.MAX_KEY_CHARS],
+        "maxLength": settings.MAX_KEY_CHARS,
         "pattern": NO_NUL,
     }
     return {
@@ -144,11 +142,11 @@ def _schemas(config, models):
             "description": "Tweets to label, by id. Keys and tweets must not contain NUL or lone surrogates.",
             "examples": [{"t1": "what a lovely day :)", "t2": "I hate mondays"}],
             "minProperties": 1,
-            "maxProperties": config[c.MAX_ITEMS],
+            "maxProperties": settings.MAX_ITEMS,
             "propertyNames": key,
             "additionalProperties": {
                 "type": "string",
-                "maxLength": config[c.MAX_TWEET_CHARS],
+                "maxLength": settings.MAX_TWEET_CHARS,
                 "pattern": NO_NUL,
             },
         },
@@ -157,7 +155,7 @@ def _schemas(config, models):
             "description": "One label per id of the request, in the request's order.",
             "examples": [{"t1": "Positive", "t2": "Negative"}],
             "minProperties": 1,
-            "maxProperties": config[c.MAX_ITEMS],
+            "maxProperties": settings.MAX_ITEMS,
             "propertyNames": key,
             "additionalProperties": {"type": "string", "enum": ["Positive", "Negative"]},
         },
@@ -171,15 +169,15 @@ def _schemas(config, models):
                 "score": {"type": "number", "minimum": 0, "maximum": 1},
             },
         },
-        "DetailedLabels": _answers(config, key, _ref("schemas", "Scored"), "One label and score per id."),
+        "DetailedLabels": _answers(settings, key, _ref("schemas", "Scored"), "One label and score per id."),
         "AllLabels": _answers(
-            config,
+            settings,
             key,
             _per_model(models, {"type": "string", "enum": ["Positive", "Negative"]}),
             "With ?model=all: every model's label per id.",
         ),
         "AllDetailed": _answers(
-            config,
+            settings,
             key,
             _per_model(models, _ref("schemas", "Scored")),
             "With ?model=all&detail=true: every model's label and score per id.",
@@ -265,13 +263,13 @@ def _schemas(config, models):
     }
 
 
-def _answers(config, key, value, description):
+def _answers(settings, key, value, description):
     """Return the schema of an answer object: the request's ids, each with ``value``."""
     return {
         "type": "object",
         "description": description,
         "minProperties": 1,
-        "maxProperties": config[c.MAX_ITEMS],
+        "maxProperties": settings.MAX_ITEMS,
         "propertyNames": key,
         "additionalProperties": value,
     }
@@ -487,8 +485,8 @@ def _paths(models):
     }
 
 
-def build_spec(config, models):
-    """Return the OpenAPI 3.1 document, as a dict, for an app with ``config`` serving ``models``."""
+def build_spec(settings, models):
+    """Return the OpenAPI 3.1 document, as a dict, for an app with ``settings`` serving ``models``."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -509,7 +507,7 @@ def build_spec(config, models):
                     "description": "A token from `make token`.",
                 }
             },
-            "schemas": _schemas(config, models),
-            "responses": _responses(config),
+            "schemas": _schemas(settings, models),
+            "responses": _responses(settings),
         },
     }

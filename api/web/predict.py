@@ -5,6 +5,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import constants as c
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
+from api.settings import settings_of
 from api.web import metrics
 from api.web.auth import auth, is_admin
 from api.web.budget import work_cost
@@ -30,14 +31,14 @@ def predict():
     """
     registry = current_app.extensions[c.EXT_MODEL]
     name, detail, store = _query(registry)
-    config, caller = current_app.config, auth.current_user()
+    settings, caller = settings_of(current_app), auth.current_user()
     turns = current_app.extensions[c.EXT_CPU_TURNS]
     with turns.admitted(caller):
         tweets = check_tweets(
             parse_json_object(request),
-            max_items=config[c.MAX_ITEMS],
-            max_tweet_chars=config[c.MAX_TWEET_CHARS],
-            max_key_chars=config[c.MAX_KEY_CHARS],
+            max_items=settings.MAX_ITEMS,
+            max_tweet_chars=settings.MAX_TWEET_CHARS,
+            max_key_chars=settings.MAX_KEY_CHARS,
         )
         cost = work_cost(list(tweets.values()), len(registry.names(name)))
         charge = current_app.extensions[c.EXT_WORK_BUDGET].charge(rate_limit_key(), cost)

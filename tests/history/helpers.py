@@ -70,7 +70,7 @@ def history_app(make_app, db_url):
     apps = []
 
     def factory(**overrides):
-        app = make_app(**{c.HISTORY_URL: db_url, **overrides})
+        app = make_app(HISTORY_URL=db_url, **overrides)
         apps.append(app)
         return app
 

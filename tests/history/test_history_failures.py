@@ -75,7 +75,7 @@ def test_a_database_that_is_down_never_fails_a_prediction_and_history_recovers(
 ):
     forwarder = Forwarder(DATABASES[kind])
     with fresh_database(kind, address=("127.0.0.1", forwarder.port)) as url:
-        app = make_app(**{c.HISTORY_URL: url, c.HISTORY_TEXT: True})
+        app = make_app(HISTORY_URL=url, HISTORY_TEXT=True)
         history = app.extensions[c.EXT_HISTORY]
         client = app.test_client()
 
@@ -124,7 +124,7 @@ def test_a_database_that_is_down_never_fails_a_prediction_and_history_recovers(
 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header, tmp_path, monkeypatch):
     monkeypatch.setattr(history_module, "QUEUE_ROWS", 2 * len(TWEETS))  # two requests' rows
-    app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
+    app = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}")
     history = app.extensions[c.EXT_HISTORY]
     gate = threading.Event()
     monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
@@ -143,7 +143,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
 
 def test_the_queue_is_bounded_in_rows_whatever_a_requests_size(make_app, auth_header, tmp_path, monkeypatch):
     monkeypatch.setattr(history_module, "QUEUE_ROWS", 3)
-    app = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"})
+    app = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}")
     history = app.extensions[c.EXT_HISTORY]
     gate = threading.Event()
     monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
@@ -165,7 +165,7 @@ def test_an_unwritable_sqlite_file_never_fails_a_prediction_and_history_recovers
 ):
     blocker = tmp_path / "db"
     blocker.write_text("a file where the database's folder should be")
-    app = make_app(**{c.HISTORY_URL: f"sqlite:///{blocker / 'history.db'}"})
+    app = make_app(HISTORY_URL=f"sqlite:///{blocker / 'history.db'}")
     client = app.test_client()
     assert post(client, auth_header).status_code == 200
     app.extensions[c.EXT_HISTORY].flush()

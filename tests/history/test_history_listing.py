@@ -3,7 +3,6 @@
 import pytest
 import sqlalchemy as sa
 
-from api import constants as c
 from api.ops.tokens import create_token
 from tests.history import helpers as history_helpers
 from tests.history.helpers import post, stored
@@ -51,7 +50,7 @@ def test_a_caller_sees_only_its_own_rows_and_an_admin_token_sees_all(history_app
     ],
 )
 def test_a_bad_limit_or_parameter_is_a_400_naming_it(make_app, auth_header, tmp_path, query, key):
-    client = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"}).test_client()
+    client = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}").test_client()
     response = client.get(f"/api/v1/predictions{query}", headers=auth_header)
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_parameter"
@@ -65,7 +64,7 @@ def test_store_must_be_true_or_false(client, auth_header):
 
 
 def test_listing_needs_a_token(make_app, tmp_path):
-    client = make_app(**{c.HISTORY_URL: f"sqlite:///{tmp_path / 'h.db'}"}).test_client()
+    client = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}").test_client()
     assert client.get("/api/v1/predictions").status_code == 401
 
 

@@ -64,7 +64,7 @@ def test_tweet_text_is_stored_only_when_the_operator_enables_it(history_app, aut
     listed = off.test_client().get("/api/v1/predictions", headers=auth_header).json["predictions"]
     assert all("text" not in row for row in listed)
 
-    on = history_app(**{c.HISTORY_TEXT: True})
+    on = history_app(HISTORY_TEXT=True)
     post(on.test_client(), auth_header)
     texts = [row["text"] for row in stored(on)]
     assert texts[-2:] == list(TWEETS.values())  # emoji included (utf8mb4 on MariaDB)
@@ -73,7 +73,7 @@ def test_tweet_text_is_stored_only_when_the_operator_enables_it(history_app, aut
 
 
 def test_retention_keeps_only_the_newest_max_rows_on_write(history_app, auth_header):
-    app = history_app(**{c.HISTORY_MAX_ROWS: 5})
+    app = history_app(HISTORY_MAX_ROWS=5)
     app.extensions[c.EXT_HISTORY].retention_interval = 0  # on every write, for the test
     client = app.test_client()
     for i in range(4):
@@ -83,7 +83,7 @@ def test_retention_keeps_only_the_newest_max_rows_on_write(history_app, auth_hea
 
 
 def test_retention_drops_rows_older_than_max_age(history_app, auth_header):
-    app = history_app(**{c.HISTORY_MAX_AGE_DAYS: 30})
+    app = history_app(HISTORY_MAX_AGE_DAYS=30)
     history = app.extensions[c.EXT_HISTORY]
     client = app.test_client()
     now = datetime.now(UTC)

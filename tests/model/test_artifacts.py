@@ -32,7 +32,7 @@ def test_tampered_model_file_refuses_to_start(make_app, artifact_copy):
     data["intercept"] += 1.0  # still a valid model, just not the one the manifest vouches for
     path.write_text(json.dumps(data))
     with pytest.raises(ArtifactError, match=r"freqlr\.json fails its SHA-256 check"):
-        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+        make_app(ARTIFACTS_DIR=artifact_copy)
 
 
 def test_one_flipped_byte_is_caught(make_app, artifact_copy):
@@ -41,24 +41,24 @@ def test_one_flipped_byte_is_caught(make_app, artifact_copy):
     payload[len(payload) // 2] ^= 0x01
     path.write_bytes(bytes(payload))
     with pytest.raises(ArtifactError, match=r"freqlr\.json"):
-        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+        make_app(ARTIFACTS_DIR=artifact_copy)
 
 
 def test_missing_model_file_is_named(make_app, artifact_copy):
     (artifact_copy / "freqlr.json").unlink()
     with pytest.raises(ArtifactError, match=r"artifact missing or unreadable: .*freqlr\.json"):
-        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+        make_app(ARTIFACTS_DIR=artifact_copy)
 
 
 def test_missing_manifest_is_named(make_app, artifact_copy):
     (artifact_copy / "manifest.json").unlink()
     with pytest.raises(ArtifactError, match=r"manifest missing: .*manifest\.json"):
-        make_app(**{c.ARTIFACTS_DIR: artifact_copy})
+        make_app(ARTIFACTS_DIR=artifact_copy)
 
 
 def test_unknown_model_name_is_named(make_app):
     with pytest.raises(ArtifactError, match="'nope' is not in"):
-        make_app(**{c.MODEL_NAME: "nope"})
+        make_app(MODEL="nope")
 
 
 def test_check_command_verifies_every_model(capsys):

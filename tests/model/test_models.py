@@ -104,7 +104,7 @@ def test_bad_parameters_are_400_naming_the_valid_values(client, auth_header, que
 
 
 def test_default_model_is_configurable(make_app, auth_header):
-    app = make_app(**{c.MODEL_NAME: "nblr"})
+    app = make_app(MODEL="nblr")
     client = app.test_client()
     assert client.get("/api/v1/model", headers=auth_header).get_json()["name"] == "nblr"
     assert client.get("/readyz").get_json()["model"] == "nblr"
@@ -112,7 +112,7 @@ def test_default_model_is_configurable(make_app, auth_header):
 
 def test_unknown_default_model_refuses_to_start(make_app):
     with pytest.raises(ArtifactError, match="'nope' is not in the manifest: freqlr, nblr"):
-        make_app(**{c.MODEL_NAME: "nope"})
+        make_app(MODEL="nope")
 
 
 @pytest.mark.parametrize("filename", ["freqlr.json", "nblr.json.gz"])
@@ -122,14 +122,14 @@ def test_every_model_file_is_hash_checked(make_app, tmp_path, filename):
     payload[-20] ^= 0x01
     (artifacts / filename).write_bytes(bytes(payload))
     with pytest.raises(ArtifactError, match=re.escape(filename) + " fails its SHA-256 check"):
-        make_app(**{c.ARTIFACTS_DIR: artifacts})
+        make_app(ARTIFACTS_DIR=artifacts)
 
 
 def test_a_valid_gzip_of_other_json_is_still_refused(make_app, tmp_path):
     artifacts = shutil.copytree(DEFAULT_DIR, tmp_path / "artifacts")
     (artifacts / "nblr.json.gz").write_bytes(gzip.compress(b'{"format": "nblr"}', mtime=0))
     with pytest.raises(ArtifactError, match=r"nblr\.json\.gz fails its SHA-256 check"):
-        make_app(**{c.ARTIFACTS_DIR: artifacts})
+        make_app(ARTIFACTS_DIR=artifacts)
 
 
 def test_nblr_round_trips_through_its_saved_form(app):

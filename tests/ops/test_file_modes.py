@@ -45,7 +45,7 @@ def test_the_history_database_and_its_wal_and_shm_are_private(make_app, auth_hea
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
     path = shared / "new" / "history.db"
-    app = make_app(**{c.HISTORY_URL: f"sqlite:///{path}"})
+    app = make_app(HISTORY_URL=f"sqlite:///{path}")
     assert app.test_client().post("/api/v1/predict", json={"a": "hi"}, headers=auth_header).status_code == 200
     app.extensions[c.EXT_HISTORY].flush()
     assert_private_database(path)
@@ -55,7 +55,7 @@ def test_the_history_database_and_its_wal_and_shm_are_private(make_app, auth_hea
 def test_a_database_sqlite_creates_later_is_private_too(make_app, auth_header, tmp_path):
     folder = tmp_path / "later"
     folder.write_text("a file where the database's folder should be: the first writes fail")
-    app = make_app(**{c.HISTORY_URL: f"sqlite:///{folder / 'history.db'}"})
+    app = make_app(HISTORY_URL=f"sqlite:///{folder / 'history.db'}")
     client = app.test_client()
     assert client.post("/api/v1/predict", json={"a": "hi"}, headers=auth_header).status_code == 200
     app.extensions[c.EXT_HISTORY].flush()

@@ -15,7 +15,6 @@ from gunicorn.http.errors import (
     NoMoreData,
 )
 
-from api import constants as c
 from api.server.protocol import ClosingBody
 
 URL = "/api/v1/predict"
@@ -52,7 +51,7 @@ def post(client, auth_header, stream):
 @pytest.fixture
 def capped(make_app):
     """A test client whose app refuses bodies over CAP bytes."""
-    return make_app(**{c.MAX_BODY_BYTES: CAP}).test_client()
+    return make_app(MAX_BODY_BYTES=CAP).test_client()
 
 
 FRAMING = [

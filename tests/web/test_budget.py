@@ -4,7 +4,6 @@ import time_machine
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 
-from api import constants as c
 from api.ops.tokens import create_token
 from api.web.budget import WorkBudget, work_cost
 from api.web.limits import StorageEvents
@@ -25,7 +24,7 @@ def _predict(client, headers, text, model=None):
 
 
 def test_successes_spend_the_budget_exactly_and_refusals_cost_nothing(make_app, auth_header):
-    client = make_app(**{c.WORK_LIMIT: "100/minute"}).test_client()
+    client = make_app(WORK_LIMIT="100/minute").test_client()
     with time_machine.travel(NOW, tick=False):
         first = _predict(client, auth_header, "x" * 40)
         second = _predict(client, auth_header, "x" * 40)
@@ -47,14 +46,14 @@ def test_successes_spend_the_budget_exactly_and_refusals_cost_nothing(make_app, 
 
 
 def test_every_model_asked_is_charged(make_app, auth_header):
-    client = make_app(**{c.WORK_LIMIT: "100/minute"}).test_client()
+    client = make_app(WORK_LIMIT="100/minute").test_client()
     with time_machine.travel(NOW, tick=False):
         response = _predict(client, auth_header, "x" * 30, model="all")
     assert response.headers["X-Work-Remaining"] == "40"
 
 
 def test_budget_is_per_token_and_renews_with_the_window(make_app, tokens, auth_header):
-    client = make_app(**{c.WORK_LIMIT: "50/minute"}).test_client()
+    client = make_app(WORK_LIMIT="50/minute").test_client()
     other = {"Authorization": f"Bearer {create_token(tokens[0], 'bob')}"}
     with time_machine.travel(NOW, tick=False) as clock:
         assert _predict(client, auth_header, "x" * 50).status_code == 200
@@ -65,7 +64,7 @@ def test_budget_is_per_token_and_renews_with_the_window(make_app, tokens, auth_h
 
 
 def test_a_request_costing_more_than_the_whole_budget_is_413(make_app, auth_header):
-    client = make_app(**{c.WORK_LIMIT: "50/minute"}).test_client()
+    client = make_app(WORK_LIMIT="50/minute").test_client()
     response = _predict(client, auth_header, "x" * 51)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "work_too_large"
@@ -118,7 +117,7 @@ def _documented_codes(client, status):
 
 
 def test_the_budget_answers_are_documented(make_app, auth_header):
-    client = make_app(**{c.WORK_LIMIT: "50/minute", c.RATE_LIMIT: "1000/minute"}).test_client()
+    client = make_app(WORK_LIMIT="50/minute", RATE_LIMIT="1000/minute").test_client()
     spec = client.get("/api/v1/openapi.json").get_json()
     ok_headers = spec["paths"]["/api/v1/predict"]["post"]["responses"]["200"]["headers"]
     assert {"X-Work-Limit", "X-Work-Remaining"} <= set(ok_headers)

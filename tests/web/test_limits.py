@@ -2,12 +2,11 @@
 
 import time_machine
 
-from api import constants as c
 from api.ops.tokens import create_token
 
 
 def test_limit_gives_json_429_with_retry_after(make_app, auth_header):
-    client = make_app(**{c.RATE_LIMIT: "3/minute"}).test_client()
+    client = make_app(RATE_LIMIT="3/minute").test_client()
     with time_machine.travel(1_800_000_000, tick=False):
         statuses = [client.get("/api/v1/model", headers=auth_header).status_code for _ in range(4)]
         limited = client.get("/api/v1/model", headers=auth_header)
@@ -21,7 +20,7 @@ def test_limit_gives_json_429_with_retry_after(make_app, auth_header):
 
 
 def test_limit_resets_after_the_window(make_app, auth_header):
-    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    client = make_app(RATE_LIMIT="1/minute").test_client()
     with time_machine.travel(1_800_000_000, tick=False) as clock:
         assert client.get("/api/v1/model", headers=auth_header).status_code == 200
         assert client.get("/api/v1/model", headers=auth_header).status_code == 429
@@ -30,7 +29,7 @@ def test_limit_resets_after_the_window(make_app, auth_header):
 
 
 def test_each_token_has_its_own_bucket(make_app, tokens, auth_header):
-    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    client = make_app(RATE_LIMIT="1/minute").test_client()
     other = {"Authorization": f"Bearer {create_token(tokens[0], 'bob')}"}
     with time_machine.travel(1_800_000_000, tick=False):
         assert client.get("/api/v1/model", headers=auth_header).status_code == 200
@@ -46,13 +45,13 @@ def test_successful_answers_carry_no_retry_after(client, auth_header):
 
 
 def test_health_probes_are_not_limited(make_app):
-    client = make_app(**{c.RATE_LIMIT: "1/minute"}).test_client()
+    client = make_app(RATE_LIMIT="1/minute").test_client()
     assert [client.get("/healthz").status_code for _ in range(5)] == [200] * 5
     assert [client.get("/readyz").status_code for _ in range(5)] == [200] * 5
 
 
 def test_failed_authentication_is_limited_per_address(make_app, auth_header):
-    client = make_app(**{c.AUTH_FAILURE_LIMIT: "3/minute"}).test_client()
+    client = make_app(AUTH_FAILURE_LIMIT="3/minute").test_client()
     wrong = {"Authorization": "Bearer sa_guess"}
     with time_machine.travel(1_800_000_000, tick=False):
         statuses = [
@@ -65,7 +64,7 @@ def test_failed_authentication_is_limited_per_address(make_app, auth_header):
 
 
 def test_valid_requests_do_not_spend_the_failure_budget(make_app, auth_header):
-    client = make_app(**{c.AUTH_FAILURE_LIMIT: "2/minute"}).test_client()
+    client = make_app(AUTH_FAILURE_LIMIT="2/minute").test_client()
     with time_machine.travel(1_800_000_000, tick=False):
         for _ in range(5):
             assert client.get("/api/v1/model", headers=auth_header).status_code == 200
@@ -79,7 +78,7 @@ def test_readyz_says_memory_storage_is_not_shared(client):
 
 
 def test_one_request_budget_per_token_across_endpoints(make_app, auth_header):
-    client = make_app(**{c.RATE_LIMIT: "4/minute"}).test_client()
+    client = make_app(RATE_LIMIT="4/minute").test_client()
     calls = [
         lambda: client.get("/api/v1/model", headers=auth_header),
         lambda: client.get("/api/v1/models", headers=auth_header),
@@ -94,14 +93,14 @@ def test_one_request_budget_per_token_across_endpoints(make_app, auth_header):
 
 
 def test_one_budget_per_address_before_authentication(make_app):
-    client = make_app(**{c.RATE_LIMIT: "3/minute"}).test_client()
+    client = make_app(RATE_LIMIT="3/minute").test_client()
     with time_machine.travel(1_800_000_000, tick=False):
         statuses = [client.get(path).status_code for path in ("/", "/history", "/api/v1/openapi.json") * 2]
     assert statuses == [200, 200, 200, 429, 429, 429]
 
 
 def test_failed_authentications_share_one_budget_across_endpoints(make_app):
-    client = make_app(**{c.AUTH_FAILURE_LIMIT: "3/minute"}).test_client()
+    client = make_app(AUTH_FAILURE_LIMIT="3/minute").test_client()
     wrong = {"Authorization": "Bearer sa_guess"}
     with time_machine.travel(1_800_000_000, tick=False):
         statuses = [
@@ -115,7 +114,7 @@ def test_failed_authentications_share_one_budget_across_endpoints(make_app):
 
 
 def test_ipv6_clients_share_a_budget_per_64_and_mapped_ipv4_is_ipv4(make_app):
-    client = make_app(**{c.RATE_LIMIT: "2/minute"}).test_client()
+    client = make_app(RATE_LIMIT="2/minute").test_client()
 
     def status(address):
         return client.get("/api/v1/openapi.json", environ_base={"REMOTE_ADDR": address}).status_code

@@ -52,7 +52,7 @@ def test_requests_without_an_id_get_a_new_one_each(client):
 @pytest.fixture
 def noisy_app(make_app):
     """An app with two extra routes: one that logs a line, one that fails."""
-    app = make_app(**{c.RATE_LIMIT: "3/minute"})
+    app = make_app(RATE_LIMIT="3/minute")
 
     def talk():
         logging.getLogger("api.test").warning("inside the request")

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 
-from api import constants as c
 from tests.e2e import request
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -27,7 +26,7 @@ def _summary(output):
 
 
 def test_the_document_is_public_valid_openapi_3_1_with_the_app_limits(make_app):
-    app = make_app(**{c.MAX_ITEMS: 7, c.MAX_TWEET_CHARS: 50, c.MAX_KEY_CHARS: 9, c.MAX_BODY_BYTES: 4096})
+    app = make_app(MAX_ITEMS=7, MAX_TWEET_CHARS=50, MAX_KEY_CHARS=9, MAX_BODY_BYTES=4096)
     response = app.test_client().get("/api/v1/openapi.json")  # no Authorization header
     assert response.status_code == 200
     spec = response.get_json()

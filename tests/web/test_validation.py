@@ -74,7 +74,7 @@ def test_malformed_body(client, auth_header, body, content_type, status, code, k
 
 
 def test_limits_on_items_tweet_length_and_key_length(make_app, auth_header):
-    client = make_app(**{c.MAX_ITEMS: 3, c.MAX_TWEET_CHARS: 10, c.MAX_KEY_CHARS: 5}).test_client()
+    client = make_app(MAX_ITEMS=3, MAX_TWEET_CHARS=10, MAX_KEY_CHARS=5).test_client()
     cases = [
         ({str(i): "x" for i in range(4)}, "too_many_items", None),
         ({"a": "x" * 11}, "invalid_item", "a"),
@@ -88,7 +88,7 @@ def test_limits_on_items_tweet_length_and_key_length(make_app, auth_header):
 
 
 def test_oversized_body_gets_json_413(make_app, auth_header):
-    client = make_app(MAX_CONTENT_LENGTH=None, **{c.MAX_BODY_BYTES: 2048}).test_client()
+    client = make_app(MAX_BODY_BYTES=2048).test_client()
     body = json.dumps({"a": "x" * 4000})
     response = _raw(client, auth_header, body)
     assert response.status_code == 413
