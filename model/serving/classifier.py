@@ -1,22 +1,25 @@
 """The served model: frequency features and a logistic regression on top."""
 
 import math
+from collections.abc import Sequence
 from operator import mul
+from typing import Self
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
+from model.serving.base import JSONObject, Params, Targets, TweetClassifier
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
-from model.serving.labels import label_of, sigmoid
 from model.serving.text import preprocess
 
 FORMAT = "freqlr"
 FORMAT_VERSION = 1
 
 
-class FrequencyLogisticModel:
+class FrequencyLogisticModel(TweetClassifier):
     """Logistic regression over smoothed word-frequency features (scikit-learn style).
 
     The logistic regression is fitted on cross-fitted features: each training
@@ -25,13 +28,15 @@ class FrequencyLogisticModel:
     The table kept for serving is then fitted on the whole training split.
     """
 
-    def __init__(self, alpha=3.0, C=1.0, folds=5, mark_negation=True):
+    def __init__(
+        self, alpha: float = 3.0, C: float = 1.0, folds: int = 5, mark_negation: bool = True
+    ) -> None:
         self.alpha = alpha
         self.C = C
         self.folds = folds
         self.mark_negation = mark_negation
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> Params:
         """Return the constructor settings, as stored in the artifact."""
         return {
             "alpha": self.alpha,
@@ -40,7 +45,7 @@ class FrequencyLogisticModel:
             "mark_negation": self.mark_negation,
         }
 
-    def fit(self, texts, y):
+    def fit(self, texts: Sequence[str], y: Targets) -> Self:
         """Learn the frequency table and the regression weights from raw tweets."""
         docs = self._tokens(texts)
         y = np.asarray(y, dtype=int)
@@ -51,16 +56,20 @@ class FrequencyLogisticModel:
             features[out_idx] = table.transform([docs[i] for i in out_idx])
         self.featurizer_ = FrequencyFeaturizer(self.alpha).fit(docs, y)
         regression = LogisticRegression(C=self.C, max_iter=1000).fit(features, y)
-        self.coef_ = regression.coef_[0].astype(float)
-        self.coef_list_ = self.coef_.tolist()
-        self.intercept_ = float(regression.intercept_[0])
+        self._set_weights(regression.coef_[0], regression.intercept_[0])
         return self
 
-    def decision_function(self, texts):
-        """Return the log-odds of "Positive" for each raw tweet."""
-        return np.array(self._scores(texts))
+    def _set_weights(self, coef: NDArray[np.float64], intercept: float) -> None:
+        """Keep the regression's weights, and a list copy of them for the plain-Python scoring."""
+        self.coef_: NDArray[np.float64] = np.asarray(coef, dtype=float)
+        self.coef_list_: list[float] = self.coef_.tolist()
+        self.intercept_ = float(intercept)
 
-    def _scores(self, texts):
+    def decision_function(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Return the log-odds of "Positive" for each raw tweet."""
+        return np.array(self._scores(texts), dtype=float)
+
+    def _scores(self, texts: Sequence[str]) -> list[float]:
         """Return the log-odds as a list, computed in plain Python.
 
         Seven products per tweet cost less than numpy's per-call overhead for
@@ -70,23 +79,11 @@ class FrequencyLogisticModel:
         coef, intercept = self.coef_list_, self.intercept_
         return [sum(map(mul, coef, row), intercept) for row in self.featurizer_.rows(self._tokens(texts))]
 
-    def predict_proba(self, texts):
-        """Return P(Positive) for each raw tweet."""
-        return np.array([sigmoid(score) for score in self._scores(texts)])
-
-    def predict(self, texts):
-        """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
-        return np.array([int(score > 0) for score in self._scores(texts)])
-
-    def predict_labels(self, texts):
-        """Return "Positive" or "Negative" for each raw tweet."""
-        return [label_of(score) for score in self._scores(texts)]
-
-    def _tokens(self, texts):
+    def _tokens(self, texts: Sequence[str]) -> list[list[str]]:
         """Preprocess raw tweets into token lists."""
         return [preprocess(text, self.mark_negation) for text in texts]
 
-    def to_dict(self):
+    def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
         return {
             "format": FORMAT,
@@ -99,7 +96,7 @@ class FrequencyLogisticModel:
         }
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: JSONObject) -> Self:
         """Rebuild a fitted model from ``to_dict`` output, checking every field."""
         try:
             _check(data.get("format") == FORMAT, "format is not " + FORMAT)
@@ -114,9 +111,7 @@ class FrequencyLogisticModel:
                 all(isinstance(v, float) and math.isfinite(v) for v in ratios.values()),
                 "log_ratio values must be finite numbers",
             )
-            model.coef_ = coef
-            model.coef_list_ = coef.tolist()
-            model.intercept_ = float(data["intercept"])
+            model._set_weights(coef, data["intercept"])
             model.featurizer_ = FrequencyFeaturizer(model.alpha)
             model.featurizer_.log_ratio_ = ratios
         except (KeyError, TypeError, ValueError) as exc:
@@ -124,7 +119,7 @@ class FrequencyLogisticModel:
         return model
 
 
-def _check(condition, message):
+def _check(condition: bool, message: str) -> None:
     """Raise ValueError with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ValueError(message)

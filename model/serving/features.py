@@ -1,8 +1,13 @@
 """Word-frequency features: smoothed per-word log-ratios, summarised per tweet."""
 
 import math
+from collections.abc import Sequence
+from typing import Self
 
 import numpy as np
+from numpy.typing import NDArray
+
+from model.serving.base import Targets
 
 FEATURE_NAMES = (
     "ratio_sum",
@@ -13,6 +18,8 @@ FEATURE_NAMES = (
     "positive_tokens",
     "negative_tokens",
 )
+# One tweet's features, in the order of FEATURE_NAMES.
+FeatureRow = tuple[float, float, float, float, float, int, int]
 
 
 class FrequencyFeaturizer:
@@ -26,12 +33,13 @@ class FrequencyFeaturizer:
     smoothing keeps words seen once or twice from dominating.
     """
 
-    def __init__(self, alpha=1.0):
+    def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = alpha
 
-    def fit(self, docs, y):
+    def fit(self, docs: Sequence[Sequence[str]], y: Targets) -> Self:
         """Learn ``log_ratio_`` from token lists ``docs`` and 0/1 labels ``y``."""
-        positive, negative = {}, {}
+        positive: dict[str, int] = {}
+        negative: dict[str, int] = {}
         for tokens, label in zip(docs, y, strict=True):
             counts = positive if label else negative
             for token in set(tokens):
@@ -41,7 +49,7 @@ class FrequencyFeaturizer:
         pos_total = sum(positive.values()) + alpha * len(vocabulary)
         neg_total = sum(negative.values()) + alpha * len(vocabulary)
         offset = math.log(neg_total) - math.log(pos_total)
-        self.log_ratio_ = {
+        self.log_ratio_: dict[str, float] = {
             token: math.log(positive.get(token, 0) + alpha)
             - math.log(negative.get(token, 0) + alpha)
             + offset
@@ -49,11 +57,11 @@ class FrequencyFeaturizer:
         }
         return self
 
-    def transform(self, docs):
+    def transform(self, docs: Sequence[Sequence[str]]) -> NDArray[np.float64]:
         """Return an array of shape (len(docs), len(FEATURE_NAMES))."""
         return np.array(self.rows(docs), dtype=float).reshape(len(docs), len(FEATURE_NAMES))
 
-    def rows(self, docs):
+    def rows(self, docs: Sequence[Sequence[str]]) -> list[FeatureRow]:
         """Return the features of each token list as a tuple (the serving path: no numpy).
 
         Per tweet: one dict lookup per token and a few C-level list passes.
@@ -63,7 +71,7 @@ class FrequencyFeaturizer:
         """
         get = self.log_ratio_.get
         log1p = math.log1p
-        rows = []
+        rows: list[FeatureRow] = []
         for tokens in docs:
             ratios = [r for r in map(get, tokens) if r is not None]
             known = len(ratios)
@@ -78,6 +86,6 @@ class FrequencyFeaturizer:
                 rows.append((0.0, 0.0, 0.0, 0.0, log1p(len(tokens)), 0, 0))
         return rows
 
-    def fit_transform(self, docs, y):
+    def fit_transform(self, docs: Sequence[Sequence[str]], y: Targets) -> NDArray[np.float64]:
         """Fit on ``docs`` and return their features."""
         return self.fit(docs, y).transform(docs)

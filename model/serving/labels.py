@@ -8,10 +8,15 @@ import math
 LABELS = ("Negative", "Positive")
 
 
+def class_of(log_odds: float) -> int:
+    """Return 1 (Positive) when the log-odds are above 0, else 0 (Negative)."""
+    # A conditional: a numpy score too gives a Python int, which indexes LABELS (a numpy bool does not).
+    return 1 if log_odds > 0 else 0
+
+
 def label_of(log_odds: float) -> str:
     """Return "Positive" when the log-odds are above 0, else "Negative"."""
-    # A conditional rather than LABELS[log_odds > 0]: numpy booleans are not valid tuple indices.
-    return LABELS[1] if log_odds > 0 else LABELS[0]
+    return LABELS[class_of(log_odds)]
 
 
 def sigmoid(log_odds: float) -> float:

@@ -1,15 +1,20 @@
 """The stronger model: NB-weighted word and character n-grams, VADER lexicon scores, logistic regression."""
 
+from collections.abc import Sequence
 from functools import cache
+from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+# vaderSentiment ships no type information, and pyproject.toml's list of untyped libraries does not name it.
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
 
 from model.errors import ArtifactError
-from model.serving.labels import label_of, sigmoid
+from model.serving.base import JSONObject, Params, Targets, TweetClassifier
 from model.serving.text import normalize, preprocess
 
 FORMAT = "nblr"
@@ -17,7 +22,7 @@ FORMAT_VERSION = 1
 LEXICON_FEATURES = ("vader_compound", "vader_positive", "vader_negative")
 
 
-def _word_vectorizer(min_df):
+def _word_vectorizer(min_df: int) -> TfidfVectorizer:
     """TF-IDF over word uni- and bigrams of the preprocessed (stemmed, negation-marked) tokens."""
     # Tokens are already split by model.serving.text; the pattern only splits on the joining spaces.
     whitespace_separated = r"\S+"
@@ -26,12 +31,12 @@ def _word_vectorizer(min_df):
     )
 
 
-def _char_vectorizer(min_df):
+def _char_vectorizer(min_df: int) -> TfidfVectorizer:
     """TF-IDF over character 2- to 5-grams inside words of the normalised text: robust to misspellings."""
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df)
 
 
-class NBLogisticModel:
+class NBLogisticModel(TweetClassifier):
     """Logistic regression over NB-weighted TF-IDF n-grams and lexicon scores (scikit-learn style).
 
     Each n-gram's TF-IDF value is scaled by its smoothed log-count ratio between
@@ -40,16 +45,16 @@ class NBLogisticModel:
     lexicon adds what 8,000 tweets cannot teach about rare words.
     """
 
-    def __init__(self, C=2.0, word_min_df=2, char_min_df=3):
+    def __init__(self, C: float = 2.0, word_min_df: int = 2, char_min_df: int = 3) -> None:
         self.C = C
         self.word_min_df = word_min_df
         self.char_min_df = char_min_df
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> Params:
         """Return the constructor settings, as stored in the artifact."""
         return {"C": self.C, "word_min_df": self.word_min_df, "char_min_df": self.char_min_df}
 
-    def fit(self, texts, y):
+    def fit(self, texts: Sequence[str], y: Targets) -> Self:
         """Learn the vocabularies, the NB ratios and the regression weights from raw tweets."""
         y = np.asarray(y, dtype=int)
         words, chars = self._inputs(texts)
@@ -58,46 +63,37 @@ class NBLogisticModel:
         ngrams = self._ngrams(words, chars)
         positive = np.asarray(ngrams[y == 1].sum(axis=0)).ravel() + 1.0
         negative = np.asarray(ngrams[y == 0].sum(axis=0)).ravel() + 1.0
-        self.nb_ratio_ = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+        ratio: NDArray[np.float64] = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+        self.nb_ratio_ = ratio
         regression = LogisticRegression(C=self.C, max_iter=3000)
         regression.fit(self._features(ngrams, texts), y)
-        self.coef_ = regression.coef_[0].astype(float)
+        self.coef_: NDArray[np.float64] = regression.coef_[0].astype(float)
         self.intercept_ = float(regression.intercept_[0])
         return self
 
-    def decision_function(self, texts):
+    def decision_function(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Return the log-odds of "Positive" for each raw tweet."""
         words, chars = self._inputs(texts)
-        return self._features(self._ngrams(words, chars), texts) @ self.coef_ + self.intercept_
-
-    def predict_proba(self, texts):
-        """Return P(Positive) for each raw tweet."""
-        return np.array([sigmoid(score) for score in self.decision_function(texts)])
-
-    def predict(self, texts):
-        """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
-        return (self.decision_function(texts) > 0).astype(int)
-
-    def predict_labels(self, texts):
-        """Return "Positive" or "Negative" for each raw tweet."""
-        return [label_of(score) for score in self.decision_function(texts)]
+        features = self._features(self._ngrams(words, chars), texts)
+        scores: NDArray[np.float64] = features @ self.coef_ + self.intercept_
+        return scores
 
     @staticmethod
-    def _inputs(texts):
+    def _inputs(texts: Sequence[str]) -> tuple[list[str], list[str]]:
         """Return the word-level and character-level views of raw tweets."""
         return [" ".join(preprocess(text)) for text in texts], [normalize(text) for text in texts]
 
-    def _ngrams(self, words, chars):
+    def _ngrams(self, words: list[str], chars: list[str]) -> sp.csr_matrix:
         """Return the TF-IDF n-gram matrix (word block, then character block)."""
         return sp.hstack([self.word_.transform(words), self.char_.transform(chars)]).tocsr()
 
-    def _features(self, ngrams, texts):
+    def _features(self, ngrams: sp.csr_matrix, texts: Sequence[str]) -> sp.csr_matrix:
         """Scale n-grams by their NB ratios and append the lexicon scores."""
         scores = [_lexicon().polarity_scores(text) for text in texts]
         lexicon = np.array([[s["compound"], s["pos"], s["neg"]] for s in scores]).reshape(-1, 3)
         return sp.hstack([ngrams.multiply(self.nb_ratio_).tocsr(), sp.csr_matrix(lexicon)]).tocsr()
 
-    def to_dict(self):
+    def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
         return {
             "format": FORMAT,
@@ -114,7 +110,7 @@ class NBLogisticModel:
         }
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: JSONObject) -> Self:
         """Rebuild a fitted model from ``to_dict`` output, checking every field."""
         try:
             if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
@@ -134,17 +130,17 @@ class NBLogisticModel:
         return model
 
 
-def _restore(vectorizer, vocabulary, idf):
+def _restore(vectorizer: TfidfVectorizer, vocabulary: dict[str, int], idf: list[float]) -> TfidfVectorizer:
     """Give an unfitted TfidfVectorizer a saved vocabulary and IDF weights."""
-    idf = _finite(idf, len(vocabulary), "idf")
+    weights = _finite(idf, len(vocabulary), "idf")
     if not isinstance(vocabulary, dict) or sorted(vocabulary.values()) != list(range(len(vocabulary))):
         raise ValueError("vocabulary indices must be 0..n-1")
     vectorizer.vocabulary_ = vocabulary
-    vectorizer.idf_ = idf
+    vectorizer.idf_ = weights
     return vectorizer
 
 
-def _finite(values, length, name):
+def _finite(values: ArrayLike, length: int, name: str) -> NDArray[np.float64]:
     """Return ``values`` as a float array of ``length`` finite numbers, or raise ValueError."""
     array = np.asarray(values, dtype=float)
     if array.shape != (length,) or not np.isfinite(array).all():
@@ -153,6 +149,6 @@ def _finite(values, length, name):
 
 
 @cache
-def _lexicon():
+def _lexicon() -> SentimentIntensityAnalyzer:
     """Return the VADER analyzer, built once per process (it reads its lexicon files)."""
     return SentimentIntensityAnalyzer()

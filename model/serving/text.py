@@ -7,6 +7,7 @@ stemmer is memoised, so the per-tweet cost is a few regex passes and dict hits.
 
 import html
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from nltk.stem.porter import PorterStemmer
@@ -63,9 +64,11 @@ _stemmer = PorterStemmer()
 
 # What a token does in a tweet, decided once per distinct token (see analyse).
 WORD, NEGATION, LOUD_END, SILENT_END = range(4)
+# One analysed token: its feature form, its negated form and its role.
+Analysed = tuple[str, str, int]
 
 
-def normalize(text):
+def normalize(text: str) -> str:
     """Return tweet text with entities unescaped, URLs removed, handles masked, lower-cased."""
     # Each pass runs only when its trigger character is present: most tweets
     # have no entity, URL or handle, and a substring test is far cheaper.
@@ -79,17 +82,17 @@ def normalize(text):
     return text
 
 
-def tokenize(text):
+def tokenize(text: str) -> list[str]:
     """Split normalised text into word, emoticon, hashtag and punctuation tokens."""
     return _TOKEN_RE.findall(text)
 
 
-def is_negation(token):
+def is_negation(token: str) -> bool:
     """Return True for a token that negates what follows ("not", "don't", "never")."""
     return token in NEGATIONS or token.endswith("n't")
 
 
-def stem(token):
+def stem(token: str) -> str:
     """Return the Porter stem of a token (memoised); emoticons and handles pass through."""
     return analyse(token)[0]
 
@@ -97,7 +100,7 @@ def stem(token):
 # Bounded: clients can send any number of distinct made-up words, and an
 # unbounded memo would let them grow a worker's memory without limit.
 @lru_cache(maxsize=1 << 17)
-def analyse(token):
+def analyse(token: str) -> Analysed:
     """Return ``(feature token, its negated form, role)`` of one raw token, memoised."""
     if not token.strip(_CLAUSE_ENDS):
         short = _ELONGATION_RE.sub(r"\1\1", token)
@@ -107,12 +110,12 @@ def analyse(token):
     return stemmed, NEGATED_PREFIX + stemmed, (NEGATION if is_negation(short) else WORD)
 
 
-def analyse_chunk(chunk):
+def analyse_chunk(chunk: str) -> tuple[Analysed, ...]:
     """Return the analysed tokens (see analyse) of one whitespace-free chunk."""
     return tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
 
 
-class BoundedMemo(dict):
+class BoundedMemo(dict[str, tuple[Analysed, ...]]):
     """A memo of a one-argument function that empties itself when full.
 
     Bounded, because clients can send any number of distinct chunks; emptied
@@ -121,12 +124,12 @@ class BoundedMemo(dict):
     chunks are back after a few tweets.
     """
 
-    def __init__(self, function, maxsize):
+    def __init__(self, function: Callable[[str], tuple[Analysed, ...]], maxsize: int) -> None:
         super().__init__()
         self.function = function
         self.maxsize = maxsize
 
-    def __missing__(self, key):
+    def __missing__(self, key: str) -> tuple[Analysed, ...]:
         """Compute, remember and return the value of a key not seen yet."""
         if len(self) >= self.maxsize:
             self.clear()
@@ -140,14 +143,14 @@ class BoundedMemo(dict):
 CHUNKS = BoundedMemo(analyse_chunk, maxsize=1 << 17)
 
 
-def preprocess(text, mark_negation=True):
+def preprocess(text: str, mark_negation: bool = True) -> list[str]:
     """Return the stemmed feature tokens of one raw tweet.
 
     Words after a negation, up to the next clause end, come back as
     ``NOT_<stem>``. Clause-ending punctuation other than ``!``/``?`` (which
     carry tone) only closes a negation scope and is not returned.
     """
-    out = []
+    out: list[str] = []
     append = out.append
     chunks = CHUNKS
     negated = False

@@ -1,0 +1,64 @@
+"""What every model kind shares: its answers derived from its log-odds, and the artifact interface.
+
+Each kind states only how it turns tweets into log-odds (``decision_function``)
+and how it is saved; P(Positive), the 0/1 class and the label follow from the
+log-odds by the one rule of ``model.serving.labels``, written here once for both.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, Self
+
+import numpy as np
+from numpy.typing import NDArray
+
+from model.serving.labels import class_of, label_of, sigmoid
+
+# A parsed JSON object (a model file, the manifest, an entry of it): its fields are checked where read.
+JSONObject = dict[str, Any]
+# A model's constructor settings, as its artifact and the manifest record them.
+Params = dict[str, float | int | bool]
+# The 0/1 labels (1: Positive) a model is fitted to.
+Targets = Sequence[int] | NDArray[np.int_]
+
+
+class TweetClassifier(ABC):
+    """A binary tweet classifier in scikit-learn's style: ``fit``, ``decision_function``, ``predict``."""
+
+    @abstractmethod
+    def get_params(self, deep: bool = True) -> Params:
+        """Return the constructor settings, as stored in the artifact."""
+
+    @abstractmethod
+    def fit(self, texts: Sequence[str], y: Targets) -> Self:
+        """Learn from raw tweets and their 0/1 labels; return the fitted model."""
+
+    @abstractmethod
+    def decision_function(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Return the log-odds of "Positive" for each raw tweet."""
+
+    @abstractmethod
+    def to_dict(self) -> JSONObject:
+        """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, data: JSONObject) -> Self:
+        """Rebuild a fitted model from ``to_dict`` output, checking every field."""
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Return P(Positive) for each raw tweet (one column: the Negative one is 1 - P)."""
+        return np.array([sigmoid(score) for score in self.log_odds(texts)], dtype=float)
+
+    def predict(self, texts: Sequence[str]) -> NDArray[np.int_]:
+        """Return 1 (Positive) or 0 (Negative) for each raw tweet."""
+        return np.array([class_of(score) for score in self.log_odds(texts)], dtype=int)
+
+    def predict_labels(self, texts: Sequence[str]) -> list[str]:
+        """Return "Positive" or "Negative" for each raw tweet."""
+        return [label_of(score) for score in self.log_odds(texts)]
+
+    def log_odds(self, texts: Sequence[str]) -> list[float]:
+        """Return ``decision_function`` as a list of Python floats, as scoring and labels.py take them."""
+        scores: list[float] = self.decision_function(texts).tolist()
+        return scores
