@@ -16,48 +16,65 @@ from pathlib import Path
 from model.errors import ArtifactError
 from model.paths import ARTIFACTS_DIR
 from model.serving import classifier, nblr
+from model.serving.base import JSONObject, TweetClassifier
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 DEFAULT_DIR = ARTIFACTS_DIR
 DEFAULT_MODEL = "freqlr"
+# Where artifacts are: a path, or its text as the command line and the settings give it.
+Folder = str | os.PathLike[str]
+# A loaded, verified model and its manifest entry.
+Loaded = tuple[TweetClassifier, JSONObject]
 # The model classes a file's "format" field may name; nothing else is ever built.
-FORMATS = {classifier.FORMAT: classifier.FrequencyLogisticModel, nblr.FORMAT: nblr.NBLogisticModel}
+FORMATS: dict[str, type[TweetClassifier]] = {
+    classifier.FORMAT: classifier.FrequencyLogisticModel,
+    nblr.FORMAT: nblr.NBLogisticModel,
+}
 KINDS = {
     classifier.FORMAT: "word-frequency features + logistic regression",
     nblr.FORMAT: "NB-weighted word and character n-grams + VADER lexicon + logistic regression",
 }
 
 
-def dump_json(data):
+def dump_json(data: JSONObject) -> bytes:
     """Serialise ``data`` canonically, so equal models give byte-identical files."""
     return (json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _write_atomic(path, payload):
+def _write_atomic(path: Path, payload: bytes) -> None:
     """Write bytes to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(payload)
     os.replace(tmp, path)
 
 
-def save(model, directory, *, name, metrics, training_data, created=None, compress=False):
+def save(
+    model: TweetClassifier,
+    directory: Folder,
+    *,
+    name: str,
+    metrics: JSONObject,
+    training_data: JSONObject,
+    created: str | None = None,
+    compress: bool = False,
+) -> JSONObject:
     """Write ``model`` as ``<name>.json`` (``.json.gz`` with compress) and record it in the manifest.
 
     Returns the model's manifest entry. Compression uses a fixed header
     timestamp, so equal models still give byte-identical files.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     data = model.to_dict()
     payload = dump_json(data)
     filename = f"{name}.json"
     if compress:
         payload, filename = gzip.compress(payload, compresslevel=9, mtime=0), filename + ".gz"
     digest = hashlib.sha256(payload).hexdigest()
-    _write_atomic(directory / filename, payload)
+    _write_atomic(folder / filename, payload)
 
-    manifest = read_manifest(directory) if (directory / MANIFEST).exists() else _empty_manifest()
+    manifest = read_manifest(folder) if (folder / MANIFEST).exists() else _empty_manifest()
     entry = {
         "file": filename,
         "version": f"v{data['format_version']}-{digest[:12]}",
@@ -70,16 +87,16 @@ def save(model, directory, *, name, metrics, training_data, created=None, compre
     manifest["files"][filename] = digest
     manifest["created"] = created or datetime.now(UTC).replace(microsecond=0).isoformat()
     manifest.setdefault("default_model", name)
-    _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+    _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
     return entry
 
 
-def _empty_manifest():
+def _empty_manifest() -> JSONObject:
     """Return a manifest with no models."""
     return {"manifest_version": MANIFEST_VERSION, "models": {}, "files": {}}
 
 
-def read_manifest(directory):
+def read_manifest(directory: Folder) -> JSONObject:
     """Return the parsed manifest of ``directory`` or raise ArtifactError naming it."""
     path = Path(directory) / MANIFEST
     try:
@@ -93,7 +110,7 @@ def read_manifest(directory):
     return manifest
 
 
-def read_verified(directory, filename, manifest):
+def read_verified(directory: Folder, filename: str, manifest: JSONObject) -> bytes:
     """Return the bytes of ``filename`` after checking them against the manifest hash."""
     expected = manifest.get("files", {}).get(filename)
     path = Path(directory) / filename
@@ -112,21 +129,21 @@ def read_verified(directory, filename, manifest):
     return payload
 
 
-def load(directory=DEFAULT_DIR, name=None):
+def load(directory: Folder = DEFAULT_DIR, name: str | None = None) -> Loaded:
     """Load one verified model (the manifest's default without a name); return ``(model, entry)``."""
     manifest = read_manifest(directory)
     name = name or default_name(manifest)
     return _load_entry(directory, manifest, name)
 
 
-def load_all(directory=DEFAULT_DIR):
+def load_all(directory: Folder = DEFAULT_DIR) -> tuple[dict[str, Loaded], str]:
     """Load every model of the manifest, each verified; return ``{name: (model, entry)}`` and the default."""
     manifest = read_manifest(directory)
     models = {name: _load_entry(directory, manifest, name) for name in sorted(manifest.get("models", {}))}
     return models, default_name(manifest)
 
 
-def check(directory: str | os.PathLike = DEFAULT_DIR, name: str | None = None) -> str:
+def check(directory: Folder = DEFAULT_DIR, name: str | None = None) -> str:
     """Load and verify every model, and that ``name`` (or the default) is one; return a one-line summary.
 
     Raises ArtifactError naming what is wrong.
@@ -139,12 +156,15 @@ def check(directory: str | os.PathLike = DEFAULT_DIR, name: str | None = None) -
     return f"{Path(directory)}: {versions} verified; serving {chosen}"
 
 
-def default_name(manifest):
+def default_name(manifest: JSONObject) -> str:
     """Return the name of the manifest's default model."""
-    return manifest.get("default_model", DEFAULT_MODEL)
+    name = manifest.get("default_model", DEFAULT_MODEL)
+    if not isinstance(name, str):
+        raise ArtifactError(f"the manifest's default_model is not a model name: {name!r}")
+    return name
 
 
-def _load_entry(directory, manifest, name):
+def _load_entry(directory: Folder, manifest: JSONObject, name: str) -> Loaded:
     """Load, verify and rebuild the model called ``name``; return ``(model, entry)``."""
     entry = manifest.get("models", {}).get(name)
     if not isinstance(entry, dict):
@@ -157,7 +177,8 @@ def _load_entry(directory, manifest, name):
         data = json.loads(payload)
     except (OSError, EOFError, ValueError) as exc:
         raise ArtifactError(f"{path} is not valid (gzipped) JSON: {exc}") from exc
-    model_class = FORMATS.get(data.get("format")) if isinstance(data, dict) else None
+    # str(): a format field that is not text (a list, say) is unknown too, not a TypeError.
+    model_class = FORMATS.get(str(data.get("format"))) if isinstance(data, dict) else None
     if model_class is None:
         raise ArtifactError(f"{path} has an unknown model format")
     return model_class.from_dict(data), entry
