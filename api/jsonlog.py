@@ -14,17 +14,21 @@ attaches to a record is left out, so no unvetted value (a header, a tweet) can
 reach the log through ``extra``.
 """
 
+import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 HEADER = "X-Request-ID"
 SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The id of the request being served in this context (a gevent greenlet, a thread), or None.
-request_id = ContextVar("request_id", default=None)
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 FIELDS = ("time", "level", "logger", "message", "request_id", "pid")
 ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "remote_addr")
@@ -32,16 +36,26 @@ ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "r
 TRACE_FIELDS = ("exc_info", "stack_info")
 
 
-def safe_request_id(value):
+def safe_request_id(value: str | None) -> str:
     """Return ``value`` if it is a safe request id (1-128 of A-Z a-z 0-9 . _ -), else a new uuid4 hex."""
     if value and SAFE_ID.fullmatch(value):
         return value
     return new_request_id()
 
 
-def new_request_id():
+def new_request_id() -> str:
     """Return a new request id: a uuid4 in hex."""
     return uuid.uuid4().hex
+
+
+@contextmanager
+def new_request() -> Iterator[None]:
+    """Run the block under a new request id (an answer the server writes itself), then restore the old one."""
+    token = request_id.set(new_request_id())
+    try:
+        yield
+    finally:
+        request_id.reset(token)
 
 
 class JSONFormatter(JsonFormatter):
@@ -51,12 +65,14 @@ class JSONFormatter(JsonFormatter):
     value; the fields are picked here, by name, rather than copied from the record.
     """
 
-    def formatTime(self, record, datefmt=None):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """Return the record's time as ISO 8601 in UTC, to the millisecond."""
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         return stamp.replace("+00:00", "Z")
 
-    def add_fields(self, log_data, record, message_dict):
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
         """Add FIELDS, then the access fields and traceback the record has; nothing else."""
         log_data["time"] = self.formatTime(record)
         log_data["level"] = record.levelname

@@ -1,11 +1,21 @@
 """HTTP/1.x rules the worker (api/server/worker.py) adds to Gunicorn's: which versions are served, what its
 refusals say, and what becomes of a connection whose request body is not read to its end."""
 
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from http import HTTPStatus
+from typing import Any, Protocol, Self, TypeVar
 
+from gunicorn.config import Config
 from gunicorn.http.errors import InvalidHTTPVersion, NoMoreData, ParseException
+from gunicorn.http.message import Request
 from gunicorn.http.wsgi import Response, default_environ
+
+from api import jsonlog as logs
+from api.addresses import SocketAddress
 
 # RFC 9112 is HTTP/1.1, and 1.0 is still spoken. Gunicorn's parser also lets HTTP/1.2 to 1.9 through
 # and answers in the request's own version ("HTTP/1.2 200 OK"), for a protocol that does not exist.
@@ -17,6 +27,22 @@ MESSAGES = {
     501: "unsupported Transfer-Encoding: send the body with Content-Length, or chunked",
     505: "HTTP version not supported: use HTTP/1.1",
 }
+# The client and the error of the request Gunicorn refused that this greenlet is answering, else None.
+# The worker answers in its light (505 for an unserved version); the logger (api/server/logger.py)
+# then writes the error's kind only, as its text can quote the request's bytes.
+Refusal = tuple[SocketAddress, BaseException]
+refusing: ContextVar[Refusal | None] = ContextVar("refusing", default=None)
+
+
+@contextmanager
+def refused(addr: SocketAddress, exc: BaseException) -> Iterator[None]:
+    """Answer and log a request Gunicorn refused within the block: under a new request id, as a refusal."""
+    with logs.new_request():
+        token = refusing.set((addr, exc))
+        try:
+            yield
+        finally:
+            refusing.reset(token)
 
 
 def refusal_status(status: int, exc: BaseException | None) -> int:
@@ -38,6 +64,21 @@ def reason_phrase(status: int) -> str:
         return "Error"
 
 
+class _Body(Protocol):
+    """What ClosingBody uses of Gunicorn's request body (gunicorn.http.body.Body)."""
+
+    failed: bool
+
+    def read(self, size: int | None = None) -> bytes: ...
+
+    def readline(self, size: int | None = None) -> bytes: ...
+
+    def readlines(self, size: int | None = None) -> list[bytes]: ...
+
+
+_Read = TypeVar("_Read", bytes, list[bytes])
+
+
 class ClosingBody:
     """A request body (wsgi.input) whose connection closes after the answer when it is not read to its end.
 
@@ -47,31 +88,33 @@ class ClosingBody:
     marked ``must_close``: the answer says ``Connection: close`` and the connection ends.
     """
 
-    def __init__(self, req):
+    def __init__(self, req: Request) -> None:
         self._req = req
-        self._body = req.body
+        self._body: _Body = req.body
 
     @property
     def failed(self) -> bool:
         """True once a read failed (Gunicorn's parser then closes rather than read the next request)."""
         return self._body.failed
 
-    def read(self, size=None) -> bytes:
+    def read(self, size: int | None = None) -> bytes:
         """Read up to ``size`` bytes (all, if None)."""
         return self._guarded(self._body.read, size)
 
-    def readline(self, size=None) -> bytes:
+    def readline(self, size: int | None = None) -> bytes:
         """Read one line, of at most ``size`` bytes."""
         return self._guarded(self._body.readline, size)
 
-    def readlines(self, size=None) -> list[bytes]:
+    def readlines(self, size: int | None = None) -> list[bytes]:
         """Read every line."""
         return self._guarded(self._body.readlines, size)
 
-    def __iter__(self):
+    def __iter__(self) -> Self:
+        """Iterate over the body's lines."""
         return self
 
     def __next__(self) -> bytes:
+        """Return the next line, or stop at the body's end."""
         line = self.readline()
         if not line:
             raise StopIteration
@@ -81,7 +124,7 @@ class ClosingBody:
         """The app will not read the rest of the body: close the connection after the answer."""
         self._req.must_close = True
 
-    def _guarded(self, read, size):
+    def _guarded(self, read: Callable[[int | None], _Read], size: int | None) -> _Read:
         """Call ``read``; if the body cannot be read on, abandon it and re-raise."""
         try:
             return read(size)
@@ -90,7 +133,9 @@ class ClosingBody:
             raise
 
 
-def access_args(req, sock, addr, cfg, status: int) -> tuple:
+def access_args(
+    req: Request, sock: socket.socket, addr: SocketAddress, cfg: Config, status: int
+) -> tuple[Response, Request, dict[str, Any], timedelta]:
     """Return the arguments of the access log's ``access`` for a request the worker refused itself."""
     environ = default_environ(req, sock, cfg)
     environ.update(PATH_INFO=req.path, REMOTE_ADDR=addr[0] if isinstance(addr, tuple) else str(addr))
