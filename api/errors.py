@@ -5,6 +5,7 @@ as the app's handlers (api/web/errors.py).
 """
 
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
 
 
@@ -14,7 +15,9 @@ class APIError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, key=None, headers=None):
+    def __init__(
+        self, message: str, key: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.key = key
@@ -79,15 +82,17 @@ class HistoryUnavailable(APIError):
     code = "history_unavailable"
 
 
-def error_body(status: int, message: str, code: str | None = None, key: str | None = None) -> dict:
+def error_body(
+    status: int, message: str, code: str | None = None, key: str | None = None
+) -> dict[str, dict[str, int | str]]:
     """Return the JSON error object every error path shares: ``{"error": {status, code, message[, key]}}``."""
-    error: dict = {"status": status, "code": code or code_for(status), "message": message}
+    error: dict[str, int | str] = {"status": status, "code": code or code_for(status), "message": message}
     if key is not None:
         error["key"] = key
     return {"error": error}
 
 
-def code_for(status):
+def code_for(status: int) -> str:
     """Return a snake_case code for an HTTP status ("Too Many Requests" -> "too_many_requests")."""
     try:
         name = HTTPStatus(status).phrase

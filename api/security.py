@@ -1,5 +1,8 @@
 """Security headers on every response, errors included."""
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
@@ -10,13 +13,37 @@ HEADERS = {
 }
 
 
-def add_headers(response):
+# What this module needs of Flask's objects, described rather than imported: the shared modules
+# import no Flask (pyproject.toml's import contracts).
+class _Headers(Protocol):
+    """A response's headers (werkzeug's Headers)."""
+
+    def setdefault(self, key: str, default: str, /) -> str: ...
+
+
+class _Response(Protocol):
+    """A response (Flask's)."""
+
+    @property
+    def headers(self) -> _Headers: ...
+
+
+_R = TypeVar("_R", bound=_Response)
+
+
+class _App(Protocol):
+    """An app (Flask's), as far as registering a response hook."""
+
+    def after_request(self, f: Callable[[_R], _R], /) -> Callable[[_R], _R]: ...
+
+
+def add_headers(response: _R) -> _R:
     """Set the security headers that a view did not set itself."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     return response
 
 
-def init_app(app):
+def init_app(app: _App) -> None:
     """Register the header hook on ``app``."""
     app.after_request(add_headers)

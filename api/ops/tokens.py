@@ -14,9 +14,11 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from api.files import private_folder
 
@@ -36,12 +38,12 @@ class TokenExists(ValueError):
     """A token of that name is already in the tokens file (and replacing it was not asked for)."""
 
 
-def hash_token(token):
+def hash_token(token: str) -> str:
     """Return the hex SHA-256 of a token (tokens are random, so no salt or KDF is needed)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse_tokens(payload):
+def parse_tokens(payload: bytes) -> dict[str, str]:
     """Return ``{name: sha256}`` from the bytes of a tokens file, or raise TokenFileError."""
     try:
         data = json.loads(payload)
@@ -52,7 +54,7 @@ def parse_tokens(payload):
     entries = data.get("tokens")
     if not isinstance(entries, dict):
         raise TokenFileError('"tokens" must be an object')
-    hashes = {}
+    hashes: dict[str, str] = {}
     for name, entry in entries.items():
         digest = entry.get("sha256") if isinstance(entry, dict) else None
         if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
@@ -63,7 +65,7 @@ def parse_tokens(payload):
     return hashes
 
 
-def parse_admins(payload):
+def parse_admins(payload: bytes) -> set[str]:
     """Return the names of the admin tokens of a tokens file that ``parse_tokens`` accepted."""
     return {name for name, entry in json.loads(payload)["tokens"].items() if entry.get("admin") is True}
 
@@ -77,15 +79,16 @@ class TokenStore:
     error); a missing file means no valid tokens.
     """
 
-    def __init__(self, path, reload_seconds=1.0):
+    def __init__(self, path: str | Path, reload_seconds: float = 1.0) -> None:
         self.path = Path(path)
         self.reload_seconds = reload_seconds
-        self._names = {}  # sha256 hex -> token name
-        self._admins = set()
-        self._signature = None
+        self._names: dict[str, str] = {}  # sha256 hex -> token name
+        self._admins: set[str] = set()
+        # The file's (inode, mtime, size) when last read, "missing", or None before the first look.
+        self._signature: tuple[int, int, int] | str | None = None
         self._checked_at = float("-inf")
 
-    def lookup(self, token):
+    def lookup(self, token: str | None) -> str | None:
         """Return the name of ``token`` or None: one hash and one dictionary lookup, whatever the count.
 
         A dictionary lookup's time depends on the key, unlike a constant-time compare,
@@ -98,12 +101,12 @@ class TokenStore:
             return None
         return self._names.get(hash_token(token))
 
-    def is_admin(self, name):
+    def is_admin(self, name: str) -> bool:
         """Return True if the token called ``name`` has the admin flag."""
         self._refresh()
         return name in self._admins
 
-    def _refresh(self):
+    def _refresh(self) -> None:
         """Reload the file if it changed and the reload interval has passed."""
         now = time.monotonic()
         if now - self._checked_at < self.reload_seconds:
@@ -134,14 +137,14 @@ class TokenStore:
 
 
 @contextmanager
-def _locked_tokens(path):
+def _locked_tokens(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the tokens file's data under an exclusive lock; write it back atomically."""
     path = Path(path)
     private_folder(path.parent)
     lock_path = path.with_name(path.name + ".lock")
     with open(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        data = {"version": FILE_VERSION, "tokens": {}}
+        data: dict[str, Any] = {"version": FILE_VERSION, "tokens": {}}
         if path.exists():
             parse_tokens(path.read_bytes())  # refuse to overwrite a file we cannot read
             data = json.loads(path.read_bytes())
@@ -155,7 +158,7 @@ def _locked_tokens(path):
         os.replace(tmp, path)
 
 
-def create_token(path, name, admin: bool = False, replace: bool = False) -> str:
+def create_token(path: str | Path, name: str, admin: bool = False, replace: bool = False) -> str:
     """Create the token called ``name``; return the token, which is never stored.
 
     ``admin``: the token may read every caller's prediction history and /metrics.
@@ -176,13 +179,13 @@ def create_token(path, name, admin: bool = False, replace: bool = False) -> str:
     return token
 
 
-def revoke_token(path, name):
+def revoke_token(path: str | Path, name: str) -> bool:
     """Remove the token called ``name``; return True if it existed."""
     with _locked_tokens(path) as data:
         return data["tokens"].pop(name, None) is not None
 
 
-def list_tokens(path):
+def list_tokens(path: str | Path) -> list[tuple[str, str]]:
     """Return ``[(name, created)]`` of the tokens file."""
     path = Path(path)
     if not path.exists():

@@ -16,6 +16,9 @@ pause a little early or late.
 
 import multiprocessing
 
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
 # Slots for workers alive at once (Gunicorn can add workers at run time, TTIN);
 # a worker without a slot simply accepts as Gunicorn's own worker does.
 SLOTS = 64
@@ -25,12 +28,12 @@ FREE, IN_USE = 0, 1
 class ConnectionBoard:
     """Connections held per worker, in memory shared by the master and every worker it forks."""
 
-    def __init__(self, slots=SLOTS):
+    def __init__(self, slots: int = SLOTS) -> None:
         # Raw shared arrays, no lock: one writer per slot (see the module's docstring).
         self.held = multiprocessing.RawArray("q", slots)
         self.owner = multiprocessing.RawArray("b", slots)
 
-    def assign(self):
+    def assign(self) -> int | None:
         """Reserve a free slot (in the master, before forking); return its index or None."""
         for slot, owner in enumerate(self.owner):
             if owner == FREE:
@@ -39,17 +42,17 @@ class ConnectionBoard:
                 return slot
         return None
 
-    def release(self, slot):
+    def release(self, slot: int | None) -> None:
         """Free a dead worker's slot (in the master), forgetting the connections it held."""
         if slot is not None:
             self.held[slot] = 0
             self.owner[slot] = FREE
 
-    def add(self, slot, delta):
+    def add(self, slot: int, delta: int) -> None:
         """Count ``delta`` connections opened (+1) or closed (-1) by the worker of ``slot``."""
         self.held[slot] += delta
 
-    def above_share(self, slot):
+    def above_share(self, slot: int) -> bool:
         """Return True if the worker of ``slot`` holds more than an equal share of all connections."""
         total = active = 0
         for held, owner in zip(self.held, self.owner, strict=True):
@@ -59,7 +62,7 @@ class ConnectionBoard:
         return active > 1 and self.held[slot] * active > total
 
 
-def pre_fork(server, worker):
+def pre_fork(server: Arbiter, worker: Worker) -> None:
     """Gunicorn hook, in the master: give the worker about to be forked the board and a slot."""
     if server.cfg.workers < 2:
         return
@@ -70,7 +73,7 @@ def pre_fork(server, worker):
     worker.board_slot = board.assign()
 
 
-def child_exit(server, worker):
+def child_exit(server: Arbiter, worker: Worker) -> None:
     """Gunicorn hook, in the master: free the slot of a worker that exited."""
     board = getattr(server, "connection_board", None)
     if board is not None:

@@ -15,7 +15,7 @@ from prometheus_client import multiprocess, values
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_multiprocess_dir():
+def prepare_multiprocess_dir() -> tuple[str, bool]:
     """In Gunicorn's master, before any worker: set up the workers' metrics directory, empty.
 
     PROMETHEUS_MULTIPROC_DIR if the operator set it (created if missing), else a
@@ -24,7 +24,7 @@ def prepare_multiprocess_dir():
     """
     directory = os.environ.get(MULTIPROC_ENV)
     created = not directory
-    if created:
+    if not directory:
         # mkdtemp: mode 0700, a fresh name, so no other user can read or plant metrics files.
         directory = os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="sentiment-api-metrics-")
     else:
@@ -39,12 +39,12 @@ def prepare_multiprocess_dir():
     return directory, created
 
 
-def worker_exited(pid):
+def worker_exited(pid: int) -> None:
     """Drop the live gauges of a worker that exited (its counters stay: they count what it served)."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(pid)
 
 
-def remove_multiprocess_dir(directory):
+def remove_multiprocess_dir(directory: str) -> None:
     """Remove the temporary metrics directory at the server's exit."""
     shutil.rmtree(directory, ignore_errors=True)

@@ -2,8 +2,14 @@
 
 import os
 import ssl
+from collections.abc import Mapping
+from typing import Literal
 
-PROFILES = {"intermediate": ssl.TLSVersion.TLSv1_2, "modern": ssl.TLSVersion.TLSv1_3}
+Profile = Literal["intermediate", "modern"]
+PROFILES: dict[Profile, ssl.TLSVersion] = {
+    "intermediate": ssl.TLSVersion.TLSv1_2,
+    "modern": ssl.TLSVersion.TLSv1_3,
+}
 
 # TLS 1.2 suites of Mozilla's intermediate profile: forward secret and AEAD only.
 # (TLS 1.3 suites are all AEAD and are not set through this string.)
@@ -19,7 +25,9 @@ TLS12_CIPHERS = ":".join(
 )
 
 
-def harden(context, profile="intermediate", environ=os.environ):
+def harden(
+    context: ssl.SSLContext, profile: Profile = "intermediate", environ: Mapping[str, str] = os.environ
+) -> ssl.SSLContext:
     """Restrict a server context to the profile's protocols, ciphers and key-exchange groups."""
     context.minimum_version = PROFILES[profile]
     context.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
