@@ -5,7 +5,7 @@ import sys
 
 from model.errors import ModelError
 from model.paths import DEFAULT_DATA
-from model.scoring import score
+from model.scoring import cli as score_cli
 from model.serving import artifacts
 from model.training.data import TRAIN_PER_CLASS
 from model.training.train import RECIPES, train
@@ -31,7 +31,7 @@ def _parser():
     train.add_argument("--nblr-C", type=float, default=None, help="nblr regularisation (default: by CV)")
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
     commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the report")
-    score.add_parser(commands)
+    score_cli.add_parser(commands)
     check = commands.add_parser("check", help="load and verify every artifact (the server's start-up check)")
     check.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
     check.add_argument("--model", default=None, help="the model to be served (default: the manifest's)")
@@ -55,7 +55,7 @@ def main(argv=None):
             for name, entry in entries.items():
                 print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")
         elif args.command == "score":
-            return score.run(args)
+            return score_cli.run(args)
         elif args.command == "check":
             print(artifacts.check(args.artifacts, args.model))
         else:

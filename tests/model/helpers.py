@@ -1,4 +1,4 @@
-"""Shared helpers of the bulk scoring tests (tests/test_score_*.py): generated tweets, running the command."""
+"""Helpers of the bulk scoring tests (tests/model/test_score_*.py): made-up tweets, running the command."""
 
 import csv
 import random

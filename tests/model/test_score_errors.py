@@ -6,7 +6,8 @@ import signal
 import pytest
 
 from model.errors import ArtifactError
-from model.scoring import score
+from model.scoring import pool
+from model.scoring.reader import MAX_FIELD_CHARS
 from model.serving.artifacts import DEFAULT_DIR
 from tests.model.helpers import _main, _run, _write_tweets
 
@@ -28,7 +29,7 @@ def _empty(path):
 
 
 def _unclosed_quote(path):
-    path.write_text('id,text\n1,"hello\n' + "x" * (score.MAX_FIELD_CHARS + 10), encoding="utf-8")
+    path.write_text('id,text\n1,"hello\n' + "x" * (MAX_FIELD_CHARS + 10), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -100,10 +101,12 @@ def test_a_worker_that_cannot_load_its_model_fails_the_first_chunk(tmp_path):
     # it keeps the error and raises it for the chunk it is given.
     handler = signal.getsignal(signal.SIGINT)
     try:
-        score._init_worker(str(tmp_path), "freqlr")
+        pool._init_worker(str(tmp_path), "freqlr")
     finally:
         signal.signal(signal.SIGINT, handler)
         assert signal.getsignal(signal.SIGINT) is handler
-    with pytest.raises(ArtifactError, match="manifest missing"):
-        score._score_texts(["hello"])
-    score._worker_model = None
+    try:
+        with pytest.raises(ArtifactError, match="manifest missing"):
+            pool._score_texts(str(tmp_path), "freqlr", ["hello"])
+    finally:
+        pool._worker_model.cache_clear()

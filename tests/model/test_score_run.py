@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from model.scoring import score
+from model.scoring import pool
 from model.serving import text
 from model.serving.artifacts import DEFAULT_DIR
 from tests.e2e import ROOT
@@ -121,10 +121,10 @@ def test_workers_read_only_a_bounded_window_ahead():
             pulled.append(i)
             yield [str(i)], ["what a lovely day :)"]
 
-    with score.Scorer(DEFAULT_DIR, "freqlr", jobs=2) as scorer:
-        results = scorer.map(chunks())
+    with pool.scorer(str(DEFAULT_DIR), "freqlr", jobs=2) as score_chunks:
+        results = score_chunks(chunks())
         first_ids, first_scores = next(results)
-        assert len(pulled) <= score.IN_FLIGHT_PER_JOB * 2, "read ahead without bound"
+        assert len(pulled) <= pool.IN_FLIGHT_PER_JOB * 2, "read ahead without bound"
         rest = list(results)
     assert [first_ids, *[ids for ids, _ in rest]] == [[str(i)] for i in range(200)]
     assert first_scores[0] > 0

@@ -1,0 +1,123 @@
+"""The input CSV as chunks of ``(ids, texts)``, read a chunk at a time; a fault names its row."""
+
+import csv
+import re
+from _csv import Reader  # the type of csv.reader's readers (csv itself names only the function)
+from collections.abc import Iterator
+from typing import TextIO
+
+from model.errors import ScoreError
+
+# Far above any tweet, but bounded: an unclosed quote would otherwise read the rest of the file as one field.
+MAX_FIELD_CHARS = 1 << 24
+# Bytes that are not valid in the input's encoding, kept as lone surrogates (errors="surrogateescape")
+# so the row they are in can be named.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+# Columns the message about a missing text column lists at the most.
+_COLUMNS_SHOWN = 20
+
+# One chunk: the ids of its rows and their texts.
+Chunk = tuple[list[str], list[str]]
+
+
+class ChunkReader:
+    """Iterate over a CSV as ``(ids, texts)`` chunks of ``chunk_rows`` rows; ``rows`` counts rows read."""
+
+    def __init__(
+        self,
+        handle: TextIO,
+        name: str,
+        text_column: str,
+        id_column: str,
+        chunk_rows: int,
+        encoding: str = "utf-8",
+    ) -> None:
+        self.handle = handle
+        self.name = name
+        self.text_column = text_column
+        self.id_column = id_column
+        self.chunk_rows = chunk_rows
+        self.encoding = encoding
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Chunk]:
+        """Yield the chunks in file order; raise ScoreError naming the row of any fault."""
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
+        reader = csv.reader(self.handle)
+        header = self._header(reader)
+        text_at, id_at = self._columns(header)
+        ids: list[str] = []
+        texts: list[str] = []
+        number = self.rows
+        for number, row in self._rows(reader, header, max(text_at, -1 if id_at is None else id_at) + 1):
+            texts.append(row[text_at])
+            ids.append(str(number) if id_at is None else row[id_at])
+            if len(texts) == self.chunk_rows:
+                yield self._checked(ids, texts, number, id_at is not None)
+                ids, texts = [], []
+        if texts:
+            yield self._checked(ids, texts, number, id_at is not None)
+
+    def _header(self, reader: Reader) -> list[str]:
+        """Return the header row, or raise ScoreError for an empty or unreadable one."""
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ScoreError(f"{self.name}: header row: {exc}") from exc
+        if not header:
+            raise ScoreError(
+                f"{self.name}: empty file; expected a header row with a {self.text_column!r} column"
+            )
+        return header
+
+    def _columns(self, header: list[str]) -> tuple[int, int | None]:
+        """Return the positions of the text and id columns (id None when absent) or raise ScoreError."""
+        if self.text_column not in header:
+            shown = ", ".join(repr(column[:40]) for column in header[:_COLUMNS_SHOWN])
+            more = f" and {len(header) - _COLUMNS_SHOWN} more" if len(header) > _COLUMNS_SHOWN else ""
+            raise ScoreError(
+                f"{self.name}: no {self.text_column!r} column in the header row (columns: {shown}{more});"
+                " choose one with --text-column"
+            )
+        id_at = header.index(self.id_column) if self.id_column in header else None
+        return header.index(self.text_column), id_at
+
+    def _rows(self, reader: Reader, header: list[str], needed: int) -> Iterator[tuple[int, list[str]]]:
+        """Yield each row with ``needed`` fields or more and its number; raise ScoreError for any other."""
+        number = self.rows
+        try:
+            for row in reader:
+                if not row:  # a blank line, as csv.DictReader skips them
+                    continue
+                number += 1
+                if len(row) < needed:
+                    raise ScoreError(
+                        f"{self.name}: row {number} (line {reader.line_num}) has {len(row)} field(s);"
+                        f" the header has {len(header)}"
+                    )
+                yield number, row
+        except csv.Error as exc:
+            # A field over the limit is most likely an unclosed quote swallowing the rows after it.
+            hint = "; an unclosed quote?" if "field limit" in str(exc) else ""
+            raise ScoreError(f"{self.name}: row {number + 1} (line {reader.line_num}): {exc}{hint}") from exc
+
+    def _checked(self, ids: list[str], texts: list[str], last_row: int, check_ids: bool) -> Chunk:
+        """Return the chunk ending at row ``last_row``, counted as read, once its text decoded cleanly."""
+        first_row = last_row - len(texts) + 1
+        # One search over the whole chunk; rows are looked at one by one only when it finds something.
+        if _UNDECODABLE.search("".join(texts)) or (check_ids and _UNDECODABLE.search("".join(ids))):
+            for offset, (key, text) in enumerate(zip(ids, texts, strict=True)):
+                self._check_row(first_row + offset, text, key if check_ids else "")
+        self.rows = last_row
+        return ids, texts
+
+    def _check_row(self, number: int, text: str, key: str) -> None:
+        """Raise ScoreError if the text or id of row ``number`` had bytes invalid in the encoding."""
+        for column, value in ((self.text_column, text), (self.id_column, key)):
+            found = _UNDECODABLE.search(value)
+            if found:
+                byte = ord(found.group()) - 0xDC00
+                raise ScoreError(
+                    f"{self.name}: row {number}: byte 0x{byte:02x} in the {column!r} column"
+                    f" is not valid {self.encoding}; convert the file or pass --encoding"
+                )

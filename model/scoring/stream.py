@@ -1,0 +1,101 @@
+"""Bulk scoring: a CSV of tweets streamed to a CSV of ``id,label,score``, one chunk of rows at a time.
+
+The input is read, scored and written a chunk at a time, so memory stays flat
+whatever the file's size; with several jobs the chunks are scored by worker
+processes (model.scoring.pool).
+"""
+
+import csv
+import math
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm  # type: ignore[import-untyped]  # no type stubs: types-tqdm is not a dependency
+
+from model.errors import ArtifactError
+from model.scoring.files import display, open_input, open_output
+from model.scoring.pool import available_cores, scorer
+from model.scoring.reader import ChunkReader
+from model.serving import artifacts
+from model.serving.artifacts import Folder
+from model.serving.base import JSONObject
+from model.serving.labels import label_of, sigmoid
+
+OUTPUT_HEADER = ("id", "label", "score")
+DEFAULT_CHUNK_ROWS = 1000
+
+
+def score_file(
+    source: str,
+    destination: str,
+    *,
+    directory: Folder = artifacts.DEFAULT_DIR,
+    name: str | None = None,
+    text_column: str = "text",
+    id_column: str = "id",
+    jobs: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    encoding: str = "utf-8",
+    progress: bool | None = None,
+    summary: bool = False,
+) -> int:
+    """Score every row of the CSV ``source`` into ``destination``; return the number of rows.
+
+    ``progress``: True shows the bar, False hides it, None shows it only on a terminal.
+    """
+    jobs = jobs or available_cores()
+    name, entry = resolve_model(directory, name, verify=jobs > 1)
+    with (
+        open_input(source, encoding) as (handle, raw, size),
+        scorer(str(directory), name, jobs) as score_chunks,
+        open_output(destination, source) as out,
+    ):
+        reader = ChunkReader(handle, display(source), text_column, id_column, chunk_rows, encoding)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(OUTPUT_HEADER)
+        started = time.perf_counter()
+        # Made after the pool: the bar starts a monitor thread, and forking is safest with none.
+        with tqdm(
+            unit=" rows", unit_scale=True, file=sys.stderr, disable=_disabled(progress), mininterval=0.5
+        ) as bar:
+            for ids, scores in score_chunks(reader):
+                writer.writerows(zip(ids, map(label_of, scores), map(sigmoid, scores), strict=True))
+                if size:
+                    bar.total = max(bar.n + len(ids), _estimate_rows(reader.rows, raw.tell(), size))
+                bar.update(len(ids))
+            bar.total = bar.n
+        elapsed = time.perf_counter() - started
+    if summary:
+        rate = reader.rows / elapsed if elapsed > 0 else math.inf
+        print(
+            f"scored {reader.rows:,} rows in {elapsed:.2f} s ({rate:,.0f} rows per second, {jobs} job(s))"
+            f" with {name} {entry['version']}: {display(destination, 'stdout')}",
+            file=sys.stderr,
+        )
+    return reader.rows
+
+
+def resolve_model(directory: Folder, name: str | None = None, verify: bool = False) -> tuple[str, JSONObject]:
+    """Return ``(name, manifest entry)`` of the model to use, or raise ArtifactError listing the valid ones.
+
+    With ``verify``, also check the artifact's SHA-256 now, before any worker starts.
+    """
+    manifest = artifacts.read_manifest(directory)
+    name = name or artifacts.default_name(manifest)
+    models = manifest.get("models", {})
+    if name not in models:
+        raise ArtifactError(f"unknown model {name!r}; {Path(directory)} has: {', '.join(sorted(models))}")
+    if verify:
+        artifacts.read_verified(directory, models[name]["file"], manifest)
+    return name, models[name]
+
+
+def _estimate_rows(rows: int, position: int, size: int) -> int:
+    """Return the total rows a file of ``size`` bytes likely has, from ``rows`` in its first ``position``."""
+    return round(rows * size / position) if position else rows
+
+
+def _disabled(progress: bool | None) -> bool | None:
+    """Return tqdm's ``disable`` for a progress choice (None: tqdm hides it when stderr is no terminal)."""
+    return None if progress is None else not progress
