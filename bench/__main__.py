@@ -12,7 +12,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.history import writer as historyd
+from api.history import messages as history_messages
 from bench import inprocess, memory, report, tokens, wrk
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
@@ -200,7 +200,7 @@ class WriterProgress:
 
     def written(self):
         """Return the rows written so far (0 before the writer's first report)."""
-        return (historyd.read_status(self.socket_path) or {}).get("written", 0)
+        return (history_messages.read_status(self.socket_path) or {}).get("written", 0)
 
     def wait(self, expected):
         """Wait until ``expected`` rows are written, or the count stops moving; return (seconds, missing)."""

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from api import constants as c
-from api.history import store as history_module
+from api.history.schema import Prediction
 from tests.conftest import DATABASES
 
 TWEETS = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry 😡"}
@@ -76,7 +76,7 @@ def history_app(make_app, db_url):
 
     yield factory
     for app in apps:
-        app.extensions[c.EXT_HISTORY].engine.dispose()
+        app.extensions[c.EXT_HISTORY].store.dispose()
 
 
 def post(client, header, query="", body=None):
@@ -88,8 +88,5 @@ def stored(app):
     """Wait for the app's history writer, then return every row of the predictions table, oldest first."""
     history = app.extensions[c.EXT_HISTORY]
     history.flush()
-    with history.engine.connect() as conn:
-        return [
-            dict(row._mapping)
-            for row in conn.execute(sa.select(history_module.Prediction.__table__).order_by("id"))
-        ]
+    with history.store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(sa.select(Prediction.__table__).order_by("id"))]

@@ -12,7 +12,6 @@ from contextlib import suppress
 import pytest
 
 from api import constants as c
-from api.history import store as history_module
 from tests.conftest import DATABASES
 from tests.e2e import free_port
 from tests.history.helpers import SERVER_URLS, TWEETS, fresh_database, post, stored
@@ -118,19 +117,19 @@ def test_a_database_that_is_down_never_fails_a_prediction_and_history_recovers(
         assert post(client, auth_header, body={"again": "and again"}).status_code == 200
         history.flush()
         assert client.get("/readyz").json["history"]["ok"] is True
-        history.engine.dispose()
+        history.store.dispose()
         forwarder.stop()
 
 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header, tmp_path, monkeypatch):
-    monkeypatch.setattr(history_module, "QUEUE_ROWS", 2 * len(TWEETS))  # two requests' rows
     app = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}")
     history = app.extensions[c.EXT_HISTORY]
+    history.queue.capacity = 2 * len(TWEETS)  # two requests' rows
     gate = threading.Event()
-    monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
+    monkeypatch.setattr(history.store, "insert", lambda records: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header).status_code == 200
-    while history.queued_rows:  # the writer has taken the first request and hangs on it
+    while history.queue.queued_rows:  # the writer has taken the first request and hangs on it
         time.sleep(0.01)
     for _ in range(4):
         assert post(client, auth_header).status_code == 200
@@ -142,22 +141,22 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
 
 
 def test_the_queue_is_bounded_in_rows_whatever_a_requests_size(make_app, auth_header, tmp_path, monkeypatch):
-    monkeypatch.setattr(history_module, "QUEUE_ROWS", 3)
     app = make_app(HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}")
     history = app.extensions[c.EXT_HISTORY]
+    history.queue.capacity = 3
     gate = threading.Event()
-    monkeypatch.setattr(history, "write", lambda items: gate.wait(10))  # a database that hangs
+    monkeypatch.setattr(history.store, "insert", lambda records: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header, body={"first": "taken by the writer"}).status_code == 200
-    while history.queued_rows:
+    while history.queue.queued_rows:
         time.sleep(0.01)
     for size in (4, 2, 2, 1):  # dropped (4 > 3), queued (2), dropped (2 + 2 > 3), queued (2 + 1)
         body = {f"k{i}": "a tweet" for i in range(size)}
         assert post(client, auth_header, body=body).status_code == 200
-    assert history.queued_rows == 3  # the 2-tweet and the 1-tweet request
+    assert history.queue.queued_rows == 3  # the 2-tweet and the 1-tweet request
     gate.set()
     history.flush()
-    assert history.dropped == 2 and history.queued_rows == 0
+    assert history.queue.dropped == 2 and history.queue.queued_rows == 0
 
 
 def test_an_unwritable_sqlite_file_never_fails_a_prediction_and_history_recovers(

@@ -11,7 +11,9 @@ import time_machine
 from alembic import command
 
 from api import constants as c
-from api.history import store as history_module
+from api.history import store as history_store
+from api.history.engine import SQLITE_ROWS_PER_STATEMENT
+from api.history.schema import Prediction
 from tests.history import helpers as history_helpers
 from tests.history.helpers import TWEETS, post, stored
 
@@ -74,7 +76,7 @@ def test_tweet_text_is_stored_only_when_the_operator_enables_it(history_app, aut
 
 def test_retention_keeps_only_the_newest_max_rows_on_write(history_app, auth_header):
     app = history_app(HISTORY_MAX_ROWS=5)
-    app.extensions[c.EXT_HISTORY].retention_interval = 0  # on every write, for the test
+    app.extensions[c.EXT_HISTORY].store.retention_interval = 0  # on every write, for the test
     client = app.test_client()
     for i in range(4):
         post(client, auth_header, body={f"r{i}a": "good", f"r{i}b": "bad"})
@@ -93,8 +95,7 @@ def test_retention_drops_rows_older_than_max_age(history_app, auth_header):
             stored(app)
     post(client, auth_header, body={"new": "a tweet"})
     assert [row["tweet_id"] for row in stored(app)] == ["old", "recent", "new"]
-    with history.engine.begin() as conn:
-        history.enforce_retention(conn)
+    history.store.enforce_retention()
     assert [row["tweet_id"] for row in stored(app)] == ["recent", "new"]
 
 
@@ -104,19 +105,19 @@ def test_a_batch_larger_than_one_statement_is_stored_whole_and_in_order(history_
     body = {f"t{i}": f"tweet number {i} {'good' if i % 3 else 'bad'}" for i in range(1000)}
     answer = post(app.test_client(), auth_header, "?model=all", body=body).get_json()
     rows = stored(app)
-    assert len(rows) == 2000 > history_module.SQLITE_ROWS_PER_STATEMENT
+    assert len(rows) == 2000 > SQLITE_ROWS_PER_STATEMENT
     assert [row["tweet_id"] for row in rows if row["model"] == "freqlr"] == list(body)
     assert all(row["label"] == answer[row["tweet_id"]][row["model"]] for row in rows)
 
 
 def test_migration_0002_keeps_the_rows_and_leaves_one_secondary_index(db_url):
-    config = history_module.alembic_config(db_url)
+    config = history_store.alembic_config(db_url)
     command.upgrade(config, "0001")
     engine = sa.create_engine(db_url)
     try:
         with engine.begin() as conn:
             conn.execute(
-                sa.insert(history_module.Prediction.__table__),
+                sa.insert(Prediction.__table__),
                 [
                     {"created": datetime(2026, 1, 1), "token": "alice", "tweet_id": "a", "label": "Positive"}
                     | {"score": 0.9, "model": "freqlr", "version": "v1"},
@@ -131,7 +132,7 @@ def test_migration_0002_keeps_the_rows_and_leaves_one_secondary_index(db_url):
         engine.dispose()  # the inspector caches; PostgreSQL's DDL needs other connections closed
         assert indexes() == {"ix_predictions_token_id"}
         with engine.connect() as conn:
-            assert conn.execute(sa.select(history_module.Prediction.tweet_id)).scalars().all() == ["a"]
+            assert conn.execute(sa.select(Prediction.tweet_id)).scalars().all() == ["a"]
         command.downgrade(config, "0001")
         engine.dispose()
         assert indexes() == {"ix_predictions_token_created", "ix_predictions_created"}

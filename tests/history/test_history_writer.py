@@ -6,27 +6,34 @@ import socket
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from api.history import client as history_client
+from api.history import messages
 from api.history import writer as historyd
-from api.history.store import History, Prediction, upgrade
+from api.history.client import WriterClient
+from api.history.messages import Record
+from api.history.queue import HistoryQueue
+from api.history.schema import Prediction
+from api.history.store import Store, upgrade
 from api.ops.tokens import create_token
 from tests.e2e import BODY, LABELS, history_writer_pids, predict, request, running_server, worker_pids
-from tests.web.test_metrics import _scrape_live, value
+from tests.web.metrics_helpers import value
+from tests.web.test_metrics_live import _scrape_live
 
 
 def item(token="alice", keys=("a", "b"), scores=(1.5, -0.5), created=None):
-    """Return one queued request, as History.record makes it."""
-    return (
-        created or datetime.now(UTC),
-        token,
-        list(keys),
-        None,
-        {"freqlr": list(scores)},
-        {"freqlr": "v1-test"},
+    """Return one queued request, as HistoryQueue.record makes it."""
+    return Record(
+        created=created or datetime.now(UTC),
+        token=token,
+        keys=list(keys),
+        texts=None,
+        scores={"freqlr": list(scores)},
+        versions={"freqlr": "v1-test"},
     )
 
 
@@ -62,44 +69,53 @@ def sqlite_url(tmp_path):
 
 @pytest.fixture
 def writer(tmp_path, sqlite_url):
-    """A Writer serving a socket in ``tmp_path``, over a History on ``sqlite_url``; stopped afterwards."""
-    running = historyd.Writer(History(sqlite_url), tmp_path / "writer.sock").start()
+    """A Writer serving a socket in ``tmp_path``, over a Store on ``sqlite_url``; stopped afterwards."""
+    running = historyd.Writer(Store(sqlite_url, shared_loop=False), tmp_path / "writer.sock").start()
     yield running
     running.stop()
-    running.history.engine.dispose()
+    running.store.dispose()
 
 
 def test_frames_carry_a_batch_whole_however_the_stream_splits_them():
     batch = [item(), item(token="bob", keys=["😀" * 3], scores=[0.25])]
-    stream = historyd.encode(batch) + historyd.encode([item(token="carol")])
+    stream = messages.encode(batch) + messages.encode([item(token="carol")])
     for step in (1, 7, len(stream)):
-        frames = historyd.Frames()
+        frames = messages.Frames()
         payloads = []
         for start in range(0, len(stream), step):
             payloads += frames.feed(stream[start : start + step])
-        decoded = [historyd.decode(payload) for payload in payloads]
+        decoded = [messages.decode(payload) for payload in payloads]
         assert [len(d) for d in decoded] == [2, 1]
-        assert decoded[0][0][0] == batch[0][0]  # the request's time, to the microsecond and zone
-        assert [entry[1:] for entry in decoded[0]] == [
-            (token, keys, texts, scores, versions) for _, token, keys, texts, scores, versions in batch
-        ]
-        assert decoded[1][0][1] == "carol"
+        # The request's time, to the microsecond and zone.
+        assert decoded[0][0].created == batch[0].created
+        assert decoded[0][0].created.utcoffset() == timedelta(0)
+        assert decoded[0] == batch  # every field
+        assert decoded[1][0].token == "carol"
         assert frames.buffer == bytearray()
 
 
 def test_an_oversized_frame_or_a_payload_that_is_not_a_batch_is_refused():
-    with pytest.raises(historyd.FrameError, match="above"):
-        historyd.Frames().feed(historyd.HEADER.pack(historyd.MAX_FRAME + 1))
-    for payload in (b"not json", b'{"a": 1}', b"[[1, 2]]", b'[["not a time", "t", [], null, {}, {}]]'):
-        with pytest.raises(historyd.FrameError):
-            historyd.decode(payload)
+    with pytest.raises(messages.FrameError, match="above"):
+        messages.Frames().feed(messages.HEADER.pack(messages.MAX_FRAME + 1))
+    fields = '"token": "t", "keys": [], "texts": null, "scores": {}, "versions": {}'
+    for payload in (
+        b"not json",
+        b'{"a": 1}',
+        b"[[1, 2]]",
+        b'[["2026-01-01T00:00:00+00:00", "t", [], null, {}, {}]]',  # fields by position, not by name
+        b'[{"created": "not a time", %s}]' % fields.encode(),
+        b'[{"created": "2026-01-01T00:00:00+00:00"}]',  # fields missing
+        b'[{"created": "2026-01-01T00:00:00+00:00", "extra": 1, %s}]' % fields.encode(),
+    ):
+        with pytest.raises(messages.FrameError):
+            messages.decode(payload)
 
 
 def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_path, sqlite_url, writer):
-    workers = [historyd.RemoteHistory(writer.socket_path, sqlite_url) for _ in range(2)]
+    workers = [WriterClient(writer.socket_path) for _ in range(2)]
     created = datetime(2026, 11, 22, 5, 6, 7, 890123, tzinfo=UTC)
-    workers[0].write([item(token="alice", created=created)])
-    workers[1].write(
+    workers[0].insert([item(token="alice", created=created)])
+    workers[1].insert(
         [item(token="bob", keys=["c"], scores=[0.0]), item(token="bob", keys=["d"], scores=[2.0])]
     )
     wait_until(lambda: len(rows(sqlite_url)) == 4)
@@ -117,18 +133,18 @@ def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_pat
     # A score of exactly 0 is Negative, as the API answers it.
     assert next(row["label"] for row in stored if row["tweet_id"] == "c") == "Negative"
 
-    wait_until(lambda: historyd.read_status(writer.socket_path)["written"] == 4)
-    status = historyd.read_status(writer.socket_path)
+    wait_until(lambda: messages.read_status(writer.socket_path)["written"] == 4)
+    status = messages.read_status(writer.socket_path)
     assert status["ok"] is True and status["failures"] == 0 and status["pid"] == os.getpid()
-    assert all(worker.ok and worker.failures == 0 for worker in workers)
+    assert all(worker.outcome.ok and worker.outcome.failures == 0 for worker in workers)
 
 
 def test_a_connection_sending_garbage_is_dropped_and_the_others_are_still_served(sqlite_url, writer):
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bad:
         bad.connect(writer.socket_path)
-        bad.sendall(historyd.HEADER.pack(5) + b"nope!")
-        worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
-        worker.write([item()])
+        bad.sendall(messages.HEADER.pack(5) + b"nope!")
+        worker = WriterClient(writer.socket_path)
+        worker.insert([item()])
         wait_until(lambda: len(rows(sqlite_url)) == 2)
         # The writer closed the bad connection: reading from it ends.
         bad.settimeout(5)
@@ -138,20 +154,20 @@ def test_a_connection_sending_garbage_is_dropped_and_the_others_are_still_served
 def test_without_a_writer_a_batch_is_counted_as_failed_and_sending_resumes_once_one_listens(
     tmp_path, sqlite_url, monkeypatch
 ):
-    monkeypatch.setattr(historyd, "CONNECT_WAIT", 0.2)
+    monkeypatch.setattr(history_client, "CONNECT_WAIT", 0.2)
     path = tmp_path / "writer.sock"
-    worker = historyd.RemoteHistory(path, sqlite_url)
+    worker = WriterClient(path)
     counted = []
-    worker.on_failure = lambda: counted.append(1)
+    worker.outcome.on_failure = lambda: counted.append(1)
 
-    worker.write([item()])  # nobody listens: dropped, counted, never raised
-    assert (worker.ok, worker.failures, counted) == (False, 1, [1])
-    assert worker.state() == {"enabled": True, "ok": False, "failures": 1, "dropped": 0}
+    assert worker.insert([item()]) is False  # nobody listens: dropped, counted, never raised
+    assert (worker.outcome.ok, worker.outcome.failures, counted) == (False, 1, [1])
+    assert HistoryQueue(worker).state() == {"enabled": True, "ok": False, "failures": 1, "dropped": 0}
 
-    started = historyd.Writer(History(sqlite_url), path).start()
+    started = historyd.Writer(Store(sqlite_url, shared_loop=False), path).start()
     try:
-        worker.write([item(keys=["x"], scores=[1.0])])
-        assert worker.ok
+        assert worker.insert([item(keys=["x"], scores=[1.0])]) is True
+        assert worker.outcome.ok
         wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["x"])
         assert worker.state()["ok"] is True
     finally:
@@ -160,14 +176,14 @@ def test_without_a_writer_a_batch_is_counted_as_failed_and_sending_resumes_once_
 
 def test_a_worker_waits_for_a_writer_that_is_starting(tmp_path, sqlite_url):
     path = tmp_path / "writer.sock"
-    worker = historyd.RemoteHistory(path, sqlite_url)
-    late = History(sqlite_url)
+    worker = WriterClient(path)
+    late = Store(sqlite_url, shared_loop=False)
     holder = []
     starter = threading.Timer(0.5, lambda: holder.append(historyd.Writer(late, path).start()))
     starter.start()
     try:
-        worker.write([item(keys=["early"], scores=[1.0])])
-        assert worker.ok and worker.failures == 0
+        worker.insert([item(keys=["early"], scores=[1.0])])
+        assert worker.outcome.ok and worker.outcome.failures == 0
         wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["early"])
     finally:
         starter.join()
@@ -179,12 +195,12 @@ def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database's folder should be")
     url = f"sqlite:///{blocker / 'history.db'}"
-    writer = historyd.Writer(History(url), tmp_path / "writer.sock").start()
+    writer = historyd.Writer(Store(url, shared_loop=False), tmp_path / "writer.sock").start()
     try:
-        worker = historyd.RemoteHistory(writer.socket_path, url)
-        worker.write([item()])
-        assert worker.ok  # the hand-over itself worked
-        wait_until(lambda: historyd.read_status(writer.socket_path)["ok"] is False)
+        worker = WriterClient(writer.socket_path)
+        worker.insert([item()])
+        assert worker.outcome.ok  # the hand-over itself worked
+        wait_until(lambda: messages.read_status(writer.socket_path)["ok"] is False)
         state = worker.state()
         assert state["ok"] is False and state["failures"] >= 1
     finally:
@@ -192,9 +208,9 @@ def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path)
 
 
 def test_stopping_the_writer_first_writes_what_was_already_sent(sqlite_url, writer):
-    worker = historyd.RemoteHistory(writer.socket_path, sqlite_url)
+    worker = WriterClient(writer.socket_path)
     for n in range(20):
-        worker.write([item(keys=[f"k{n}"], scores=[1.0])])
+        worker.insert([item(keys=[f"k{n}"], scores=[1.0])])
     writer.stop()
     assert len(rows(sqlite_url)) == 20
 
