@@ -5,16 +5,20 @@ history is personal data), its journal is a write-ahead log, and its rows go in
 multi-row INSERTs sized to hold the event loop for a few milliseconds at most.
 """
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 
-from api.files import private_sqlite
+from api.files import private_file
 from api.history.schema import COLUMNS, Prediction
+
+log = logging.getLogger(__name__)
 
 # A database that does not answer must not hold the writer (or a history read) for long.
 CONNECT_ARGS = {
@@ -54,6 +58,40 @@ def _sqlite_wal(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     """
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """Return the database file a ``sqlite:///`` URL names; None for another backend, memory or a URI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return None
+    if parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def private_sqlite(engine: Engine, url: str) -> None:
+    """Have the SQLite file of ``url`` created 0600 in a 0700 folder: now, and before each new connection.
+
+    SQLite creates a missing file with the umask's mode (0644 as a rule) and gives its
+    -wal and -shm files the database file's. Before each connection too, so that a file
+    that appears while the server runs (its folder made late, the file removed) is private.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        return
+    _create_sqlite_file(path, warn=True)
+    event.listen(engine, "do_connect", lambda *_: _create_sqlite_file(path))
+
+
+def _create_sqlite_file(path: Path, warn: bool = False) -> None:
+    """Create the database file unless it exists; if that fails, SQLite's own connection error says so."""
+    try:
+        private_file(path)
+    except OSError as exc:
+        if warn:
+            # Like a database that is down: writes fail and are counted, predictions go on.
+            log.warning("history database %s cannot be created: %s", path, exc)
 
 
 def insert_statement(dialect: Dialect, rows: int = 1) -> str:

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,7 +12,7 @@ from api.ops.tokens import TokenExists, create_token, list_tokens, revoke_token
 from api.settings import Settings, url_keeps_history
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
     parser = argparse.ArgumentParser(prog="python -m api", description="Operate the sentiment API.")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -31,7 +32,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = _parser().parse_args(argv)
     if args.group == "history":
@@ -60,7 +61,7 @@ def main(argv=None):
     return 0
 
 
-def _migrate(url):
+def _migrate(url: str) -> int:
     """Run the history migrations on ``url``; return the exit status."""
     if not url_keeps_history(url):
         print("API_HISTORY_URL=none: no history database to migrate", file=sys.stderr)
