@@ -62,3 +62,16 @@ class TweetClassifier(ABC):
         """Return ``decision_function`` as a list of Python floats, as scoring and labels.py take them."""
         scores: list[float] = self.decision_function(texts).tolist()
         return scores
+
+
+def artifact_header(format_name: str, version: int, params: Params) -> JSONObject:
+    """Return the fields every model file starts with: its format, the format's version, the settings."""
+    return {"format": format_name, "format_version": version, "params": params}
+
+
+def check_header(data: JSONObject, format_name: str, version: int) -> None:
+    """Raise ValueError unless ``data`` is a model file of ``format_name`` at ``version``."""
+    if data.get("format") != format_name:
+        raise ValueError(f"format is not {format_name}")
+    if data.get("format_version") != version:
+        raise ValueError(f"unsupported format_version (this code reads {version})")

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
-from model.serving.base import JSONObject, Params, Targets, TweetClassifier
+from model.serving.base import JSONObject, Params, Targets, TweetClassifier, artifact_header, check_header
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.text import preprocess
 
@@ -85,10 +85,7 @@ class FrequencyLogisticModel(TweetClassifier):
 
     def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "params": self.get_params(),
+        return artifact_header(FORMAT, FORMAT_VERSION, self.get_params()) | {
             "feature_names": list(FEATURE_NAMES),
             "coef": [float(c) for c in self.coef_],
             "intercept": self.intercept_,
@@ -99,8 +96,7 @@ class FrequencyLogisticModel(TweetClassifier):
     def from_dict(cls, data: JSONObject) -> Self:
         """Rebuild a fitted model from ``to_dict`` output, checking every field."""
         try:
-            _check(data.get("format") == FORMAT, "format is not " + FORMAT)
-            _check(data.get("format_version") == FORMAT_VERSION, "unsupported format_version")
+            check_header(data, FORMAT, FORMAT_VERSION)
             _check(data.get("feature_names") == list(FEATURE_NAMES), "feature_names differ")
             model = cls(**data["params"])
             coef = np.array(data["coef"], dtype=float)

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
 
 from model.errors import ArtifactError
-from model.serving.base import JSONObject, Params, Targets, TweetClassifier
+from model.serving.base import JSONObject, Params, Targets, TweetClassifier, artifact_header, check_header
 from model.serving.text import normalize, preprocess
 
 FORMAT = "nblr"
@@ -95,10 +95,7 @@ class NBLogisticModel(TweetClassifier):
 
     def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "params": self.get_params(),
+        return artifact_header(FORMAT, FORMAT_VERSION, self.get_params()) | {
             "lexicon_features": list(LEXICON_FEATURES),
             "word_vocabulary": {k: int(v) for k, v in self.word_.vocabulary_.items()},
             "word_idf": self.word_.idf_.tolist(),
@@ -113,8 +110,7 @@ class NBLogisticModel(TweetClassifier):
     def from_dict(cls, data: JSONObject) -> Self:
         """Rebuild a fitted model from ``to_dict`` output, checking every field."""
         try:
-            if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"not a {FORMAT} v{FORMAT_VERSION} model")
+            check_header(data, FORMAT, FORMAT_VERSION)
             if data.get("lexicon_features") != list(LEXICON_FEATURES):
                 raise ValueError("lexicon_features differ")
             model = cls(**data["params"])
