@@ -2,16 +2,20 @@
 
 import argparse
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
 from model.errors import ModelError
 from model.paths import DEFAULT_DATA
 from model.scoring import cli as score_cli
 from model.serving import artifacts
 from model.training.data import TRAIN_PER_CLASS
+from model.training.evaluate import Evaluation, evaluate
+from model.training.metrics import SCORES
 from model.training.train import RECIPES, train
 
 
-def _parser():
+def _parser() -> argparse.ArgumentParser:
     """Build the argument parser."""
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -38,7 +42,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit status."""
     args = _parser().parse_args(argv)
     try:
@@ -59,7 +63,7 @@ def main(argv=None):
         elif args.command == "check":
             print(artifacts.check(args.artifacts, args.model))
         else:
-            from model.training.evaluate import evaluate
+            # Imported here: the report's matplotlib is slow to import, and only this command needs it.
             from model.training.report import write_report
 
             evaluation = evaluate(args.data, args.artifacts, train_per_class=args.train_per_class)
@@ -70,9 +74,9 @@ def main(argv=None):
     return 0
 
 
-def _print_metrics(evaluation, report_path):
+def _print_metrics(evaluation: Evaluation, report_path: Path) -> None:
     """Print every model's held-out metrics as a short table, then where the full report is."""
-    keys = ("accuracy", "precision", "recall", "f1", "roc_auc", "brier")
+    keys = [key for key, _ in SCORES]
     print(f"held-out n={len(evaluation.split.test_texts)}; * marks the default model")
     print(f"  {'model':<10} {'version':<16} " + " ".join(f"{key:>9}" for key in keys))
     for name, result in evaluation.results.items():

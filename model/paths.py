@@ -2,8 +2,12 @@
 ``artifacts/``, ``certs/``, ``migrations/`` and ``instance/``. A module of its own, so that
 settings can name them without importing the model code (and scikit-learn with it)."""
 
+import os
 from importlib.resources import files
 from pathlib import Path
+
+# A file or folder as callers give it: a Path, or its text from the command line or the settings.
+AnyPath = str | os.PathLike[str]
 
 # The folder that holds the ``model`` package (and ``api``, ``artifacts/``...): the checkout.
 PROJECT_ROOT = Path(str(files("model"))).parent

@@ -14,11 +14,11 @@ from pathlib import Path
 from tqdm import tqdm  # type: ignore[import-untyped]  # no type stubs: types-tqdm is not a dependency
 
 from model.errors import ArtifactError
+from model.paths import AnyPath
 from model.scoring.files import display, open_input, open_output
 from model.scoring.pool import available_cores, scorer
 from model.scoring.reader import ChunkReader
 from model.serving import artifacts
-from model.serving.artifacts import Folder
 from model.serving.base import JSONObject
 from model.serving.labels import label_of, sigmoid
 
@@ -30,7 +30,7 @@ def score_file(
     source: str,
     destination: str,
     *,
-    directory: Folder = artifacts.DEFAULT_DIR,
+    directory: AnyPath = artifacts.DEFAULT_DIR,
     name: str | None = None,
     text_column: str = "text",
     id_column: str = "id",
@@ -76,7 +76,9 @@ def score_file(
     return reader.rows
 
 
-def resolve_model(directory: Folder, name: str | None = None, verify: bool = False) -> tuple[str, JSONObject]:
+def resolve_model(
+    directory: AnyPath, name: str | None = None, verify: bool = False
+) -> tuple[str, JSONObject]:
     """Return ``(name, manifest entry)`` of the model to use, or raise ArtifactError listing the valid ones.
 
     With ``verify``, also check the artifact's SHA-256 now, before any worker starts.

@@ -10,11 +10,12 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from model.errors import ArtifactError
-from model.paths import ARTIFACTS_DIR
+from model.paths import ARTIFACTS_DIR, AnyPath
 from model.serving import classifier, nblr
 from model.serving.base import JSONObject, TweetClassifier
 
@@ -22,8 +23,6 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 DEFAULT_DIR = ARTIFACTS_DIR
 DEFAULT_MODEL = "freqlr"
-# Where artifacts are: a path, or its text as the command line and the settings give it.
-Folder = str | os.PathLike[str]
 # A loaded, verified model and its manifest entry.
 Loaded = tuple[TweetClassifier, JSONObject]
 # The model classes a file's "format" field may name; nothing else is ever built.
@@ -51,10 +50,10 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 
 def save(
     model: TweetClassifier,
-    directory: Folder,
+    directory: AnyPath,
     *,
     name: str,
-    metrics: JSONObject,
+    metrics: Mapping[str, object],
     training_data: JSONObject,
     created: str | None = None,
     compress: bool = False,
@@ -75,7 +74,7 @@ def save(
     _write_atomic(folder / filename, payload)
 
     manifest = read_manifest(folder) if (folder / MANIFEST).exists() else _empty_manifest()
-    entry = {
+    entry: JSONObject = {
         "file": filename,
         "version": f"v{data['format_version']}-{digest[:12]}",
         "kind": KINDS[data["format"]],
@@ -96,7 +95,7 @@ def _empty_manifest() -> JSONObject:
     return {"manifest_version": MANIFEST_VERSION, "models": {}, "files": {}}
 
 
-def read_manifest(directory: Folder) -> JSONObject:
+def read_manifest(directory: AnyPath) -> JSONObject:
     """Return the parsed manifest of ``directory`` or raise ArtifactError naming it."""
     path = Path(directory) / MANIFEST
     try:
@@ -110,7 +109,7 @@ def read_manifest(directory: Folder) -> JSONObject:
     return manifest
 
 
-def read_verified(directory: Folder, filename: str, manifest: JSONObject) -> bytes:
+def read_verified(directory: AnyPath, filename: str, manifest: JSONObject) -> bytes:
     """Return the bytes of ``filename`` after checking them against the manifest hash."""
     expected = manifest.get("files", {}).get(filename)
     path = Path(directory) / filename
@@ -129,21 +128,21 @@ def read_verified(directory: Folder, filename: str, manifest: JSONObject) -> byt
     return payload
 
 
-def load(directory: Folder = DEFAULT_DIR, name: str | None = None) -> Loaded:
+def load(directory: AnyPath = DEFAULT_DIR, name: str | None = None) -> Loaded:
     """Load one verified model (the manifest's default without a name); return ``(model, entry)``."""
     manifest = read_manifest(directory)
     name = name or default_name(manifest)
     return _load_entry(directory, manifest, name)
 
 
-def load_all(directory: Folder = DEFAULT_DIR) -> tuple[dict[str, Loaded], str]:
+def load_all(directory: AnyPath = DEFAULT_DIR) -> tuple[dict[str, Loaded], str]:
     """Load every model of the manifest, each verified; return ``{name: (model, entry)}`` and the default."""
     manifest = read_manifest(directory)
     models = {name: _load_entry(directory, manifest, name) for name in sorted(manifest.get("models", {}))}
     return models, default_name(manifest)
 
 
-def check(directory: Folder = DEFAULT_DIR, name: str | None = None) -> str:
+def check(directory: AnyPath = DEFAULT_DIR, name: str | None = None) -> str:
     """Load and verify every model, and that ``name`` (or the default) is one; return a one-line summary.
 
     Raises ArtifactError naming what is wrong.
@@ -164,7 +163,7 @@ def default_name(manifest: JSONObject) -> str:
     return name
 
 
-def _load_entry(directory: Folder, manifest: JSONObject, name: str) -> Loaded:
+def _load_entry(directory: AnyPath, manifest: JSONObject, name: str) -> Loaded:
     """Load, verify and rebuild the model called ``name``; return ``(model, entry)``."""
     entry = manifest.get("models", {}).get(name)
     if not isinstance(entry, dict):

@@ -4,6 +4,7 @@ from collections.abc import Callable, Mapping
 from typing import Self, TypedDict
 
 from model.errors import ArtifactError
+from model.paths import AnyPath
 from model.serving import artifacts
 from model.serving.base import JSONObject, TweetClassifier
 from model.serving.chunks import score_in_chunks
@@ -43,7 +44,7 @@ class ModelRegistry:
         self.infos: dict[str, ModelInfo] = {}
         self.default: str | None = None
 
-    def load(self, artifact_dir: artifacts.Folder, default: str | None = None) -> Self:
+    def load(self, artifact_dir: AnyPath, default: str | None = None) -> Self:
         """Load and verify every model of the manifest, then warm each one's caches with a prediction."""
         loaded, manifest_default = artifacts.load_all(artifact_dir)
         self.default = default or manifest_default

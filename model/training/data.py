@@ -2,10 +2,12 @@
 
 import csv
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from model.errors import DataError
+from model.paths import AnyPath
 
 TRAIN_PER_CLASS = 4000
 REQUIRED_COLUMNS = ("text", "target")
@@ -15,13 +17,13 @@ REQUIRED_COLUMNS = ("text", "target")
 class Split:
     """Texts and 0/1 labels of the training and held-out parts."""
 
-    train_texts: list
-    train_labels: list
-    test_texts: list
-    test_labels: list
+    train_texts: list[str]
+    train_labels: list[int]
+    test_texts: list[str]
+    test_labels: list[int]
 
 
-def sha256_file(path):
+def sha256_file(path: AnyPath) -> str:
     """Return the hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -30,28 +32,29 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def read_rows(path):
+def read_rows(path: AnyPath) -> list[tuple[str, int]]:
     """Return (text, label) pairs in file order from a CSV with text and target columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data set not found: {path} (pass --data PATH)")
-    with path.open(encoding="utf-8", newline="") as handle:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"data set not found: {file} (pass --data PATH)")
+    with file.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
-            raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-        rows = []
+            raise DataError(f"{file}: missing column(s) {', '.join(missing)}")
+        rows: list[tuple[str, int]] = []
         for line, record in enumerate(reader, start=2):
             if record["target"] not in ("0", "1"):
-                raise DataError(f"{path}:{line}: target must be 0 or 1, got {record['target']!r}")
+                raise DataError(f"{file}:{line}: target must be 0 or 1, got {record['target']!r}")
             rows.append((record["text"], int(record["target"])))
     return rows
 
 
-def fixed_split(rows, train_per_class=TRAIN_PER_CLASS):
+def fixed_split(rows: Iterable[tuple[str, int]], train_per_class: int = TRAIN_PER_CLASS) -> Split:
     """Split in file order: the first ``train_per_class`` of each class train, the rest are held out."""
     seen = {0: 0, 1: 0}
-    train, test = [], []
+    train: list[tuple[str, int]] = []
+    test: list[tuple[str, int]] = []
     for text, label in rows:
         seen[label] += 1
         (train if seen[label] <= train_per_class else test).append((text, label))

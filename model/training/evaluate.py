@@ -3,14 +3,18 @@
 This module only computes; ``model.training.report`` turns the result into Markdown and plots.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
+from model.paths import AnyPath
 from model.serving import artifacts
+from model.serving.base import JSONObject, TweetClassifier
 from model.training.data import Split, fixed_split, read_rows, sha256_file
-from model.training.metrics import classification_metrics
+from model.training.metrics import THRESHOLD, Metrics, classification_metrics, predicted_classes
 
 CALIBRATION_BINS = 10
 ERRORS_SHOWN = 10
@@ -21,10 +25,10 @@ class ModelResult:
     """One model's held-out scores: manifest entry, P(Positive) per tweet, metrics, worst errors' indices."""
 
     name: str
-    entry: dict
-    probabilities: np.ndarray
-    metrics: dict
-    errors: list
+    entry: JSONObject
+    probabilities: NDArray[np.float64]
+    metrics: Metrics
+    errors: list[int]
 
 
 @dataclass(frozen=True)
@@ -36,35 +40,36 @@ class Evaluation:
     manifest_created: str
     default_name: str
     split: Split
-    results: dict
+    results: dict[str, ModelResult]
 
 
-def expected_calibration_error(labels, probabilities, bins=CALIBRATION_BINS):
+def expected_calibration_error(
+    labels: Sequence[int], probabilities: ArrayLike, bins: int = CALIBRATION_BINS
+) -> float:
     """Return the ECE: the count-weighted mean |positive rate - mean P(Positive)| over equal-width bins."""
-    labels = np.asarray(labels, dtype=float)
-    probabilities = np.asarray(probabilities, dtype=float)
+    truth = np.asarray(labels, dtype=float)
+    p_positive = np.asarray(probabilities, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     # Same bin assignment as sklearn.calibration.calibration_curve, so the ECE describes the diagram.
-    ids = np.searchsorted(edges[1:-1], probabilities)
+    ids = np.searchsorted(edges[1:-1], p_positive)
     # Weighting each bin's |rate - mean P| by its share n_b / N is |positives_b - sum P_b| / N.
-    positives = np.bincount(ids, weights=labels, minlength=bins)
-    predicted = np.bincount(ids, weights=probabilities, minlength=bins)
-    return float(np.sum(np.abs(positives - predicted)) / len(labels))
+    positives = np.bincount(ids, weights=truth, minlength=bins)
+    predicted = np.bincount(ids, weights=p_positive, minlength=bins)
+    return float(np.sum(np.abs(positives - predicted)) / len(truth))
 
 
-def confident_errors(labels, probabilities, count=ERRORS_SHOWN):
+def confident_errors(labels: Sequence[int], probabilities: ArrayLike, count: int = ERRORS_SHOWN) -> list[int]:
     """Return the indices of the ``count`` misclassified tweets with P(Positive) furthest from 0.5."""
-    probabilities = np.asarray(probabilities, dtype=float)
-    labels = np.asarray(labels, dtype=int)
-    wrong = np.flatnonzero((probabilities > 0.5).astype(int) != labels)
+    p_positive = np.asarray(probabilities, dtype=float)
+    wrong = np.flatnonzero(predicted_classes(p_positive) != np.asarray(labels, dtype=int))
     # Stable sort: equally confident errors keep file order, so the report is reproducible.
-    order = wrong[np.argsort(-np.abs(probabilities[wrong] - 0.5), kind="stable")]
+    order = wrong[np.argsort(-np.abs(p_positive[wrong] - THRESHOLD), kind="stable")]
     return [int(i) for i in order[:count]]
 
 
-def _score(name, model, entry, split):
+def _score(name: str, model: TweetClassifier, entry: JSONObject, split: Split) -> ModelResult:
     """Score one model on the held-out texts; return its ModelResult."""
-    probabilities = np.asarray(model.predict_proba(split.test_texts), dtype=float)
+    probabilities = model.predict_proba(split.test_texts)
     metrics = classification_metrics(split.test_labels, probabilities)
     metrics["ece"] = round(expected_calibration_error(split.test_labels, probabilities), 4)
     # Mean confidence above accuracy means over-confident, below means under-confident.
@@ -73,7 +78,7 @@ def _score(name, model, entry, split):
     return ModelResult(name, entry, probabilities, metrics, errors)
 
 
-def evaluate(data_path, artifact_dir, *, train_per_class):
+def evaluate(data_path: AnyPath, artifact_dir: AnyPath, *, train_per_class: int) -> Evaluation:
     """Load every model of the manifest (each hash-verified) and score it on the held-out rows."""
     models, default_name = artifacts.load_all(artifact_dir)
     # The manifest was read and checked by load_all just above; this is only for its creation time.

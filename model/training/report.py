@@ -1,60 +1,23 @@
-"""Write an Evaluation as one Markdown report with PNG plots beside it."""
+"""Write an Evaluation as one Markdown report with PNG plots (model.training.plots) beside it."""
 
-import re
-import unicodedata
 from pathlib import Path
 
-import numpy as np
-
-# Figure without pyplot: no global figure state and no display backend needed.
-from matplotlib.figure import Figure
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
-
+from model.paths import AnyPath
 from model.serving.labels import LABELS
-from model.training.evaluate import CALIBRATION_BINS
+from model.training.evaluate import CALIBRATION_BINS, Evaluation, ModelResult
+from model.training.markdown import md_cell, table
+from model.training.metrics import SCORES, THRESHOLD, Metrics
+from model.training.plots import Plots, write_plots
 
 REPORT = "report.md"
 GOOD_ECE = 0.05
-METRICS = (
-    ("accuracy", "Accuracy"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("f1", "F1"),
-    ("roc_auc", "ROC AUC"),
-    ("brier", "Brier"),
-)
-# Backslash-escaped so tweet text shows as typed: no emphasis, links, HTML, entities or broken table cells.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~!#])")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def md_cell(text):
-    """Return ``text`` as one literal Markdown table cell: one line, escaped, no control characters."""
-    text = _LINE_BREAK.sub(" ↵ ", str(text))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cc")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def _file_stem(name):
-    """Return a model name safe to use in a file name (the manifest names it, not us)."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
-
-
-def write_report(evaluation, out_dir):
+def write_report(evaluation: Evaluation, out_dir: AnyPath) -> Path:
     """Write the plots and ``report.md`` into ``out_dir``; return the report's path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plots = {
-        "calibration": _plot_calibration(evaluation, out_dir / "calibration.png"),
-        "roc": _plot_roc(evaluation, out_dir / "roc_curve.png"),
-        "confusion": {
-            name: _plot_confusion(
-                result, evaluation.split.test_labels, out_dir / f"confusion_matrix_{_file_stem(name)}.png"
-            )
-            for name, result in evaluation.results.items()
-        },
-    }
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(evaluation, folder)
     sections = (
         _header(evaluation),
         _metrics_section(evaluation),
@@ -63,23 +26,17 @@ def write_report(evaluation, out_dir):
         _confusion_roc_section(evaluation, plots),
         _errors_section(evaluation),
     )
-    path = out_dir / REPORT
+    path = folder / REPORT
     path.write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     return path
 
 
-def _table(header, rows):
-    """Return a Markdown table; cells must already be escaped."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
-
-
-def _model_label(evaluation, name):
+def _model_label(evaluation: Evaluation, name: str) -> str:
     """Return the model's escaped name, starred when it is the manifest's default."""
     return md_cell(name) + (" ★" if name == evaluation.default_name else "")
 
 
-def _header(evaluation):
+def _header(evaluation: Evaluation) -> str:
     """Title and provenance: data file and hash, split, model versions, manifest time."""
     split = evaluation.split
     recorded = {r.entry["training_data"]["sha256"] for r in evaluation.results.values()}
@@ -109,19 +66,19 @@ def _header(evaluation):
             f"{positives:,} Positive)",
             f"- **Models:** {versions}",
             f"- **Manifest created:** {md_cell(evaluation.manifest_created)}",
-            "- **Decision rule:** Positive when P(Positive) > 0.5; Positive is the positive class for "
-            "precision, recall and F1",
+            f"- **Decision rule:** Positive when P(Positive) > {THRESHOLD}; Positive is the positive class "
+            "for precision, recall and F1",
         ]
     )
 
 
-def _metrics_section(evaluation):
+def _metrics_section(evaluation: Evaluation) -> str:
     """Held-out metrics of every model, computed now, and whether they match the manifest's."""
     rows = []
     for name, result in evaluation.results.items():
-        values = [f"{result.metrics[key]:.4f}" for key, _ in METRICS]
+        values = [f"{result.metrics[key]:.4f}" for key, _ in SCORES]
         rows.append([_model_label(evaluation, name), md_cell(result.entry["version"]), *values])
-    header = ["Model", "Version", *(title for _, title in METRICS)]
+    header = ["Model", "Version", *(title for _, title in SCORES)]
     notes = [_recorded_note(name, result) for name, result in evaluation.results.items()]
     return "\n".join(
         [
@@ -132,19 +89,19 @@ def _metrics_section(evaluation):
             "(the one the API serves). Brier score: mean squared error of P(Positive), lower is better; "
             "always answering 0.5 scores 0.25.",
             "",
-            _table(header, rows),
+            table(header, rows),
             "",
             *notes,
         ]
     )
 
 
-def _recorded_note(name, result):
+def _recorded_note(name: str, result: ModelResult) -> str:
     """Return one line saying whether fresh metrics equal those recorded at training time."""
     recorded = result.entry.get("metrics", {})
     differing = [
         f"{key} {recorded[key]} → {result.metrics[key]}"
-        for key, _ in METRICS
+        for key, _ in SCORES
         if key in recorded and abs(float(recorded[key]) - result.metrics[key]) > 1e-4
     ]
     if differing:
@@ -152,7 +109,7 @@ def _recorded_note(name, result):
     return f"- {md_cell(name)}: same as recorded in the manifest at training time."
 
 
-def _cv_section(evaluation):
+def _cv_section(evaluation: Evaluation) -> str:
     """Each model's cross-validation summary from the manifest, one small table per model."""
     parts = [
         "## Cross-validation on the training split",
@@ -177,11 +134,11 @@ def _cv_section(evaluation):
             is_chosen = chosen is not None and float(setting) == float(chosen)
             cells = [md_cell(setting), f"{accuracy:.4f}"]
             rows.append([f"**{cell}**" for cell in cells] if is_chosen else cells)
-        parts += ["", _table([md_cell(cv["param"]), "Mean CV accuracy"], rows)]
+        parts += ["", table([md_cell(cv["param"]), "Mean CV accuracy"], rows)]
     return "\n".join(parts)
 
 
-def _calibration_verdict(metrics):
+def _calibration_verdict(metrics: Metrics) -> str:
     """Return a short judgement of one model's calibration from its ECE and mean confidence."""
     gap = metrics["mean_confidence"] - metrics["accuracy"]
     lean = "over-confident" if gap > 0 else "under-confident"
@@ -191,7 +148,7 @@ def _calibration_verdict(metrics):
     return f"**poor (ECE ≥ {GOOD_ECE})**; {lean} {detail}"
 
 
-def _calibration_section(evaluation, plots):
+def _calibration_section(evaluation: Evaluation, plots: Plots) -> str:
     """Brier, ECE and a verdict per model, then the reliability diagram."""
     rows = [
         [
@@ -216,14 +173,14 @@ def _calibration_section(evaluation, plots):
             "model is over-confident. "
             "Reported only: the models are not recalibrated here.",
             "",
-            _table(header, rows),
+            table(header, rows),
             "",
             f"![Reliability diagram and histogram of P(Positive)]({plots['calibration'].name})",
         ]
     )
 
 
-def _confusion_roc_section(evaluation, plots):
+def _confusion_roc_section(evaluation: Evaluation, plots: Plots) -> str:
     """Confusion matrix per model and one ROC plot with every model."""
     rows, images = [], []
     for name, result in evaluation.results.items():
@@ -234,7 +191,7 @@ def _confusion_roc_section(evaluation, plots):
         [
             "## Confusion matrices and ROC curves",
             "",
-            _table(["Model", "TN", "FP", "FN", "TP"], rows),
+            table(["Model", "TN", "FP", "FN", "TP"], rows),
             "",
             " ".join(images),
             "",
@@ -243,16 +200,16 @@ def _confusion_roc_section(evaluation, plots):
     )
 
 
-def _errors_section(evaluation):
+def _errors_section(evaluation: Evaluation) -> str:
     """The held-out tweets each model gets wrong most confidently, with every model's P(Positive)."""
     split, results = evaluation.split, evaluation.results
     parts = [
         "## Error analysis",
         "",
-        "For each model, the held-out tweets it misclassifies with P(Positive) furthest from 0.5, with "
-        "every model's P(Positive) beside them: an error all models make with confidence often points "
-        "at a doubtful label rather than a model weakness. Tweets are shown as they appear in the public "
-        "training data set, escaped for Markdown (↵ marks a line break).",
+        "For each model, the held-out tweets it misclassifies with P(Positive) furthest from "
+        f"{THRESHOLD}, with every model's P(Positive) beside them: an error all models make with "
+        "confidence often points at a doubtful label rather than a model weakness. Tweets are shown as "
+        "they appear in the public training data set, escaped for Markdown (↵ marks a line break).",
     ]
     header = ["#", "True label", *(f"P(Positive) {md_cell(name)}" for name in results), "Tweet"]
     for name, result in results.items():
@@ -269,71 +226,5 @@ def _errors_section(evaluation):
         parts += ["", f"### {_model_label(evaluation, name)}", ""]
         if len(results) > 1:
             parts += [f"{shared} of these {len(rows)} are in every model's list.", ""]
-        parts.append(_table(header, rows) if rows else "No errors.")
+        parts.append(table(header, rows) if rows else "No errors.")
     return "\n".join(parts)
-
-
-def _plot_confusion(result, labels, path):
-    """Write one model's held-out confusion matrix as PNG; return its path."""
-    figure = Figure(figsize=(4.2, 3.8))
-    axes = figure.subplots()
-    ConfusionMatrixDisplay.from_predictions(
-        labels,
-        (result.probabilities > 0.5).astype(int),
-        labels=[0, 1],
-        display_labels=list(LABELS),
-        cmap="Blues",
-        ax=axes,
-        colorbar=False,
-    )
-    axes.set_title(f"{result.name} {result.entry['version']}\nheld-out confusion matrix")
-    return _save(figure, path)
-
-
-def _plot_roc(evaluation, path):
-    """Write every model's held-out ROC curve on one plot as PNG; return its path."""
-    figure = Figure(figsize=(5.2, 4.6))
-    axes = figure.subplots()
-    for name, result in evaluation.results.items():
-        RocCurveDisplay.from_predictions(
-            evaluation.split.test_labels,
-            result.probabilities,
-            name=f"{name} {result.entry['version']}",
-            ax=axes,
-        )
-    axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
-    axes.legend(loc="lower right")
-    axes.set_title("Held-out ROC curves")
-    return _save(figure, path)
-
-
-def _plot_calibration(evaluation, path):
-    """Write the reliability diagram with a histogram of P(Positive) below it as PNG; return its path."""
-    figure = Figure(figsize=(5.6, 6.4))
-    curve_axes, hist_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1.2)})
-    curve_axes.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
-    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
-    for name, result in evaluation.results.items():
-        positive_rate, mean_predicted = calibration_curve(
-            evaluation.split.test_labels, result.probabilities, n_bins=CALIBRATION_BINS, strategy="uniform"
-        )
-        line = curve_axes.plot(
-            mean_predicted, positive_rate, marker="o", label=f"{name} (ECE {result.metrics['ece']:.3f})"
-        )[0]
-        hist_axes.hist(
-            result.probabilities, bins=edges, histtype="step", linewidth=1.5, color=line.get_color()
-        )
-    curve_axes.set(ylabel="Share of Positive tweets", xlim=(0, 1), ylim=(0, 1))
-    curve_axes.set_title(f"Held-out reliability diagram ({CALIBRATION_BINS} bins)")
-    curve_axes.legend(loc="upper left")
-    curve_axes.grid(alpha=0.3)
-    hist_axes.set(xlabel="Predicted P(Positive)", ylabel="Tweets")
-    hist_axes.grid(alpha=0.3)
-    return _save(figure, path)
-
-
-def _save(figure, path):
-    """Save a figure as PNG; return its path."""
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    return path

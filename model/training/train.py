@@ -1,16 +1,19 @@
 """Train every model on the fixed split and write versioned artifacts."""
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from model.paths import AnyPath
 from model.serving import artifacts
+from model.serving.base import JSONObject, TweetClassifier
 from model.serving.classifier import FrequencyLogisticModel
 from model.serving.nblr import NBLogisticModel
-from model.training.data import fixed_split, read_rows, sha256_file
-from model.training.metrics import classification_metrics
+from model.training.data import Split, fixed_split, read_rows, sha256_file
+from model.training.metrics import CrossValidation, classification_metrics
 
 CV_FOLDS = 5
 
@@ -19,10 +22,14 @@ CV_FOLDS = 5
 class Recipe:
     """How to train one model: its class, the setting chosen by cross-validation and its candidates."""
 
-    model_class: type
+    model_class: Callable[..., TweetClassifier]
     param: str
-    grid: tuple
+    grid: tuple[float, ...]
     compress: bool = False
+
+    def build(self, value: float) -> TweetClassifier:
+        """Return an unfitted model with its tuned setting at ``value``."""
+        return self.model_class(**{self.param: value})
 
 
 # Settings are chosen by cross-validation on the training split only: the
@@ -33,29 +40,31 @@ RECIPES = {
 }
 
 
-def cross_validate(recipe, texts, labels, folds=CV_FOLDS):
+def cross_validate(
+    recipe: Recipe, texts: Sequence[str], labels: Sequence[int], folds: int = CV_FOLDS
+) -> dict[float, list[float]]:
     """Return ``{setting: [accuracy per fold]}`` over stratified folds of the training texts."""
-    texts = np.asarray(texts, dtype=object)
-    labels = np.asarray(labels, dtype=int)
+    text_array = np.asarray(texts, dtype=object)
+    y = np.asarray(labels, dtype=int)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=1)
-    scores = {}
+    scores: dict[float, list[float]] = {}
     for value in recipe.grid:
         scores[value] = []
-        for fit_idx, val_idx in splitter.split(texts, labels):
-            model = recipe.model_class(**{recipe.param: value}).fit(list(texts[fit_idx]), labels[fit_idx])
-            scores[value].append(float(np.mean(model.predict(list(texts[val_idx])) == labels[val_idx])))
+        for fit_idx, val_idx in splitter.split(text_array, y):
+            model = recipe.build(value).fit(list(text_array[fit_idx]), y[fit_idx])
+            scores[value].append(float(np.mean(model.predict(list(text_array[val_idx])) == y[val_idx])))
     return scores
 
 
-def _choose(recipe, split, fixed):
+def _choose(recipe: Recipe, split: Split, fixed: float | None) -> tuple[float, CrossValidation | None]:
     """Return the setting to train with and the cross-validation summary (None when it was fixed)."""
     if fixed is not None:
         return fixed, None
     scores = cross_validate(recipe, split.train_texts, split.train_labels)
     means = {value: float(np.mean(folds)) for value, folds in scores.items()}
     # Ties go to the first (smaller, more regularised or smoothed) candidate.
-    best = max(means, key=means.get)
-    summary = {
+    best = max(means, key=means.__getitem__)
+    summary: CrossValidation = {
         "folds": CV_FOLDS,
         "param": recipe.param,
         "accuracy_by_setting": {str(v): round(m, 4) for v, m in means.items()},
@@ -65,25 +74,33 @@ def _choose(recipe, split, fixed):
     return best, summary
 
 
-def train(data_path, out_dir, *, train_per_class, models=tuple(RECIPES), settings=None, created=None):
+def train(
+    data_path: AnyPath,
+    out_dir: AnyPath,
+    *,
+    train_per_class: int,
+    models: Iterable[str] = tuple(RECIPES),
+    settings: Mapping[str, float] | None = None,
+    created: str | None = None,
+) -> dict[str, JSONObject]:
     """Fit each model on the training part of ``data_path``, score the held-out part, save them.
 
     ``settings`` maps a model name to a fixed value of its tuned setting; the
     others are chosen by cross-validation. Returns ``{name: manifest entry}``.
     """
     split = fixed_split(read_rows(data_path), train_per_class)
-    training_data = {
+    training_data: JSONObject = {
         "file": Path(data_path).name,
         "sha256": sha256_file(data_path),
         "split": f"file order: first {train_per_class} rows of each class train, the rest held out",
         "train_rows": len(split.train_texts),
         "heldout_rows": len(split.test_texts),
     }
-    entries = {}
+    entries: dict[str, JSONObject] = {}
     for name in models:
         recipe = RECIPES[name]
         value, cv = _choose(recipe, split, (settings or {}).get(name))
-        model = recipe.model_class(**{recipe.param: value}).fit(split.train_texts, split.train_labels)
+        model = recipe.build(value).fit(split.train_texts, split.train_labels)
         metrics = classification_metrics(split.test_labels, model.predict_proba(split.test_texts))
         if cv is not None:
             metrics["cross_validation"] = cv

@@ -5,7 +5,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 
 from model.training.evaluate import confident_errors, expected_calibration_error
-from model.training.report import md_cell
+from model.training.markdown import md_cell
 
 
 def test_ece_is_zero_when_each_bin_matches_its_positive_rate():
