@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
 from gunicorn.config import Config
 from gunicorn.http.errors import InvalidHTTPVersion, NoMoreData, ParseException
@@ -28,9 +28,9 @@ MESSAGES = {
     505: "HTTP version not supported: use HTTP/1.1",
 }
 # The client and the error of the request Gunicorn refused that this greenlet is answering, else None.
-# The worker answers in its light (505 for an unserved version); the logger (api/server/logger.py)
-# then writes the error's kind only, as its text can quote the request's bytes.
-Refusal = tuple[SocketAddress, BaseException]
+# The worker's answer reads it (505 for an unserved version), and so does the logger (api/server/logger.py),
+# which writes only the error's kind: the error's text can quote the request's own bytes.
+Refusal: TypeAlias = tuple[SocketAddress, BaseException]
 refusing: ContextVar[Refusal | None] = ContextVar("refusing", default=None)
 
 
