@@ -1,1 +1,1 @@
-"""Batch scoring of tweet files (``python -m model score``)."""
+"""Batch scoring of tweet files (``python -m model score``): cli, stream, files, reader, pool."""
