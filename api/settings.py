@@ -76,14 +76,14 @@ class Settings(BaseSettings):
 
     @field_validator("WORK_LIMIT")
     @classmethod
-    def _one_limit(cls, value):
+    def _one_limit(cls, value: str) -> str:
         """A single limit in flask-limiter's syntax (``2000000/minute``): one budget, one window."""
         parse(value)  # raises ValueError naming what it could not read
         return value
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod
-    def _lowercase(cls, value):
+    def _lowercase(cls, value: object) -> object:
         """Accept any case, as Gunicorn does (LOG_LEVEL=DEBUG); empty means the default."""
         return (value.strip().lower() or "info") if isinstance(value, str) else value
 

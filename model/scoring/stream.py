@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm  # type: ignore[import-untyped]  # no type stubs: types-tqdm is not a dependency
+from tqdm import tqdm
 
 from model.errors import ArtifactError
 from model.paths import AnyPath

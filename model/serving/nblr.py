@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 # vaderSentiment ships no type information, and pyproject.toml's list of untyped libraries does not name it.
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore[import-untyped]
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from model.errors import ArtifactError
 from model.serving.base import JSONObject, Params, Targets, TweetClassifier, artifact_header, check_header
