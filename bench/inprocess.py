@@ -9,6 +9,7 @@ from nltk.stem.porter import PorterStemmer
 from nltk.tokenize import TweetTokenizer
 
 from model.serving import text as text_module
+from model.serving.labels import label_of
 
 
 class NaivePipeline:
@@ -27,7 +28,7 @@ class NaivePipeline:
         """Label tweets, tokenizing and stemming every token from scratch."""
         docs = [[self.stemmer.stem(t) for t in self.tokenizer.tokenize(text)] for text in texts]
         scores = self.model.featurizer_.transform(docs) @ self.model.coef_ + self.model.intercept_
-        return ["Positive" if s > 0 else "Negative" for s in scores]
+        return [label_of(s) for s in scores]
 
 
 @contextmanager
