@@ -16,12 +16,9 @@ the logger (api/server/logger.py) keeps the request's bytes out of its lines.
 """
 
 import json
-import math
-import os
 import socket
 import ssl
 import time
-from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -41,7 +38,6 @@ from api.errors import error_body
 from api.security import HEADERS
 from api.server.balance import ConnectionBoard
 from api.server.connections import ConnectionCaps, total_cap
-from api.server.logger import HardenedLogger  # noqa: F401 - its old home: tests/web/test_logging.py imports it here
 from api.server.protocol import (
     HTTP_VERSIONS,
     MESSAGES,
@@ -54,21 +50,6 @@ from api.server.protocol import (
     refusing,
 )
 from api.settings import Settings
-
-HANDSHAKE_TIMEOUT_ENV = "TLS_HANDSHAKE_TIMEOUT"
-DEFAULT_HANDSHAKE_TIMEOUT = 5.0
-
-
-def handshake_timeout(environ: Mapping[str, str] = os.environ) -> float:
-    """Return TLS_HANDSHAKE_TIMEOUT in seconds (default 5), or raise ValueError naming the variable."""
-    raw = environ.get(HANDSHAKE_TIMEOUT_ENV, str(DEFAULT_HANDSHAKE_TIMEOUT))
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"{HANDSHAKE_TIMEOUT_ENV} must be a positive number of seconds, not {raw!r}")
-    return seconds
 
 
 def write_json_error(
@@ -160,8 +141,9 @@ class HardenedGeventWorker(GeventWorker):
     tls_context: ssl.SSLContext | None
 
     def init_process(self) -> None:
-        """Read the handshake timeout once, in the worker, then start as Gunicorn does."""
-        self.handshake_timeout = handshake_timeout()
+        """Read the settings once, in the worker, then start as Gunicorn does."""
+        self.settings = Settings()
+        self.handshake_timeout = self.settings.TLS_HANDSHAKE_TIMEOUT
         # Gunicorn's error pages are HTML; every answer of this API is JSON.
         util.write_error = write_json_error
         # Each answer's Server header, read when Gunicorn makes a response: not "gunicorn".
@@ -171,7 +153,7 @@ class HardenedGeventWorker(GeventWorker):
     def run(self) -> None:
         """Serve like ``GeventWorker.run``, but with plain sockets: ``handle`` does the TLS handshake."""
         self.tls_context = ssl_context(self.cfg) if self.cfg.is_ssl else None
-        settings = Settings()
+        settings = self.settings
         self.connection_caps = ConnectionCaps(
             settings.MAX_CONNECTIONS_PER_ADDRESS, total_cap(settings.MAX_CONNECTIONS, self.worker_connections)
         )

@@ -169,7 +169,7 @@ def test_gunicorns_logger_sends_the_apps_records_as_json_at_log_level():
     script = """
 import logging, warnings
 from gunicorn.config import Config
-from api.server.worker import HardenedLogger
+from api.server.logger import HardenedLogger
 cfg = Config()
 cfg.set("loglevel", "warning")
 cfg.set("errorlog", "-")
