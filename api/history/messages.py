@@ -42,8 +42,16 @@ class Record(NamedTuple):
 
     @classmethod
     def from_wire(cls, fields: dict[str, Any]) -> "Record":
-        """Return the record of a JSON object ``to_wire`` made."""
-        return cls(**{**fields, "created": datetime.fromisoformat(fields["created"])})
+        """Return the record of a JSON object ``to_wire`` made; raise ValueError if its parts disagree."""
+        record = cls(**{**fields, "created": datetime.fromisoformat(fields["created"])})
+        # A row is a key, its text and one score per model: lists of other lengths would fail the
+        # writer mid-insert, so a frame carrying them is refused whole, here.
+        lengths = {len(scores) for scores in record.scores.values()} | {len(record.keys)}
+        if record.texts is not None:
+            lengths.add(len(record.texts))
+        if len(lengths) != 1 or set(record.scores) != set(record.versions):
+            raise ValueError("a record's keys, texts, scores and versions do not match")
+        return record
 
 
 class FrameError(ValueError):

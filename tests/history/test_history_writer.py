@@ -1,5 +1,6 @@
 """The history writer process (api/history/writer.py): wire format, socket, life under Gunicorn."""
 
+import json
 import os
 import signal
 import socket
@@ -94,6 +95,25 @@ def test_frames_carry_a_batch_whole_however_the_stream_splits_them():
         assert frames.buffer == bytearray()
 
 
+def _record_bytes(**changes):
+    """Return the payload of one record that is whole but for ``changes``."""
+    fields = {
+        "created": "2026-01-01T00:00:00+00:00",
+        "token": "t",
+        "keys": ["a"],
+        "texts": None,
+        "scores": {"freqlr": [1.0]},
+        "versions": {"freqlr": "v1"},
+    }
+    return json.dumps([fields | changes]).encode()
+
+
+def test_a_whole_record_decodes():
+    """The baseline of the refusals below: the same record, unchanged, is accepted."""
+    (record,) = messages.decode(_record_bytes())
+    assert record.keys == ["a"] and record.scores == {"freqlr": [1.0]}
+
+
 def test_an_oversized_frame_or_a_payload_that_is_not_a_batch_is_refused():
     with pytest.raises(messages.FrameError, match="above"):
         messages.Frames().feed(messages.HEADER.pack(messages.MAX_FRAME + 1))
@@ -106,6 +126,9 @@ def test_an_oversized_frame_or_a_payload_that_is_not_a_batch_is_refused():
         b'[{"created": "not a time", %s}]' % fields.encode(),
         b'[{"created": "2026-01-01T00:00:00+00:00"}]',  # fields missing
         b'[{"created": "2026-01-01T00:00:00+00:00", "extra": 1, %s}]' % fields.encode(),
+        _record_bytes(keys=["a", "b"], scores={"freqlr": [1.0]}),  # fewer scores than keys
+        _record_bytes(keys=["a"], texts=["x", "y"]),  # more texts than keys
+        _record_bytes(versions={}),  # a model without its version
     ):
         with pytest.raises(messages.FrameError):
             messages.decode(payload)
