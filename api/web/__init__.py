@@ -5,11 +5,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from api import constants as c
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class OrderedJSON(DefaultJSONProvider):
+    """Flask's JSON, keeping the keys in their order: answers keep the client's key order."""
+
+    sort_keys = False
 
 
 def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -36,6 +43,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         predict,
         requestid,
     )
+    from api.web import extensions as ext
     from model.serving.registry import ModelRegistry
 
     app = Flask(__name__, instance_relative_config=True)
@@ -51,7 +59,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     # Flask's cap is the setting's, always: one statement of the limit.
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     # Answers keep the client's key order; Flask sorts keys by default.
-    app.json.sort_keys = False
+    app.json = OrderedJSON(app)
 
     errors.init_app(app)
     security.init_app(app)
@@ -65,7 +73,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     budget.init_app(app, limiter)
     fairness.init_app(app)
 
-    registry = app.extensions[c.EXT_MODEL] = ModelRegistry().load(settings.ARTIFACTS_DIR, settings.MODEL)
+    registry = ext.MODEL.put(app, ModelRegistry().load(settings.ARTIFACTS_DIR, settings.MODEL))
     for info in registry.infos.values():
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""

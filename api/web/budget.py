@@ -20,14 +20,15 @@ import math
 import time
 from dataclasses import dataclass
 
+from flask import Flask
 from flask_limiter import Limiter
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage
 
-from api import constants as c
 from api.errors import APIError
 from api.settings import settings_of
+from api.web import extensions as ext
 from api.web.limits import StorageEvents
 
 SCOPE = "work"
@@ -117,7 +118,7 @@ class WorkBudget:
         return self._own_fallback
 
 
-def init_app(app, limiter: Limiter) -> None:
+def init_app(app: Flask, limiter: Limiter) -> None:
     """Give ``app`` its work budget, counted in ``limiter``'s storage."""
-    events = app.extensions[c.EXT_LIMIT_STORAGE]
-    app.extensions[c.EXT_WORK_BUDGET] = WorkBudget(settings_of(app).WORK_LIMIT, limiter, events)
+    events = ext.LIMIT_STORAGE.of(app)
+    ext.WORK_BUDGET.put(app, WorkBudget(settings_of(app).WORK_LIMIT, limiter, events))

@@ -24,9 +24,11 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from api import constants as c
+from flask import Flask
+
 from api.errors import APIError
 from api.settings import settings_of
+from api.web import extensions as ext
 
 # CPU time a scorer may hold the event loop before it gives others a turn. Measured with the
 # tests' flood (tests/web/test_fairness_live.py): slices this short keep a quiet client's one-tweet
@@ -49,7 +51,8 @@ def _io_pause() -> Callable[[], None]:
     if monkey.is_module_patched("threading"):
         import gevent
 
-        return gevent.idle
+        idle: Callable[[], None] = gevent.idle
+        return idle
     return lambda: time.sleep(0)
 
 
@@ -206,6 +209,6 @@ class CpuTurns:
         self.release(owner, 0.0)
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     """Give ``app`` (one per worker) its CPU turns and in-flight counts."""
-    app.extensions[c.EXT_CPU_TURNS] = CpuTurns(settings_of(app).MAX_IN_FLIGHT)
+    ext.CPU_TURNS.put(app, CpuTurns(settings_of(app).MAX_IN_FLIGHT))

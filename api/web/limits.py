@@ -8,44 +8,54 @@ own memory, logs a warning and counts the event, and returns to the shared
 storage once it answers again (flask-limiter probes it with a growing delay).
 """
 
-from flask import current_app
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from api import constants as c
 from api.addresses import client_group
 from api.settings import settings_of
+from api.web import extensions as ext
 from api.web.auth import token_name_or_none
 
 # A storage that stops answering must not stall requests: fail fast, fall back. Its errors
 # arrive as limits.errors.StorageError, which the work budget (api/web/budget.py) catches by name.
-REDIS_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "wrap_exceptions": True}
+# Any: flask-limiter annotates its storage options as str | int, but passes them on to redis,
+# whose timeouts are seconds as floats.
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 0.5,
+    "socket_connect_timeout": 0.5,
+    "wrap_exceptions": True,
+}
 # Failed authentications share one bucket per address group, whichever endpoint they hit.
 AUTH_FAILURE_SCOPE = "auth-failures"
 
 
-def rate_limit_key():
+def rate_limit_key() -> str:
     """Return the bucket of this request: its valid token's name, else its client address group."""
     name = token_name_or_none()
-    return f"token:{name}" if name else f"addr:{client_group(get_remote_address())}"
+    return f"token:{name}" if name else _address_key()
 
 
-def _address_key():
+def _address_key() -> str:
     """Return the bucket of failed authentications: the client address group."""
     return f"addr:{client_group(get_remote_address())}"
 
 
-def _has_valid_token():
+def _has_valid_token() -> bool:
     """Requests with a valid token never spend the failed-authentication budget."""
     return token_name_or_none() is not None
 
 
-def _is_auth_failure(response):
+def _is_auth_failure(response: Response) -> bool:
     """Only 401 answers count towards the failed-authentication limit."""
     return response.status_code == 401
 
 
-def _retry_after_only_when_limited(response):
+def _retry_after_only_when_limited(response: Response) -> Response:
     """Drop Retry-After from answers that are not 429: flask-limiter sets it on every response."""
     if response.status_code != 429:
         response.headers.pop("Retry-After", None)
@@ -53,48 +63,44 @@ def _retry_after_only_when_limited(response):
 
 
 class StorageEvents:
-    """Stands in for flask-limiter's logger: passes every record on, and tracks the storage's state.
+    """Stands in for flask-limiter's logger: passes every record on, and counts the storage's fall-backs.
 
-    flask-limiter logs a warning when it falls back to memory and an info line
-    when the storage recovers; nothing else of it is public. ``distributed``: the
-    configured storage is one that workers share (not ``memory://``).
+    Whether the counts are shared right now is read from the limiter itself: its public
+    ``limiter`` (the strategy it counts with) works on its configured ``storage``, or on
+    the in-memory fallback while that storage is down. Falling back has no such signal:
+    flask-limiter's only trace of it is a warning, so each warning is counted (the one
+    other warning flask-limiter logs comes from ``Limiter.reset``, which is never called).
+    ``distributed``: the configured storage is one that workers share (not ``memory://``).
     """
 
-    def __init__(self, logger, distributed):
+    def __init__(self, logger: logging.Logger, limiter: Limiter, distributed: bool) -> None:
         self._logger = logger
+        self._limiter = limiter
         self.distributed = distributed
         self.fallbacks = 0
-        self.fell_back = False
 
     @property
-    def shared(self):
+    def shared(self) -> bool:
         """Return True while every worker counts in the same place."""
-        return self.distributed and not self.fell_back
+        return self.distributed and self._limiter.limiter.storage is self._limiter.storage
 
-    def warning(self, msg, *args, **kwargs):
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
         """Count a fall-back to per-worker memory."""
         self.fallbacks += 1
-        self.fell_back = True
         self._logger.warning(msg, *args, **kwargs)
 
-    def info(self, msg, *args, **kwargs):
-        """Notice the storage's recovery."""
-        if "recovered" in str(msg):
-            self.fell_back = False
-        self._logger.info(msg, *args, **kwargs)
-
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         """Delegate every other logging call."""
         return getattr(self._logger, name)
 
 
-def storage_state():
+def storage_state() -> dict[str, bool | int]:
     """Describe the rate-limit storage of the current app for /readyz."""
-    events = current_app.extensions[c.EXT_LIMIT_STORAGE]
+    events = ext.LIMIT_STORAGE.of(current_app)
     return {"shared": events.shared, "fallbacks": events.fallbacks}
 
 
-def init_app(app, protected):
+def init_app(app: Flask, protected: Iterable[Blueprint]) -> Limiter:
     """Give ``app`` its own limiter; ``protected`` (blueprints) also get the failed-auth limit.
 
     One limiter per app rather than a module-level one: flask-limiter keeps
@@ -103,23 +109,24 @@ def init_app(app, protected):
     # Registered before the limiter's own hook so that it runs after it
     # (Flask runs after_request hooks in reverse order of registration).
     app.after_request(_retry_after_only_when_limited)
-    storage = settings_of(app).RATE_LIMIT_STORAGE
+    settings = settings_of(app)
+    storage = settings.RATE_LIMIT_STORAGE
     redis = storage.startswith(("redis://", "rediss://"))
     limiter = Limiter(
         key_func=rate_limit_key,
         app=app,
         # Application-wide: one bucket per token (or address) for every route, not one per route.
-        application_limits=[settings_of(app).RATE_LIMIT],
+        application_limits=[settings.RATE_LIMIT],
         storage_uri=storage,
         storage_options=REDIS_OPTIONS if redis else {},
         headers_enabled=True,
         in_memory_fallback_enabled=True,
     )
-    limiter.logger = app.extensions[c.EXT_LIMIT_STORAGE] = StorageEvents(
-        limiter.logger, distributed=not storage.startswith("memory://")
-    )
+    events = StorageEvents(limiter.logger, limiter, distributed=not storage.startswith("memory://"))
+    # Not a Logger, but every method flask-limiter calls on its logger is one of a Logger's.
+    limiter.logger = ext.LIMIT_STORAGE.put(app, events)  # type: ignore[assignment]
     failed_auth = limiter.shared_limit(
-        settings_of(app).AUTH_FAILURE_LIMIT,
+        settings.AUTH_FAILURE_LIMIT,
         scope=AUTH_FAILURE_SCOPE,
         key_func=_address_key,
         exempt_when=_has_valid_token,

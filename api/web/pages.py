@@ -4,7 +4,7 @@ The pages are public; their scripts call the API with the bearer token the
 user types, kept in the tab's sessionStorage only.
 """
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, Response, make_response, render_template
 
 bp = Blueprint("web", __name__)
 
@@ -17,7 +17,7 @@ PAGE_CSP = (
 )
 
 
-def _page(name):
+def _page(name: str) -> Response:
     """Render page ``name`` (its template and its script share the name) with the pages' CSP."""
     response = make_response(render_template(f"{name}.html", script=f"{name}.js", active=name))
     response.headers["Content-Security-Policy"] = PAGE_CSP
@@ -25,12 +25,12 @@ def _page(name):
 
 
 @bp.get("/")
-def index():
+def index() -> Response:
     """The form: paste tweets, choose a model, see labels, scores and the positive share."""
     return _page("index")
 
 
 @bp.get("/history")
-def history():
+def history() -> Response:
     """Recent predictions, newest first, as /api/v1/predictions returns them."""
     return _page("history")

@@ -3,18 +3,18 @@
 What a safe id is and how lines carry it: api/jsonlog.py.
 """
 
-from flask import request
+from flask import Flask, Response, request
 
 from api import constants as c
 from api.jsonlog import HEADER, request_id, safe_request_id
 
 
-def _begin():
+def _begin() -> None:
     """Give the request its id, for the log lines written while it is served."""
     request_id.set(safe_request_id(request.headers.get(HEADER)))
 
 
-def _echo(response):
+def _echo(response: Response) -> Response:
     """Return the request id to the client, and leave the URL rule for the access log."""
     current = request_id.get()
     if current is not None:
@@ -25,12 +25,12 @@ def _echo(response):
     return response
 
 
-def _end(_exc):
+def _end(_exc: BaseException | None) -> None:
     """Forget the request id: the next request on this connection (greenlet) gets its own."""
     request_id.set(None)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the request-id hooks on ``app``; before the limiter's, so even a 429 carries an id."""
     app.before_request(_begin)
     app.after_request(_echo)

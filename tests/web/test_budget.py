@@ -79,10 +79,11 @@ class _DeadStorage(MemoryStorage):
 
 
 class _Limiter:
-    """Stands in for flask-limiter: the strategy it counts with now, and its storage."""
+    """Stands in for flask-limiter: its configured storage, and the strategy it counts with now."""
 
-    def __init__(self, storage):
-        self.limiter = type("Strategy", (), {"storage": storage})()
+    def __init__(self, storage, counting_in=None):
+        self.storage = storage
+        self.limiter = type("Strategy", (), {"storage": counting_in or storage})()
 
 
 class _Log:
@@ -98,13 +99,21 @@ class _Log:
 
 def test_a_failing_storage_falls_back_to_memory_and_says_so():
     log = _Log()
-    events = StorageEvents(log, distributed=True)
-    budget = WorkBudget("10/minute", _Limiter(_DeadStorage()), events)
+    limiter = _Limiter(_DeadStorage())
+    events = StorageEvents(log, limiter, distributed=True)
+    budget = WorkBudget("10/minute", limiter, events)
     assert budget.charge("token:a", 6).remaining == 4
     assert budget.charge("token:a", 4).remaining == 0
     assert events.fallbacks == 2
-    assert events.shared is False
     assert all("work budget storage unreachable" in line for line in log.warnings)
+
+
+def test_the_counts_are_shared_while_the_limiter_counts_in_its_configured_storage():
+    shared = MemoryStorage()
+    assert StorageEvents(_Log(), _Limiter(shared), distributed=True).shared is True
+    # flask-limiter counts in its own memory while the configured storage is down.
+    assert StorageEvents(_Log(), _Limiter(shared, MemoryStorage()), distributed=True).shared is False
+    assert StorageEvents(_Log(), _Limiter(shared), distributed=False).shared is False
 
 
 def _documented_codes(client, status):

@@ -1,0 +1,71 @@
+"""Typed keys to the objects create_app keeps per app in ``app.extensions`` (a dict of Any to mypy).
+
+``MODEL.of(current_app)`` is a ModelRegistry to the type checker; the names of the keys stay in
+api/constants.py. Each key is a constant: the objects themselves live in their app, never here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from flask import Flask
+
+from api import constants as c
+
+if TYPE_CHECKING:  # the modules that define these classes import this one
+    from api.ops.tokens import TokenStore
+    from api.web.budget import WorkBudget
+    from api.web.fairness import CpuTurns
+    from api.web.limits import StorageEvents
+    from api.web.metrics import Metrics
+    from model.serving.registry import ModelRegistry
+
+T = TypeVar("T")
+
+
+class History(Protocol):
+    """What the views ask of the prediction history, whichever class of api/history keeps it."""
+
+    def record(
+        self, token: str, tweets: dict[str, str], scores: dict[str, list[float]], versions: dict[str, str]
+    ) -> None:
+        """Queue one request's scored tweets for writing."""
+
+    def recent(self, limit: int, token: str | None = None) -> list[dict[str, Any]]:
+        """Return the newest ``limit`` rows, only ``token``'s unless it is None."""
+
+
+@dataclass(frozen=True)
+class Key(Generic[T]):
+    """The key of one per-app object, and its type."""
+
+    name: str
+
+    def of(self, app: Flask) -> T:
+        """Return ``app``'s object; KeyError if create_app has not made it (a bug, not a client's error)."""
+        value: T = app.extensions[self.name]
+        return value
+
+    def get(self, app: Flask) -> T | None:
+        """Return ``app``'s object, or None if it has none yet."""
+        value: T | None = app.extensions.get(self.name)
+        return value
+
+    def put(self, app: Flask, value: T) -> T:
+        """Keep ``value`` as ``app``'s object; return it."""
+        app.extensions[self.name] = value
+        return value
+
+
+MODEL: Key[ModelRegistry] = Key(c.EXT_MODEL)
+TOKENS: Key[TokenStore] = Key(c.EXT_TOKENS)
+LIMIT_STORAGE: Key[StorageEvents] = Key(c.EXT_LIMIT_STORAGE)
+WORK_BUDGET: Key[WorkBudget] = Key(c.EXT_WORK_BUDGET)
+CPU_TURNS: Key[CpuTurns] = Key(c.EXT_CPU_TURNS)
+METRICS: Key[Metrics] = Key(c.EXT_METRICS)
+# None: the server keeps no prediction history (API_HISTORY_URL=none).
+HISTORY: Key[History | None] = Key(c.EXT_HISTORY)
+# The app's OpenAPI document, built on first request (api/web/docs.py). Its name belongs with the
+# others in api/constants.py, which is not this change's to edit.
+OPENAPI: Key[dict[str, object]] = Key("sentiment_openapi")
