@@ -1,0 +1,153 @@
+"""The OpenAPI document's reusable error responses and headers, from the errors and limits themselves.
+
+Codes come from our errors' classes and api/web/errors.py's refusals, numbers from the settings:
+nothing here restates one.
+"""
+
+from dataclasses import dataclass
+
+from flask_limiter import HeaderNames
+from gunicorn.config import LimitRequestLine
+from pydantic.json_schema import JsonSchemaValue
+
+from api.errors import (
+    APIError,
+    HistoryDisabled,
+    HistoryUnavailable,
+    InvalidBody,
+    InvalidItem,
+    InvalidJSON,
+    InvalidParameter,
+    MalformedBody,
+    TooManyItems,
+    UnsupportedMediaType,
+)
+from api.settings import HISTORY_OFF, Settings
+from api.web.budget import HEADER_LIMIT, HEADER_REMAINING, WorkLimitExceeded, WorkTooLarge
+from api.web.errors import NOT_READY, RATE_LIMITED, UNAUTHORIZED, Refusal
+from api.web.fairness import TooManyInFlight
+
+# Gunicorn answers a longer request line with 414 before the app sees it. gunicorn.conf.py sets
+# limit_request_line to this, Gunicorn's own default (tests/web/test_openapi.py checks they agree).
+REQUEST_LINE_LIMIT: int = LimitRequestLine.default
+
+JSON = dict[str, object]
+
+
+def json_content(schema: JsonSchemaValue) -> JSON:
+    """Wrap a schema as an application/json content map."""
+    return {"application/json": {"schema": schema}}
+
+
+def refusals(*errors: type[APIError]) -> tuple[Refusal, ...]:
+    """Return the refusals our errors' classes answer with."""
+    return tuple(Refusal.of(error) for error in errors)
+
+
+def _header(description: str, pattern: str | None = None, required: bool = False) -> JSON:
+    """Return a header object of a string header."""
+    schema: JSON = {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}
+    header: JSON = {"description": description, "schema": schema}
+    return {"required": True, **header} if required else header
+
+
+def rate_headers() -> dict[str, JSON]:
+    """Return flask-limiter's headers, on every answer it limits."""
+    return {
+        HeaderNames.LIMIT.value: _header("Requests allowed in the current window."),
+        HeaderNames.REMAINING.value: _header("Requests left in the window."),
+        HeaderNames.RESET.value: _header("When the window resets (Unix time)."),
+    }
+
+
+def _retry_headers() -> dict[str, JSON]:
+    """Return the headers of a 429: when to retry, and the request limit's."""
+    retry = _header("Seconds to wait before retrying.", "^[0-9]+$", required=True)
+    return {HeaderNames.RETRY_AFTER.value: retry, **rate_headers()}
+
+
+def work_headers() -> dict[str, JSON]:
+    """Return the work budget's headers (api/web/budget.py), on every predict answer."""
+    return {
+        HEADER_LIMIT: _header(
+            "Work units (characters x models) of the token's budget in a window.", "^[0-9]+$"
+        ),
+        HEADER_REMAINING: _header("Work units left in the window.", "^[0-9]+$"),
+    }
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """A reusable error response: the refusals it stands for, what they mean, and its headers."""
+
+    description: str
+    refusals: tuple[Refusal, ...]
+    headers: dict[str, JSON] | None = None
+
+    @property
+    def status(self) -> int:
+        """Return the one status of its refusals."""
+        (status,) = {refusal.status for refusal in self.refusals}  # one response object per status
+        return status
+
+    def response(self, error: JsonSchemaValue) -> JSON:
+        """Return the response object: the ``error`` schema narrowed to this status and its codes."""
+        codes = [refusal.code for refusal in self.refusals]
+        fields = {"status": {"const": self.status}, "code": {"enum": codes}}
+        narrowed = {"properties": {"error": {"properties": fields}}}
+        content = json_content({"allOf": [error, narrowed]})
+        response: JSON = {"description": self.description, "content": content}
+        if self.headers:
+            response["headers"] = self.headers
+        return response
+
+
+def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
+    """Return the reusable error responses, by name: one per kind of refusal an operation can meet."""
+    too_large = Refusal.of_status(413)  # werkzeug's, past MAX_CONTENT_LENGTH
+    return {
+        "InvalidRequest": ErrorAnswer(
+            "The body is not UTF-8 JSON, not an object of id -> tweet text, or breaks a limit; its chunked "
+            "framing is broken; or a query parameter is unknown or has a wrong value. `key` names the key or "
+            "parameter at fault.",
+            refusals(InvalidJSON, InvalidBody, InvalidItem, TooManyItems, InvalidParameter, MalformedBody),
+        ),
+        "Unauthorized": ErrorAnswer(
+            "Missing, malformed, wrong or revoked bearer token.",
+            (UNAUTHORIZED,),
+            {"WWW-Authenticate": _header("The scheme to authenticate with.", "^Bearer", required=True)},
+        ),
+        "TooLarge": ErrorAnswer(f"The body is over {settings.MAX_BODY_BYTES} bytes.", (too_large,)),
+        "UnsupportedMediaType": ErrorAnswer(
+            "`Content-Type` is not `application/json` (UTF-8).", refusals(UnsupportedMediaType)
+        ),
+        "RateLimited": ErrorAnswer(
+            "Over the request limit of this token (or of this client address, before authentication).",
+            (RATE_LIMITED,),
+            _retry_headers(),
+        ),
+        "PredictLimited": ErrorAnswer(
+            "Over the request limit, over the work budget (characters x models a window; "
+            f"`{settings.WORK_LIMIT}`), or with {settings.MAX_IN_FLIGHT} requests of this token "
+            "already being served by this worker. `Retry-After` says when it would fit.",
+            (RATE_LIMITED, *refusals(WorkLimitExceeded, TooManyInFlight)),
+            _retry_headers(),
+        ),
+        "PredictTooLarge": ErrorAnswer(
+            f"The body is over {settings.MAX_BODY_BYTES} bytes, or the request costs more work than a "
+            f"whole window of the budget (`{settings.WORK_LIMIT}`): split it.",
+            (too_large, *refusals(WorkTooLarge)),
+        ),
+        "NotReady": ErrorAnswer("The model is not loaded yet.", (NOT_READY,)),
+        "UriTooLong": ErrorAnswer(
+            f"The request line (path and query) is over {REQUEST_LINE_LIMIT} bytes.",
+            (Refusal.of_status(414),),  # Gunicorn's
+        ),
+        "HistoryDisabled": ErrorAnswer(
+            f"This server keeps no prediction history (`API_HISTORY_URL={HISTORY_OFF}`).",
+            refusals(HistoryDisabled),
+        ),
+        "HistoryUnavailable": ErrorAnswer(
+            "The prediction history database does not answer; retry later.", refusals(HistoryUnavailable)
+        ),
+    }
