@@ -16,8 +16,9 @@ the method from a fixed set; the status code; model names and labels.
 
 import os
 import time
+from collections.abc import Mapping
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
@@ -41,7 +42,7 @@ bp = Blueprint("metrics", __name__)
 class Metrics:
     """One app's metrics, in a registry of its own."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.requests = Counter(
@@ -91,11 +92,11 @@ class Metrics:
             registry=registry,
         )
 
-    def start(self):
+    def start(self) -> None:
         """Note when the request began."""
         g.metrics_started = time.perf_counter()
 
-    def observe(self, response):
+    def observe(self, response: Response) -> Response:
         """Count the answer and its latency under the request's URL rule."""
         rule = request.url_rule
         endpoint = rule.rule if rule is not None else UNMATCHED
@@ -112,7 +113,7 @@ class Metrics:
             self.auth_failures.inc()
         return response
 
-    def exposition(self):
+    def exposition(self) -> bytes:
         """Return every metric in Prometheus' text format: all workers' in multiprocess mode."""
         if not self.multiprocess:
             return generate_latest(self.registry)
@@ -122,7 +123,7 @@ class Metrics:
         return generate_latest(registry)
 
 
-def count_scored(scores):
+def count_scored(scores: Mapping[str, list[float]]) -> None:
     """Count one request's scored tweets by model and label; ``scores`` is ``{model: [log-odds]}``."""
     tweets = current_app.extensions[c.EXT_METRICS].tweets
     for model, model_scores in scores.items():
@@ -133,7 +134,7 @@ def count_scored(scores):
 
 @bp.get("/metrics")
 @auth.login_required
-def scrape():
+def scrape() -> Response:
     """Serve the metrics of every worker in Prometheus' text format; admin tokens only.
 
     Request counts, error rates and model versions tell an attacker what works
@@ -145,14 +146,14 @@ def scrape():
     return Response(current_app.extensions[c.EXT_METRICS].exposition(), content_type=CONTENT_TYPE)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Give ``app`` its metrics and count its requests; before the limiter's hooks, so 429s are timed too."""
     metrics = app.extensions[c.EXT_METRICS] = Metrics()
     app.before_request(metrics.start)
     app.after_request(metrics.observe)
 
 
-def attach(app):
+def attach(app: Flask) -> None:
     """Publish the served models' versions and count the history's failed writes (after both exist)."""
     metrics = app.extensions[c.EXT_METRICS]
     for info in app.extensions[c.EXT_MODEL].infos.values():
@@ -161,5 +162,4 @@ def attach(app):
             metrics.tweets.labels(info["name"], label)
     history = app.extensions[c.EXT_HISTORY]
     if history is not None:
-        history.on_failure = metrics.history_failures.inc
-        history.on_drop = metrics.history_dropped.inc
+        history.observe(on_failure=metrics.history_failures.inc, on_drop=metrics.history_dropped.inc)

@@ -1,54 +1,48 @@
 """Version 1 of the API: predictions and model information, behind a bearer token."""
 
-from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from api import constants as c
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
+from api.history.errors import HistoryReadError
 from api.settings import settings_of
+from api.web import extensions as ext
 from api.web import metrics
-from api.web.auth import auth, is_admin
+from api.web.auth import auth, current_user, is_admin
 from api.web.budget import work_cost
 from api.web.limits import rate_limit_key
+from api.web.shapes import BOOLEANS, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, TweetLimits
 from api.web.validation import check_tweets, parse_json_object
+from model.serving.registry import ModelRegistry
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 PREDICT_PARAMETERS = ("model", "detail", "store")
-BOOLEANS = {"true": True, "false": False}
-HISTORY_LIMIT_DEFAULT = 50
-HISTORY_LIMIT_MAX = 1000
 
 
 @bp.post("/predict")
 @auth.login_required
-def predict():
+def predict() -> Response:
     """Label every tweet of a JSON object ``{id: text}``, keeping the keys and their order.
 
     ``?model=<name>|all`` picks the model (default: the configured one);
     ``?detail=true`` answers ``{"label", "score"}`` per key, the score being P(Positive);
     ``?store=false`` keeps this request out of the prediction history.
     """
-    registry = current_app.extensions[c.EXT_MODEL]
+    registry = ext.MODEL.of(current_app)
     name, detail, store = _query(registry)
-    settings, caller = settings_of(current_app), auth.current_user()
-    turns = current_app.extensions[c.EXT_CPU_TURNS]
+    limits, caller = TweetLimits.of(settings_of(current_app)), current_user()
+    turns = ext.CPU_TURNS.of(current_app)
     with turns.admitted(caller):
-        tweets = check_tweets(
-            parse_json_object(request),
-            max_items=settings.MAX_ITEMS,
-            max_tweet_chars=settings.MAX_TWEET_CHARS,
-            max_key_chars=settings.MAX_KEY_CHARS,
-        )
+        tweets = check_tweets(parse_json_object(request), limits)
         cost = work_cost(list(tweets.values()), len(registry.names(name)))
-        charge = current_app.extensions[c.EXT_WORK_BUDGET].charge(rate_limit_key(), cost)
+        charge = ext.WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
         # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
         with turns.turn(caller) as turn:
             scores = registry.score(
                 tweets, name, between=turn.pause_if_due, chunk_seconds=turns.slice_seconds
             )
     metrics.count_scored(scores)
-    history = current_app.extensions[c.EXT_HISTORY]
+    history = ext.HISTORY.of(current_app)
     if store and history is not None:
         # Only queues the request: the database is written by the history thread, never here.
         history.record(caller, tweets, scores, {n: registry.infos[n]["version"] for n in scores})
@@ -57,7 +51,7 @@ def predict():
     return response
 
 
-def _query(registry):
+def _query(registry: ModelRegistry) -> tuple[str | None, bool, bool]:
     """Return the (model name, detail, store) the query string asks for, or raise InvalidParameter."""
     unknown = sorted(set(request.args) - set(PREDICT_PARAMETERS))
     if unknown:
@@ -78,24 +72,24 @@ def _query(registry):
 
 @bp.get("/predictions")
 @auth.login_required
-def predictions():
+def predictions() -> Response:
     """List the caller's stored predictions, newest first (every caller's for an admin token).
 
     ``?limit=N`` (1 to 1000, default 50) bounds how many.
     """
     limit = _limit()
-    history = current_app.extensions[c.EXT_HISTORY]
+    history = ext.HISTORY.of(current_app)
     if history is None:
         raise HistoryDisabled("prediction history is disabled on this server (API_HISTORY_URL=none)")
-    caller = auth.current_user()
+    caller = current_user()
     try:
         rows = history.recent(limit, token=None if is_admin(caller) else caller)
-    except SQLAlchemyError as exc:
+    except HistoryReadError as exc:
         raise HistoryUnavailable("the prediction history database does not answer; retry later") from exc
     return jsonify(predictions=rows)
 
 
-def _limit():
+def _limit() -> int:
     """Return the ``limit`` the query string asks for, or raise InvalidParameter."""
     unknown = sorted(set(request.args) - {"limit"})
     if unknown:
@@ -108,14 +102,14 @@ def _limit():
 
 @bp.get("/model")
 @auth.login_required
-def model_info():
+def model_info() -> Response:
     """Describe the default model: name, version, held-out metrics."""
-    return jsonify(current_app.extensions[c.EXT_MODEL].info)
+    return jsonify(ext.MODEL.of(current_app).info)
 
 
 @bp.get("/models")
 @auth.login_required
-def models():
+def models() -> Response:
     """List every served model with its version and held-out metrics; one is the default."""
-    registry = current_app.extensions[c.EXT_MODEL]
+    registry = ext.MODEL.of(current_app)
     return jsonify(models=list(registry.infos.values()), default=registry.default)

@@ -3,7 +3,9 @@
 import json
 import re
 import sys
+from typing import Any
 
+from flask import Request
 from gunicorn.http.errors import (
     ChunkMissingTerminator,
     InvalidChunkExtension,
@@ -22,25 +24,27 @@ from api.errors import (
     TooManyItems,
     UnsupportedMediaType,
 )
+from api.web.shapes import TweetLimits
 
 # NUL and lone UTF-16 surrogates (which JSON's \\u escapes can smuggle in) are
-# not text: refuse them rather than pass them to the model or echo them back.
+# not text: refuse them rather than pass them to the model or echo them back. The document states
+# the NUL half as a pattern (api/web/shapes.py NO_NUL): JSON Schema cannot speak of surrogates.
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class _DuplicateKey(ValueError):
     """A JSON object repeats a key."""
 
-    def __init__(self, key):
+    def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
 
 
-def _unique_object(pairs):
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Build a dict from JSON pairs, refusing repeated keys (the last would silently win)."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen = set()
+        seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
                 raise _DuplicateKey(key)
@@ -52,12 +56,12 @@ class _Refused(ValueError):
     """A body the JSON parser would take that this API refuses; its message is the answer's, in our words."""
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> float:
     """Refuse NaN and Infinity, which are not JSON."""
     raise _Refused(f"body is not valid JSON: {name} is not a JSON number")
 
 
-def _parse_int(digits):
+def _parse_int(digits: str) -> int:
     """Parse a JSON integer; one past Python's digit limit is refused in our words, not Python's.
 
     int() would say "use sys.set_int_max_str_digits() to increase the limit": a client
@@ -70,7 +74,7 @@ def _parse_int(digits):
         raise _Refused(f"a number in the body is too long (over {limit} digits)") from None
 
 
-def parse_json_object(request):
+def parse_json_object(request: Request) -> dict[str, Any]:
     """Return the request body as a dict, or raise the APIError that says what is wrong."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Content-Type must be application/json")
@@ -116,7 +120,7 @@ _FRAMING_ERRORS = {
 }
 
 
-def read_body(request) -> bytes:
+def read_body(request: Request) -> bytes:
     """Return the body, at most MAX_CONTENT_LENGTH bytes; raise a 413 past it, MalformedBody if unreadable.
 
     Werkzeug refuses a Content-Length over the limit, but a body without one (chunked)
@@ -134,7 +138,7 @@ def read_body(request) -> bytes:
     return body
 
 
-def _goes_past_the_cap(request, body):
+def _goes_past_the_cap(request: Request, body: bytes) -> bool:
     """Return True if a body without Content-Length has more bytes after the ``body`` werkzeug stopped at."""
     limit = request.max_content_length
     if limit is None or request.content_length is not None or len(body) < limit:
@@ -143,7 +147,7 @@ def _goes_past_the_cap(request, body):
     return bool(request.input_stream.read(1))
 
 
-def _close_connection(request):
+def _close_connection(request: Request) -> None:
     """Have the server close the connection after the answer instead of reading the rest of the body.
 
     Under Gunicorn the body is api/server/worker.py's ClosingBody; other servers' bodies have no such method.
@@ -153,21 +157,22 @@ def _close_connection(request):
         abandon()
 
 
-def check_tweets(data, max_items, max_tweet_chars, max_key_chars):
-    """Check a parsed body against the limits; return it unchanged."""
+def check_tweets(data: dict[str, Any], limits: TweetLimits) -> dict[str, str]:
+    """Check a parsed body against ``limits`` (the OpenAPI document states the same); return it unchanged."""
     if not data:
         raise InvalidBody("body must contain at least one tweet")
-    if len(data) > max_items:
-        raise TooManyItems(f"{len(data)} tweets in one request; the limit is {max_items}")
+    if len(data) > limits.max_items:
+        raise TooManyItems(f"{len(data)} tweets in one request; the limit is {limits.max_items}")
     for key, value in data.items():
-        if not key or len(key) > max_key_chars:
-            raise InvalidItem(
-                f"keys must be 1 to {max_key_chars} characters", key=_shorten(key, max_key_chars)
-            )
+        if not key or len(key) > limits.max_key_chars:
+            message = f"keys must be 1 to {limits.max_key_chars} characters"
+            raise InvalidItem(message, key=_shorten(key, limits.max_key_chars))
         if not isinstance(value, str):
             raise InvalidItem(f"value must be a string (tweet text), not {_json_type(value)}", key=key)
-        if len(value) > max_tweet_chars:
-            raise InvalidItem(f"tweet is {len(value)} characters; the limit is {max_tweet_chars}", key=key)
+        if len(value) > limits.max_tweet_chars:
+            raise InvalidItem(
+                f"tweet is {len(value)} characters; the limit is {limits.max_tweet_chars}", key=key
+            )
         if _NOT_TEXT.search(key):
             raise InvalidItem("key contains NUL or a lone surrogate", key=key)
         if _NOT_TEXT.search(value):
@@ -175,12 +180,12 @@ def check_tweets(data, max_items, max_tweet_chars, max_key_chars):
     return data
 
 
-def _shorten(key, limit=64):
+def _shorten(key: str, limit: int = 64) -> str:
     """Return a key cut to ``limit`` characters for an error message."""
     return key if len(key) <= limit else key[:limit] + "..."
 
 
-def _json_type(value):
+def _json_type(value: object) -> str:
     """Name the JSON type of a parsed value."""
     if value is None:
         return "null"
