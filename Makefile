@@ -86,10 +86,11 @@ bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minute
 	scripts/debian-package.sh wrk wrk "the bench's HTTPS load"
 	$(PY) -m bench
 
-lint: $(VENV)/.dev ## Lint the Python code, its import rules (pyproject.toml) and the Dockerfile
+lint: $(VENV)/.dev ## Lint the Python code, its types (mypy), its import rules (pyproject.toml) and the Dockerfile
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile
 
 # Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.

@@ -51,7 +51,7 @@ timeout = settings.REQUEST_TIMEOUT
 graceful_timeout = 20
 
 # Request limits: well above any legitimate request, far below abuse.
-limit_request_line = 4094
+limit_request_line = c.REQUEST_LINE_LIMIT
 limit_request_fields = 50
 limit_request_field_size = 8190
 

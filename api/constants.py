@@ -12,6 +12,11 @@ EXT_HISTORY = "sentiment_history"
 EXT_METRICS = "sentiment_metrics"
 EXT_WORK_BUDGET = "sentiment_work_budget"
 EXT_CPU_TURNS = "sentiment_cpu_turns"
+EXT_OPENAPI = "sentiment_openapi"
+
+# The longest request line (method, path, query, version) Gunicorn reads, in bytes: gunicorn.conf.py sets
+# it, and the OpenAPI document states it (a longer line is answered 414 before the app runs).
+REQUEST_LINE_LIMIT = 4094
 
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"

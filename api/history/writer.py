@@ -36,7 +36,6 @@ from gunicorn.dirty import DirtyApp
 from prometheus_client import CollectorRegistry, Counter
 
 from api import constants as c
-from api.history.extension import init_app as init_app  # api/web/__init__.py calls it here
 from api.history.messages import FrameError, Frames, Record, WriterStatus, decode, write_status
 from api.history.store import Store
 from api.settings import Settings

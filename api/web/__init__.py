@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     """
     # Imported here, as in Flask's tutorial: importing the package loads no views and no model code.
     from api import security
-    from api.history import writer as historyd
+    from api.history import extension as history
     from api.web import (
         auth,
         budget,
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         )
 
     # After the model: a history that cannot even be configured must not hide a model error.
-    historyd.init_app(app)
+    history.init_app(app)
     metrics.attach(app)
 
     app.register_blueprint(health.bp)

@@ -66,6 +66,5 @@ CPU_TURNS: Key[CpuTurns] = Key(c.EXT_CPU_TURNS)
 METRICS: Key[Metrics] = Key(c.EXT_METRICS)
 # None: the server keeps no prediction history (API_HISTORY_URL=none).
 HISTORY: Key[History | None] = Key(c.EXT_HISTORY)
-# The app's OpenAPI document, built on first request (api/web/docs.py). Its name belongs with the
-# others in api/constants.py, which is not this change's to edit.
-OPENAPI: Key[dict[str, object]] = Key("sentiment_openapi")
+# The app's OpenAPI document, built on first request (api/web/docs.py).
+OPENAPI: Key[dict[str, object]] = Key(c.EXT_OPENAPI)

@@ -7,9 +7,9 @@ nothing here restates one.
 from dataclasses import dataclass
 
 from flask_limiter import HeaderNames
-from gunicorn.config import LimitRequestLine
 from pydantic.json_schema import JsonSchemaValue
 
+from api import constants as c
 from api.errors import (
     APIError,
     HistoryDisabled,
@@ -26,10 +26,6 @@ from api.settings import HISTORY_OFF, Settings
 from api.web.budget import HEADER_LIMIT, HEADER_REMAINING, WorkLimitExceeded, WorkTooLarge
 from api.web.errors import NOT_READY, RATE_LIMITED, UNAUTHORIZED, Refusal
 from api.web.fairness import TooManyInFlight
-
-# Gunicorn answers a longer request line with 414 before the app sees it. gunicorn.conf.py sets
-# limit_request_line to this, Gunicorn's own default (tests/web/test_openapi.py checks they agree).
-REQUEST_LINE_LIMIT: int = LimitRequestLine.default
 
 JSON = dict[str, object]
 
@@ -140,7 +136,7 @@ def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
         ),
         "NotReady": ErrorAnswer("The model is not loaded yet.", (NOT_READY,)),
         "UriTooLong": ErrorAnswer(
-            f"The request line (path and query) is over {REQUEST_LINE_LIMIT} bytes.",
+            f"The request line (path and query) is over {c.REQUEST_LINE_LIMIT} bytes.",
             (Refusal.of_status(414),),  # Gunicorn's
         ),
         "HistoryDisabled": ErrorAnswer(

@@ -150,7 +150,7 @@ def _goes_past_the_cap(request: Request, body: bytes) -> bool:
 def _close_connection(request: Request) -> None:
     """Have the server close the connection after the answer instead of reading the rest of the body.
 
-    Under Gunicorn the body is api/server/worker.py's ClosingBody; other servers' bodies have no such method.
+    Under Gunicorn the body is api/server/protocol.py's ClosingBody; other servers' have no such method.
     """
     abandon = getattr(request.input_stream, "abandon", None)
     if abandon is not None:

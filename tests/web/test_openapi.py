@@ -2,12 +2,12 @@
 
 import pytest
 
+from api import constants as c
 from api.errors import APIError
 from api.settings import settings_of
 from api.web import extensions as ext
 from api.web.errors import NOT_READY, RATE_LIMITED, UNAUTHORIZED
 from api.web.jsonschema import OpenAPISchema
-from api.web.openapi_responses import REQUEST_LINE_LIMIT
 from api.web.predict import PREDICT_PARAMETERS
 from api.web.shapes import Error, TweetLimits, declare
 from model.serving.labels import LABELS
@@ -82,9 +82,9 @@ def test_every_error_the_app_answers_is_documented_with_its_status(client):
 
 
 def test_the_request_line_limit_is_gunicorns(client):
-    assert CONF["limit_request_line"] == REQUEST_LINE_LIMIT
+    assert CONF["limit_request_line"] == c.REQUEST_LINE_LIMIT
     description = _spec(client)["components"]["responses"]["UriTooLong"]["description"]
-    assert f"over {REQUEST_LINE_LIMIT} bytes" in description
+    assert f"over {c.REQUEST_LINE_LIMIT} bytes" in description
 
 
 def test_the_documented_query_is_the_one_predict_reads(client):
