@@ -10,10 +10,16 @@ from http import HTTPStatus
 
 
 class APIError(Exception):
-    """An error the client caused; subclasses carry their HTTP status and code."""
+    """An error the client caused; each subclass names its code, and its status if not 400, once:
+    ``class InvalidJSON(APIError, code="invalid_json")``."""
 
     status = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, code: str, status: int = 400) -> None:
+        """Give the subclass its code and HTTP status."""
+        super().__init_subclass__()
+        cls.code, cls.status = code, status
 
     def __init__(
         self, message: str, key: str | None = None, headers: Mapping[str, str] | None = None
@@ -25,61 +31,40 @@ class APIError(Exception):
         self.headers = headers
 
 
-class UnsupportedMediaType(APIError):
+class UnsupportedMediaType(APIError, code="unsupported_media_type", status=415):
     """The body is not declared as JSON."""
 
-    status = 415
-    code = "unsupported_media_type"
 
-
-class InvalidJSON(APIError):
+class InvalidJSON(APIError, code="invalid_json"):
     """The body is not valid UTF-8 JSON."""
 
-    code = "invalid_json"
 
-
-class MalformedBody(APIError):
+class MalformedBody(APIError, code="malformed_body"):
     """The body cannot be read to its end: broken chunked framing, or cut short."""
 
-    code = "malformed_body"
 
-
-class InvalidBody(APIError):
+class InvalidBody(APIError, code="invalid_body"):
     """The JSON is valid but not an object of id -> tweet text."""
 
-    code = "invalid_body"
 
-
-class InvalidItem(APIError):
+class InvalidItem(APIError, code="invalid_item"):
     """One key or value breaks a rule; ``key`` names it."""
 
-    code = "invalid_item"
 
-
-class InvalidParameter(APIError):
+class InvalidParameter(APIError, code="invalid_parameter"):
     """A query parameter has a value the endpoint does not accept; ``key`` names the parameter."""
 
-    code = "invalid_parameter"
 
-
-class TooManyItems(APIError):
+class TooManyItems(APIError, code="too_many_items"):
     """More tweets than one request may carry."""
 
-    code = "too_many_items"
 
-
-class HistoryDisabled(APIError):
+class HistoryDisabled(APIError, code="history_disabled", status=404):
     """The server keeps no prediction history (API_HISTORY_URL=none)."""
 
-    status = 404
-    code = "history_disabled"
 
-
-class HistoryUnavailable(APIError):
+class HistoryUnavailable(APIError, code="history_unavailable", status=503):
     """The prediction history database does not answer."""
-
-    status = 503
-    code = "history_unavailable"
 
 
 def error_body(

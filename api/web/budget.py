@@ -36,18 +36,12 @@ HEADER_LIMIT = "X-Work-Limit"
 HEADER_REMAINING = "X-Work-Remaining"
 
 
-class WorkLimitExceeded(APIError):
+class WorkLimitExceeded(APIError, code="work_limit_exceeded", status=429):
     """The token's work budget cannot pay for this request now; it can after Retry-After seconds."""
 
-    status = 429
-    code = "work_limit_exceeded"
 
-
-class WorkTooLarge(APIError):
+class WorkTooLarge(APIError, code="work_too_large", status=413):
     """The request costs more than a whole window's budget: it can never be served as it is."""
-
-    status = 413
-    code = "work_too_large"
 
 
 @dataclass(frozen=True)

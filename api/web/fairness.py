@@ -37,11 +37,8 @@ from api.web import extensions as ext
 SLICE_SECONDS = 0.01
 
 
-class TooManyInFlight(APIError):
+class TooManyInFlight(APIError, code="too_many_in_flight", status=429):
     """The token already has API_MAX_IN_FLIGHT requests being served by this worker."""
-
-    status = 429
-    code = "too_many_in_flight"
 
 
 def _io_pause() -> Callable[[], None]:
