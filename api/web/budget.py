@@ -26,10 +26,11 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage
 
+from api import constants as c
 from api.errors import APIError
 from api.settings import settings_of
 from api.web import extensions as ext
-from api.web.limits import StorageEvents
+from api.web.limits import LIMIT_STORAGE, StorageEvents
 
 SCOPE = "work"
 HEADER_LIMIT = "X-Work-Limit"
@@ -112,7 +113,11 @@ class WorkBudget:
         return self._own_fallback
 
 
+# Where create_app keeps the app's WorkBudget.
+WORK_BUDGET: ext.Key[WorkBudget] = ext.Key(c.EXT_WORK_BUDGET)
+
+
 def init_app(app: Flask, limiter: Limiter) -> None:
     """Give ``app`` its work budget, counted in ``limiter``'s storage."""
-    events = ext.LIMIT_STORAGE.of(app)
-    ext.WORK_BUDGET.put(app, WorkBudget(settings_of(app).WORK_LIMIT, limiter, events))
+    events = LIMIT_STORAGE.of(app)
+    WORK_BUDGET.put(app, WorkBudget(settings_of(app).WORK_LIMIT, limiter, events))

@@ -1,7 +1,8 @@
 """Typed keys to the objects create_app keeps per app in ``app.extensions`` (a dict of Any to mypy).
 
 ``MODEL.of(current_app)`` is a ModelRegistry to the type checker; the names of the keys stay in
-api/constants.py. Each key is a constant: the objects themselves live in their app, never here.
+api/constants.py. A module's own object has its key beside its class (budget.WORK_BUDGET, say),
+so that this module imports none of them. Each key is a constant: the objects live in their app.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from api import constants as c
 
 if TYPE_CHECKING:  # the modules that define these classes import this one
     from api.ops.tokens import TokenStore
-    from api.web.budget import WorkBudget
-    from api.web.fairness import CpuTurns
-    from api.web.limits import StorageEvents
-    from api.web.metrics import Metrics
     from model.serving.registry import ModelRegistry
 
 T = TypeVar("T")
@@ -60,10 +57,6 @@ class Key(Generic[T]):
 
 MODEL: Key[ModelRegistry] = Key(c.EXT_MODEL)
 TOKENS: Key[TokenStore] = Key(c.EXT_TOKENS)
-LIMIT_STORAGE: Key[StorageEvents] = Key(c.EXT_LIMIT_STORAGE)
-WORK_BUDGET: Key[WorkBudget] = Key(c.EXT_WORK_BUDGET)
-CPU_TURNS: Key[CpuTurns] = Key(c.EXT_CPU_TURNS)
-METRICS: Key[Metrics] = Key(c.EXT_METRICS)
 # None: the server keeps no prediction history (API_HISTORY_URL=none).
 HISTORY: Key[History | None] = Key(c.EXT_HISTORY)
 # The app's OpenAPI document, built on first request (api/web/docs.py).

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 
+from api import constants as c
 from api.errors import APIError
 from api.settings import settings_of
 from api.web import extensions as ext
@@ -206,6 +207,10 @@ class CpuTurns:
         self.release(owner, 0.0)
 
 
+# Where create_app keeps the app's CpuTurns.
+CPU_TURNS: ext.Key[CpuTurns] = ext.Key(c.EXT_CPU_TURNS)
+
+
 def init_app(app: Flask) -> None:
     """Give ``app`` (one per worker) its CPU turns and in-flight counts."""
-    ext.CPU_TURNS.put(app, CpuTurns(settings_of(app).MAX_IN_FLIGHT))
+    CPU_TURNS.put(app, CpuTurns(settings_of(app).MAX_IN_FLIGHT))

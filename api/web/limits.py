@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from api import constants as c
 from api.addresses import client_group
 from api.settings import settings_of
 from api.web import extensions as ext
@@ -94,9 +95,13 @@ class StorageEvents:
         return getattr(self._logger, name)
 
 
+# Where create_app keeps the app's StorageEvents.
+LIMIT_STORAGE: ext.Key[StorageEvents] = ext.Key(c.EXT_LIMIT_STORAGE)
+
+
 def storage_state() -> dict[str, bool | int]:
     """Describe the rate-limit storage of the current app for /readyz."""
-    events = ext.LIMIT_STORAGE.of(current_app)
+    events = LIMIT_STORAGE.of(current_app)
     return {"shared": events.shared, "fallbacks": events.fallbacks}
 
 
@@ -124,7 +129,7 @@ def init_app(app: Flask, protected: Iterable[Blueprint]) -> Limiter:
     )
     events = StorageEvents(limiter.logger, limiter, distributed=not storage.startswith("memory://"))
     # Not a Logger, but every method flask-limiter calls on its logger is one of a Logger's.
-    limiter.logger = ext.LIMIT_STORAGE.put(app, events)  # type: ignore[assignment]
+    limiter.logger = LIMIT_STORAGE.put(app, events)  # type: ignore[assignment]
     failed_auth = limiter.shared_limit(
         settings.AUTH_FAILURE_LIMIT,
         scope=AUTH_FAILURE_SCOPE,

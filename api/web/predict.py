@@ -8,7 +8,8 @@ from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import metrics
 from api.web.auth import auth, current_user, is_admin
-from api.web.budget import work_cost
+from api.web.budget import WORK_BUDGET, work_cost
+from api.web.fairness import CPU_TURNS
 from api.web.limits import rate_limit_key
 from api.web.shapes import BOOLEANS, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, TweetLimits
 from api.web.validation import check_tweets, parse_json_object
@@ -31,11 +32,11 @@ def predict() -> Response:
     registry = ext.MODEL.of(current_app)
     name, detail, store = _query(registry)
     limits, caller = TweetLimits.of(settings_of(current_app)), current_user()
-    turns = ext.CPU_TURNS.of(current_app)
+    turns = CPU_TURNS.of(current_app)
     with turns.admitted(caller):
         tweets = check_tweets(parse_json_object(request), limits)
         cost = work_cost(list(tweets.values()), len(registry.names(name)))
-        charge = ext.WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
+        charge = WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
         # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
         with turns.turn(caller) as turn:
             scores = registry.score(
