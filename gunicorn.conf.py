@@ -85,7 +85,7 @@ if settings.history_enabled:
 
 def ssl_context(config, default_ssl_context_factory):
     """Return Gunicorn's TLS context restricted to the API_TLS_PROFILE (see api/server/tls.py)."""
-    return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE)
+    return tls.harden(default_ssl_context_factory(), settings.TLS_PROFILE, settings.OPENSSL_CONF)
 
 
 def on_starting(server):

@@ -18,6 +18,10 @@ EXT_OPENAPI = "sentiment_openapi"
 # it, and the OpenAPI document states it (a longer line is answered 414 before the app runs).
 REQUEST_LINE_LIMIT = 4094
 
+# prometheus_client's multiprocess folder: the master makes it (api/server/multiproc.py), the workers
+# write their metrics there, and the app sums them when it sees the variable (api/web/metrics.py).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"
 

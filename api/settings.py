@@ -115,7 +115,9 @@ class Settings(BaseSettings):
     )
     # OpenSSL's own variable (deploy/openssl.cnf widens the key-exchange groups); read here only to say so.
     OPENSSL_CONF: str | None = Field(None, validation_alias="OPENSSL_CONF")
-    # Set by the Gunicorn master for its children, never by the operator: the history writer's socket.
+    # Set by the Gunicorn master for its children, never by the operator: the folder where every
+    # worker writes its metrics (api/server/multiproc.py), and the history writer's socket.
+    PROMETHEUS_MULTIPROC_DIR: Path | None = Field(None, validation_alias=c.MULTIPROC_ENV)
     HISTORY_WRITER_SOCKET: Path | None = Field(None, validation_alias=c.HISTORY_WRITER_SOCKET)
 
     @property

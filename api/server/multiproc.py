@@ -12,7 +12,7 @@ import tempfile
 
 from prometheus_client import multiprocess, values
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from api.constants import MULTIPROC_ENV
 
 
 def prepare_multiprocess_dir() -> tuple[str, bool]:

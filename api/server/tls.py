@@ -1,8 +1,6 @@
 """Server TLS settings: Mozilla's "intermediate" profile by default, "modern" (TLS 1.3 only) on request."""
 
-import os
 import ssl
-from collections.abc import Mapping
 from typing import Literal
 
 Profile = Literal["intermediate", "modern"]
@@ -26,9 +24,12 @@ TLS12_CIPHERS = ":".join(
 
 
 def harden(
-    context: ssl.SSLContext, profile: Profile = "intermediate", environ: Mapping[str, str] = os.environ
+    context: ssl.SSLContext, profile: Profile = "intermediate", openssl_conf: str | None = None
 ) -> ssl.SSLContext:
-    """Restrict a server context to the profile's protocols, ciphers and key-exchange groups."""
+    """Restrict a server context to the profile's protocols, ciphers and key-exchange groups.
+
+    ``openssl_conf`` is the OPENSSL_CONF the process runs with (Settings.OPENSSL_CONF), if any.
+    """
     context.minimum_version = PROFILES[profile]
     context.maximum_version = ssl.TLSVersion.MAXIMUM_SUPPORTED
     context.set_ciphers(TLS12_CIPHERS)
@@ -36,6 +37,6 @@ def harden(
     # Python 3.11 cannot set a list of groups; deploy/openssl.cnf (OPENSSL_CONF)
     # allows X25519, P-256 and P-384. Without it, fall back to P-256 alone: still
     # compliant, at the cost of a retry round trip for clients that lead with X25519.
-    if not environ.get("OPENSSL_CONF"):
+    if not openssl_conf:
         context.set_ecdh_curve("prime256v1")
     return context

@@ -14,7 +14,6 @@ Labels are bounded: the URL rule (``/api/v1/predict``), never the raw path;
 the method from a fixed set; the status code; model names and labels.
 """
 
-import os
 import time
 from collections.abc import Mapping
 
@@ -23,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, mult
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from api import constants as c
-from api.server.multiproc import MULTIPROC_ENV
+from api.settings import settings_of
 from api.web.auth import auth, is_admin
 from api.web.errors import error_response
 from model.serving.labels import LABELS, label_of
@@ -42,9 +41,10 @@ bp = Blueprint("metrics", __name__)
 class Metrics:
     """One app's metrics, in a registry of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess: bool = False) -> None:
+        """``multiprocess``: sum the metrics files of every worker (under Gunicorn), not this process's."""
         self.registry = registry = CollectorRegistry()
-        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.multiprocess = multiprocess
         self.requests = Counter(
             "sentiment_http_requests",
             "Requests answered by the app, by URL rule, method and status.",
@@ -148,7 +148,8 @@ def scrape() -> Response:
 
 def init_app(app: Flask) -> None:
     """Give ``app`` its metrics and count its requests; before the limiter's hooks, so 429s are timed too."""
-    metrics = app.extensions[c.EXT_METRICS] = Metrics()
+    multiprocess = settings_of(app).PROMETHEUS_MULTIPROC_DIR is not None
+    metrics = app.extensions[c.EXT_METRICS] = Metrics(multiprocess)
     app.before_request(metrics.start)
     app.after_request(metrics.observe)
 

@@ -14,12 +14,12 @@ from tests.e2e import running_server, wait_for_token, wait_ready
 TLS13_SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
 
 
-def _server_context(profile, environ):
-    return harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), profile, environ)
+def _server_context(profile, openssl_conf):
+    return harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), profile, openssl_conf)
 
 
 def test_intermediate_profile_allows_tls12_aead_suites_only():
-    context = _server_context("intermediate", {"OPENSSL_CONF": "/x"})
+    context = _server_context("intermediate", "/x")
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
     names = {cipher["name"] for cipher in context.get_ciphers()}
     assert names - TLS13_SUITES == set(TLS12_CIPHERS.split(":"))
@@ -27,7 +27,7 @@ def test_intermediate_profile_allows_tls12_aead_suites_only():
 
 
 def test_modern_profile_is_tls13_only():
-    assert _server_context("modern", {}).minimum_version == ssl.TLSVersion.TLSv1_3
+    assert _server_context("modern", None).minimum_version == ssl.TLSVersion.TLSv1_3
 
 
 def _handshake(port, version=None, cert=None, ca=None):
