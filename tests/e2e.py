@@ -246,3 +246,19 @@ def pinned_tls_context(version):
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = context.maximum_version = version
     return context
+
+
+# A worker that is still loading its models accepts nothing, and the first one then takes every
+# connection: wait until both have loaded, from the log, without spending any request of the budget.
+BOOT_TIMEOUT_S = 60
+
+
+def wait_workers_loaded(server, workers=2):
+    """Wait (at most BOOT_TIMEOUT_S) until ``workers`` worker processes have logged their model loaded."""
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        loaded = {r["pid"] for r in log_records(server.log()) if r["message"].startswith("model freqlr")}
+        if len(loaded) >= workers:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {workers} workers loaded their models in {BOOT_TIMEOUT_S} s")

@@ -5,7 +5,7 @@ import socket
 import time
 
 from api.server.balance import ConnectionBoard
-from tests.e2e import access_records, predict
+from tests.e2e import access_records, predict, wait_workers_loaded
 
 
 def test_a_worker_above_an_equal_share_is_told_so():
@@ -39,6 +39,7 @@ def test_a_lone_worker_never_pauses_and_a_released_slot_stops_counting():
 def test_a_burst_of_keep_alive_connections_is_shared_between_the_two_workers(live_server):
     # Opened back to back, as a load balancer's pool or a benchmark opens them: before the
     # board, the first worker to wake accepted both and the other worker idled.
+    wait_workers_loaded(live_server)  # a worker still loading its models accepts nothing
     time.sleep(0.5)  # let earlier tests' connections close
     # Both TCP connections first, then their TLS handshakes: a burst, as wrk makes one.
     raw = [socket.create_connection(("127.0.0.1", live_server.port), timeout=10) for _ in range(2)]

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from api.ops.tokens import create_token
-from tests.e2e import access_records, free_port, log_records, request, running_server, wait_ready
+from tests.e2e import access_records, free_port, request, running_server, wait_ready, wait_workers_loaded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -73,22 +73,6 @@ def _pids(log):
     return {line["pid"] for line in access_records(log)}
 
 
-# A worker that is still loading its models accepts nothing, and the first one then takes every
-# connection: wait until both have loaded, from the log, without spending any request of the budget.
-BOOT_TIMEOUT_S = 60
-
-
-def _both_workers_loaded(server, workers=2):
-    """Wait (at most BOOT_TIMEOUT_S) until ``workers`` worker processes have logged their model loaded."""
-    deadline = time.monotonic() + BOOT_TIMEOUT_S
-    while time.monotonic() < deadline:
-        loaded = {r["pid"] for r in log_records(server.log()) if r["message"].startswith("model freqlr")}
-        if len(loaded) >= workers:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {workers} workers loaded their models in {BOOT_TIMEOUT_S} s")
-
-
 def test_limit_is_exact_across_workers(tmp_path):
     limit = 20
     with (
@@ -97,7 +81,7 @@ def test_limit_is_exact_across_workers(tmp_path):
             tmp_path, workers=2, env={"API_RATE_LIMIT_STORAGE": url, "API_RATE_LIMIT": f"{limit}/minute"}
         ) as server,
     ):
-        _both_workers_loaded(server)
+        wait_workers_loaded(server)
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(lambda _: _predict(server, server.token), range(3 * limit)))
         log = server.log()
@@ -194,7 +178,7 @@ def test_one_budget_per_token_across_endpoints_and_workers(tmp_path):
         env = {"API_RATE_LIMIT_STORAGE": url, "API_RATE_LIMIT": f"{limit}/minute"}
         with running_server(tmp_path, workers=2, env=env) as server:
             admin = create_token(server.tokens_file, "scraper", admin=True)  # /metrics needs an admin token
-            _both_workers_loaded(server)
+            wait_workers_loaded(server)
             calls = [ENDPOINTS[i % len(ENDPOINTS)] for i in range(3 * limit)]
             statuses = _spread_calls(server, admin, calls)
             log = server.log()
@@ -210,7 +194,7 @@ def test_work_budget_is_exact_across_workers(tmp_path):
         env["API_RATE_LIMIT_STORAGE"] = url
         with running_server(tmp_path, workers=2, env=env) as server:
             calls = [("POST", "/api/v1/predict", {"a": "x" * cost})] * 60
-            _both_workers_loaded(server)
+            wait_workers_loaded(server)
             statuses = _spread_calls(server, server.token, calls)
             log = server.log()
             work_keys = [key for key in client.keys("*") if b"work" in key]
