@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start test bench lint first-token clean
+.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start test bench lint mutate first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -92,6 +92,12 @@ lint: $(VENV)/.dev ## Lint the Python code, its types (mypy), its import rules (
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(VENV)/bin/hadolint Dockerfile
+
+# A fresh run each time: mutmut's cache would keep a survivor's verdict after a new test kills it.
+mutate: $(VENV)/.dev ## Mutation-test the security-critical modules (slow, not in make test): reports/mutation.md
+	rm -rf mutants
+	start=$$(date +%s); $(VENV)/bin/mutmut run; \
+	  $(PY) scripts/mutate-report.py --seconds $$(( $$(date +%s) - start )) --out reports/mutation.md
 
 # Deployment files (deploy/compose.yaml, deploy/k8s/): schemas and properties, no network needed.
 .PHONY: deploy-check
