@@ -6,12 +6,34 @@ success says so once. /readyz shows ``ok`` and ``failures``.
 """
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import TypedDict
 
 # A failing database is logged at most this often (seconds), not once per request.
 LOG_INTERVAL = 60.0
+# Quoted text in a driver's message may be a value it was sent: MariaDB's "Duplicate entry '...'" or
+# "Incorrect string value: '...'". From the first quote to the last, whatever is inside.
+QUOTED = (re.compile(r"'.*'"), re.compile(r'".*"'))
+
+
+def describe(exc: BaseException) -> str:
+    """Return ``exc``'s class and the first line of its driver's message, quoted text masked.
+
+    Never the bound values: the engine hides them from SQLAlchemy's own message
+    (hide_parameters), PostgreSQL's DETAIL line, which quotes a failing row whole, is
+    after the first line, and a value MariaDB quotes in its message is masked.
+    """
+    detail = getattr(exc, "orig", None) or exc
+    args = detail.args
+    # PyMySQL's errors are (code, message): the message unwrapped, or its quotes would mask it whole.
+    pymysql = len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str)
+    lines = (f"({args[0]}) {args[1]}" if pymysql else str(detail)).strip().splitlines()
+    first = lines[0] if lines else ""
+    for quoted in QUOTED:
+        first = quoted.sub("...", first)
+    return f"{type(exc).__name__}: {first}"
 
 
 def nothing() -> None:
@@ -58,12 +80,8 @@ class Outcome:
         self.failures += 1
         self.on_failure()
         self.ok = False
-        # The exception's class and the driver's text, never its parameters (the engine hides
-        # them), so no tweet text is logged.
-        detail = getattr(exc, "orig", None) or exc
-        self._warnings.warn(
-            f"{lost} (%d failure(s) so far): %s: %s", *args, self.failures, type(exc).__name__, detail
-        )
+        # The exception's class and the first line of the driver's text, never a value it was sent.
+        self._warnings.warn(f"{lost} (%d failure(s) so far): %s", *args, self.failures, describe(exc))
         return False
 
     def succeeded(self) -> bool:
