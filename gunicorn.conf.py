@@ -71,8 +71,9 @@ errorlog = "-"
 logger_class = "api.server.logger.HardenedLogger"
 loglevel = settings.LOG_LEVEL
 # Names this server's dirty arbiter's pid file (Gunicorn keeps it in the temporary folder to
-# find an orphan of a crashed run): one name per address, so two servers never share it.
-proc_name = "sentiment-api-" + bind.replace(":", "-")
+# find an orphan of a crashed run): one name per address, so two servers never share it. Port 0
+# (any free port) names no address: the master's pid does, or each server would kill the others'.
+proc_name = "sentiment-api-" + bind.replace(":", "-") + (f"-{os.getpid()}" if settings.PORT == 0 else "")
 
 # Prediction history: one writer process for the whole server (api/history/writer.py), which
 # Gunicorn's dirty arbiter starts, restarts if it dies, and stops with the server.

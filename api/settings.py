@@ -102,7 +102,8 @@ class Settings(BaseSettings):
     # Gunicorn's process settings (gunicorn.conf.py), under their historical unprefixed names.
     # All interfaces by default: the server is meant to be reached (in a container, it must be).
     HOST: str = Field("0.0.0.0", validation_alias="HOST")  # noqa: S104
-    PORT: int = Field(5000, ge=1, le=65535, validation_alias="PORT")
+    # 0: any free port, which Gunicorn logs ("Listening at: https://HOST:PORT"); the tests use it.
+    PORT: int = Field(5000, ge=0, le=65535, validation_alias="PORT")
     # One worker per core by default: see gunicorn.conf.py for the measurement behind it.
     WORKERS: int = Field(default_factory=multiprocessing.cpu_count, ge=1, validation_alias="WORKERS")
     WORKER_CONNECTIONS: int = Field(1000, ge=2, validation_alias="WORKER_CONNECTIONS")

@@ -16,7 +16,7 @@ from api.settings import Settings
 from api.web import create_app
 from model.paths import DEFAULT_DATA
 from model.serving.artifacts import DEFAULT_DIR
-from tests.e2e import ROOT, free_port, running_server
+from tests.e2e import ROOT, wait_for_port
 from tests.samples import write_csv
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -120,34 +120,34 @@ def small_csv(tmp_path):
     return write_csv(tmp_path / "small.csv")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """One real Gunicorn (2 gevent workers, TLS, high rate limit) shared by the tests that only read."""
-    with running_server(tmp_path_factory.mktemp("live")) as server:
-        yield server
-
-
 @dataclass
 class ApiStart:
-    """A running `make api-start`: its port, where its stdout and stderr go, its process."""
+    """A running `make api-start`: where its stdout and stderr go, its process, and its port."""
 
-    port: int
     stdout: Path
     stderr: Path
     process: subprocess.Popen
+    _port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The port Gunicorn logged it listens on (started with PORT=0), waited for on first use."""
+        if self._port is None:
+            # Its error log, "Listening at: ..." included, goes to stderr.
+            self._port = wait_for_port(self.stderr, self.process)
+        return self._port
 
 
 @contextmanager
 def start_api(tmp):
     """Run `make api-start` with a fresh tokens file and history in ``tmp``; stop it on exit."""
-    port = free_port()
     env = {
         **os.environ,
-        "PORT": str(port),
+        "PORT": "0",  # any free port: see ApiStart.port
         "API_TOKENS_FILE": str(tmp / "tokens.json"),
         "API_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}",
     }
-    started = ApiStart(port, tmp / "api-start.out", tmp / "api-start.err", None)
+    started = ApiStart(tmp / "api-start.out", tmp / "api-start.err", None)
     # Apart: the access log is on stdout, which `> api.log`, docker logs or journald keep.
     with open(started.stdout, "wb") as out, open(started.stderr, "wb") as err:
         started.process = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""Starting and talking to real servers: a free port, readiness polling, HTTPS with a given CA."""
+"""Starting and talking to real servers: port 0 and the port they report, readiness polling, HTTPS."""
 
 import http.client
 import json
@@ -59,11 +59,12 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
         generate(certs)
     tokens_file = tmp / "tokens.json"
     token = create_token(tokens_file, "e2e", replace=True)  # a folder may serve twice: new token each time
-    port = free_port()
     full_env = {
         **os.environ,
         "HOST": "127.0.0.1",
-        "PORT": str(port),
+        # Port 0: the kernel picks a free port as Gunicorn binds, and Gunicorn logs it (no race with
+        # another process taking a port chosen in advance).
+        "PORT": "0",
         "WORKERS": str(workers),
         "OPENSSL_CONF": str(OPENSSL_CONF),
         "API_TLS_CERT": str(certs / "server.crt"),
@@ -90,8 +91,10 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
     context = client_context(certs / "ca.crt")
     if client_cert:
         context.load_cert_chain(*client_cert)
-    server = Server(f"https://localhost:{port}", port, token, context, certs, tokens_file, process, log_path)
     try:
+        port = wait_for_port(log_path, process)
+        url = f"https://localhost:{port}"
+        server = Server(url, port, token, context, certs, tokens_file, process, log_path)
         if ready:
             wait_ready(server.url, context, process, log_path)
         yield server
@@ -106,10 +109,30 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
 
 
 def free_port():
-    """Return a TCP port on loopback that is free right now."""
+    """Return a TCP port on loopback that is free right now (racy: another process may take it first).
+
+    Only for a server that cannot report the port it got; prefer port 0 and wait_for_port.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Gunicorn's line once it has bound its sockets, in the JSON log or plain text alike.
+LISTENING = re.compile(r"Listening at: https?://[^\s,\"]+:(\d+)")
+
+
+def wait_for_port(log_path, process, timeout=120):
+    """Return the port a server started with PORT=0 logged it listens on; fail if it exits or never says."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = LISTENING.search(log_path.read_text(errors="replace"))
+        if found:
+            return int(found[1])
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        time.sleep(0.05)  # polling loop with a deadline
+    raise AssertionError(f"server logged no listening port after {timeout}s:\n{log_path.read_text()}")
 
 
 def client_context(cafile):
@@ -142,8 +165,21 @@ def wait_ready(url, context, process, log_path, timeout=60):
                 return
         except (OSError, ssl.SSLError):
             pass
-        time.sleep(0.2)
+        time.sleep(0.2)  # polling loop with a deadline
     raise AssertionError(f"server not ready after {timeout}s:\n{log_path.read_text()}")
+
+
+def wait_until(condition, what, timeout=30):
+    """Poll ``condition()`` until it returns something true, and return that; fail naming ``what`` after
+    ``timeout`` seconds (a deadline for a slow machine, not a speed requirement)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)  # polling loop with a deadline
 
 
 def wait_for_token(out_path, process, timeout=120):
@@ -154,7 +190,7 @@ def wait_for_token(out_path, process, timeout=120):
         if tokens:
             return tokens[0]
         assert process.poll() is None, out_path.read_text()
-        time.sleep(0.2)
+        time.sleep(0.2)  # polling loop with a deadline
     raise AssertionError(f"no token printed:\n{out_path.read_text()}")
 
 
@@ -204,7 +240,7 @@ def wait_for_respawn(server, victim, count, timeout=10):
         pids = worker_pids(server)
         if victim not in pids and len(pids) == count:
             return pids
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling loop with a deadline
     raise AssertionError(f"worker {victim} not replaced in {timeout}s: workers are {worker_pids(server)}")
 
 
@@ -260,5 +296,5 @@ def wait_workers_loaded(server, workers=2):
         loaded = {r["pid"] for r in log_records(server.log()) if r["message"].startswith("model freqlr")}
         if len(loaded) >= workers:
             return
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling loop with a deadline
     raise AssertionError(f"fewer than {workers} workers loaded their models in {BOOT_TIMEOUT_S} s")

@@ -2,10 +2,9 @@
 
 import http.client
 import socket
-import time
 
 from api.server.balance import ConnectionBoard
-from tests.e2e import access_records, predict, wait_workers_loaded
+from tests.e2e import access_records, predict, running_server, wait_until, wait_workers_loaded
 
 
 def test_a_worker_above_an_equal_share_is_told_so():
@@ -36,27 +35,29 @@ def test_a_lone_worker_never_pauses_and_a_released_slot_stops_counting():
     assert board.assign() == a and board.held[a] == 0
 
 
-def test_a_burst_of_keep_alive_connections_is_shared_between_the_two_workers(live_server):
+def test_a_burst_of_keep_alive_connections_is_shared_between_the_two_workers(tmp_path):
     # Opened back to back, as a load balancer's pool or a benchmark opens them: before the
-    # board, the first worker to wake accepted both and the other worker idled.
-    wait_workers_loaded(live_server)  # a worker still loading its models accepts nothing
-    time.sleep(0.5)  # let earlier tests' connections close
-    # Both TCP connections first, then their TLS handshakes: a burst, as wrk makes one.
-    raw = [socket.create_connection(("127.0.0.1", live_server.port), timeout=10) for _ in range(2)]
-    conns = []
-    for sock in raw:
-        conn = http.client.HTTPSConnection("127.0.0.1", live_server.port, timeout=10)
-        conn.sock = live_server.context.wrap_socket(sock, server_hostname="127.0.0.1")
-        conns.append(conn)
-    try:
-        mark = len(live_server.log())
-        for conn in conns:
-            for _ in range(3):
-                status, _ = predict(live_server, conn=conn)
-                assert status == 200
-    finally:
-        for conn in conns:
-            conn.close()
-    time.sleep(0.2)  # access lines are written as each request ends
-    pids = {record["pid"] for record in access_records(live_server.log()[mark:], "/api/v1/predict")}
-    assert len(pids) == 2
+    # board, the first worker to wake accepted both and the other worker idled. A server of the
+    # test's own: no other test's connections are held, and every access line is this test's.
+    with running_server(tmp_path) as server:
+        wait_workers_loaded(server)  # a worker still loading its models accepts nothing
+        # Both TCP connections first, then their TLS handshakes: a burst, as wrk makes one.
+        raw = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(2)]
+        conns = []
+        for sock in raw:
+            conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10)
+            conn.sock = server.context.wrap_socket(sock, server_hostname="127.0.0.1")
+            conns.append(conn)
+        try:
+            for conn in conns:
+                for _ in range(3):
+                    status, _ = predict(server, conn=conn)
+                    assert status == 200
+        finally:
+            for conn in conns:
+                conn.close()
+        # Each access line is written as its request ends: wait for all six.
+        wait_until(lambda: len(access_records(server.log(), "/api/v1/predict")) >= 6, "the six access lines")
+        lines = access_records(server.log(), "/api/v1/predict")
+    assert len(lines) == 6
+    assert len({record["pid"] for record in lines}) == 2

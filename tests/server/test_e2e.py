@@ -14,9 +14,17 @@ from api.ops.certs import generate
 from model.paths import DEFAULT_DATA
 from model.training.data import fixed_split, read_rows
 from tests.conftest import ROOT
-from tests.e2e import client_context, free_port, pinned_tls_context, request
+from tests.e2e import client_context, pinned_tls_context, request, running_server
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """This module's own Gunicorn (2 workers, TLS, high limits): its tests only read, none counts
+    connections, workers or log lines, so they share it."""
+    with running_server(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
 
 
 def _tls_handshake(port, version):
@@ -26,57 +34,57 @@ def _tls_handshake(port, version):
         return tls.version()
 
 
-def test_certificate_verifies_against_the_ca_and_predicts(live_server):
+def test_certificate_verifies_against_the_ca_and_predicts(server):
     status, headers, answer = request(
-        live_server.url + "/api/v1/predict",
-        live_server.context,
+        server.url + "/api/v1/predict",
+        server.context,
         body={"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"},
-        token=live_server.token,
+        token=server.token,
     )
     assert status == 200
     assert answer == {"t1": "Positive", "t2": "Negative"}
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_a_client_trusting_another_ca_is_refused(live_server, tmp_path):
+def test_a_client_trusting_another_ca_is_refused(server, tmp_path):
     generate(tmp_path / "other")
     with pytest.raises(urllib.error.URLError) as refused:
-        request(live_server.url + "/healthz", client_context(tmp_path / "other" / "ca.crt"))
+        request(server.url + "/healthz", client_context(tmp_path / "other" / "ca.crt"))
     assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
 
 
-def test_tls_1_1_is_refused_by_the_server(live_server):
+def test_tls_1_1_is_refused_by_the_server(server):
     with pytest.raises(ssl.SSLError) as refused:
-        _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_1)
+        _tls_handshake(server.port, ssl.TLSVersion.TLSv1_1)
     # The alert comes from the server; a client-side refusal would say NO_PROTOCOLS_AVAILABLE.
     assert refused.value.reason in {"TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL"}
-    assert _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
-    assert _tls_handshake(live_server.port, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+    assert _tls_handshake(server.port, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert _tls_handshake(server.port, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
 
 
-def test_auth_and_errors_are_json_over_the_wire(live_server):
-    status, headers, body = request(live_server.url + "/api/v1/predict", live_server.context, body={"a": "x"})
+def test_auth_and_errors_are_json_over_the_wire(server):
+    status, headers, body = request(server.url + "/api/v1/predict", server.context, body={"a": "x"})
     assert status == 401
     assert headers["WWW-Authenticate"].startswith("Bearer")
     assert body["error"]["code"] == "unauthorized"
     status, _, body = request(
-        live_server.url + "/api/v1/predict", live_server.context, body={"a": 1}, token=live_server.token
+        server.url + "/api/v1/predict", server.context, body={"a": 1}, token=server.token
     )
     assert (status, body["error"]["key"]) == (400, "a")
 
 
 @pytest.mark.data
 @pytest.mark.parametrize(("query", "floor"), [("", 0.73), ("?model=freqlr", 0.73), ("?model=nblr", 0.78)])
-def test_heldout_accuracy_through_the_running_api(live_server, query, floor):
+def test_heldout_accuracy_through_the_running_api(server, query, floor):
     split = fixed_split(read_rows(DEFAULT_DATA))
     predicted = {}
     for start in range(0, len(split.test_texts), 1000):
         batch = {str(i): split.test_texts[i] for i in range(start, min(start + 1000, len(split.test_texts)))}
         status, _, answer = request(
-            live_server.url + "/api/v1/predict" + query,
-            live_server.context,
+            server.url + "/api/v1/predict" + query,
+            server.context,
             body=batch,
-            token=live_server.token,
+            token=server.token,
         )
         assert status == 200
         predicted.update(answer)
@@ -97,7 +105,7 @@ def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
             handle.write(b" ")
     else:
         (artifacts / "freqlr.json").unlink()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_ARTIFACTS_DIR": str(artifacts)}
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "API_ARTIFACTS_DIR": str(artifacts)}
     result = _start_gunicorn(env)
     assert result.returncode != 0
     assert "refusing to start" in result.stderr
@@ -106,7 +114,7 @@ def test_gunicorn_refuses_to_start_on_a_bad_artifact(tmp_path, damage):
 
 
 def test_gunicorn_refuses_to_start_with_an_unknown_model():
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(free_port()), "API_MODEL": "nope"}
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": "0", "API_MODEL": "nope"}
     result = _start_gunicorn(env)
     assert result.returncode != 0
     assert "refusing to start: model 'nope' is not one of freqlr, nblr" in result.stderr

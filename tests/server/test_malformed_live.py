@@ -11,8 +11,18 @@ from dataclasses import dataclass
 import pytest
 
 from api.settings import Settings
+from tests.e2e import running_server
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """This module's own Gunicorn (2 workers, TLS, high limits): its tests only read, none counts
+    connections, workers or log lines, so they share it."""
+    with running_server(tmp_path_factory.mktemp("malformed")) as running:
+        yield running
+
 
 URL = "/api/v1/predict"
 MAX_BODY_BYTES = Settings.model_fields["MAX_BODY_BYTES"].default
@@ -230,8 +240,8 @@ def _assert_alive(server):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_malformed_request_gets_its_json_answer(live_server, case):
-    status, headers, body = _send(live_server, case.method, case.path, case.headers, case.body)
+def test_malformed_request_gets_its_json_answer(server, case):
+    status, headers, body = _send(server, case.method, case.path, case.headers, case.body)
     assert status == case.status, body[:500]
     assert headers.get_content_type() == "application/json"
     answer = json.loads(body)
@@ -248,26 +258,26 @@ def test_malformed_request_gets_its_json_answer(live_server, case):
         assert headers["WWW-Authenticate"].startswith("Bearer")
     if status == 405:
         assert _allowed(headers) == {"POST", "OPTIONS"}
-    _assert_alive(live_server)
+    _assert_alive(server)
 
 
-def test_head_on_predict_is_405_with_allow_and_no_body(live_server):
+def test_head_on_predict_is_405_with_allow_and_no_body(server):
     # Flask routes HEAD to GET views only; predict has none, so HEAD is a wrong method like GET.
-    status, headers, body = _send(live_server, "HEAD", URL, [AUTH])
+    status, headers, body = _send(server, "HEAD", URL, [AUTH])
     assert status == 405
     assert _allowed(headers) == {"POST", "OPTIONS"}
     assert headers.get_content_type() == "application/json"
     assert body == b""  # a HEAD answer never has a body
-    _assert_alive(live_server)
+    _assert_alive(server)
 
 
-def test_options_on_predict_lists_the_methods_without_auth(live_server):
+def test_options_on_predict_lists_the_methods_without_auth(server):
     # Flask answers OPTIONS itself, before auth: it reveals only what the OpenAPI document says.
-    status, headers, body = _send(live_server, "OPTIONS", URL)
+    status, headers, body = _send(server, "OPTIONS", URL)
     assert status == 200
     assert _allowed(headers) == {"POST", "OPTIONS"}
     assert body == b""
-    _assert_alive(live_server)
+    _assert_alive(server)
 
 
 def test_the_table_is_exhaustive_enough():

@@ -74,8 +74,9 @@ def test_mutual_tls_required_admits_only_clients_of_the_ca(tmp_path):
 
 
 @pytest.mark.e2e
-def test_mutual_tls_off_by_default_needs_no_client_certificate(live_server):
-    _, reply = _handshake(live_server.port, ca=live_server.certs / "ca.crt")
+def test_mutual_tls_off_by_default_needs_no_client_certificate(tmp_path):
+    with running_server(tmp_path) as server:
+        _, reply = _handshake(server.port, ca=server.certs / "ca.crt")
     assert reply.startswith(b"HTTP/1.1 200")
 
 

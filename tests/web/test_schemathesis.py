@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 
-from tests.e2e import request
+from tests.e2e import request, running_server
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # --max-examples counts per operation. The GET operations have no inputs, so they
@@ -39,11 +39,20 @@ def test_the_document_is_public_valid_openapi_3_1_with_the_app_limits(make_app):
     assert "4096" in spec["components"]["responses"]["TooLarge"]["description"]
 
 
+@pytest.fixture
+def server(tmp_path):
+    """A Gunicorn of the test's own (schemathesis's requests then meet no other test's)."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    with running_server(folder) as running:
+        yield running
+
+
 @pytest.mark.e2e
-def test_schemathesis_finds_no_response_that_breaks_the_spec(live_server, tmp_path):
+def test_schemathesis_finds_no_response_that_breaks_the_spec(server, tmp_path):
     # The spec comes from the server, but schemathesis reads it from a file: given
     # the URL, it would leave out the operation that serves the document itself.
-    status, _, spec = request(live_server.url + "/api/v1/openapi.json", live_server.context)
+    status, _, spec = request(server.url + "/api/v1/openapi.json", server.context)
     assert status == 200
     assert len([op for item in spec["paths"].values() for op in item]) == OPERATIONS
     (tmp_path / "openapi.json").write_text(json.dumps(spec))
@@ -58,11 +67,11 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(live_server, tmp_pa
             "run",
             "openapi.json",
             "--url",
-            live_server.url,
+            server.url,
             "--tls-verify",
-            str(live_server.certs / "ca.crt"),
+            str(server.certs / "ca.crt"),
             "--header",
-            f"Authorization: Bearer {live_server.token}",
+            f"Authorization: Bearer {server.token}",
             "--max-examples",
             str(MAX_EXAMPLES),
             # The failing examples of one run should not steer the next one.
@@ -87,7 +96,7 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(live_server, tmp_pa
     assert report.is_file(), result.stdout + result.stderr
     run = json.loads(report.read_text())
     cases = run["test_cases"]
-    details = result.stdout[-8000:] + result.stderr + "\nserver log:\n" + live_server.log()[-4000:]
+    details = result.stdout[-8000:] + result.stderr + "\nserver log:\n" + server.log()[-4000:]
     assert result.returncode == 0, details
     assert (run["complete"], run["stop_reason"]) == (True, "completed"), details
     assert run["operations"]["tested"] == OPERATIONS, details
