@@ -11,6 +11,7 @@ from api import constants as c
 from model.__main__ import main
 from model.errors import ArtifactError
 from model.paths import DEFAULT_DATA, PROJECT_ROOT
+from model.serving import artifacts
 from model.serving.artifacts import DEFAULT_DIR
 from model.training.train import RECIPES, train
 
@@ -48,6 +49,46 @@ def test_missing_model_file_is_named(make_app, artifact_copy):
     (artifact_copy / "freqlr.json").unlink()
     with pytest.raises(ArtifactError, match=r"artifact missing or unreadable: .*freqlr\.json"):
         make_app(ARTIFACTS_DIR=artifact_copy)
+
+
+def _edit_manifest(folder, change):
+    """Apply ``change`` to the manifest of ``folder`` (a dict, edited in place) and write it back."""
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_model_file_the_manifest_does_not_list_refuses_to_start(make_app, artifact_copy):
+    # A valid model dropped beside the others, and a model entry pointed at it, but no hash for it.
+    data = json.loads((artifact_copy / "freqlr.json").read_bytes())
+    data["intercept"] += 5.0
+    (artifact_copy / "planted.json").write_text(json.dumps(data))
+    _edit_manifest(artifact_copy, lambda m: m["models"]["freqlr"].update(file="planted.json"))
+    with pytest.raises(ArtifactError, match=r"planted\.json is not listed in manifest\.json"):
+        make_app(ARTIFACTS_DIR=artifact_copy)
+    assert main(["check", "--artifacts", str(artifact_copy)]) == 1
+
+
+def test_a_model_file_whose_hash_was_removed_from_the_manifest_refuses_to_start(make_app, artifact_copy):
+    _edit_manifest(artifact_copy, lambda m: m["files"].pop("nblr.json.gz"))
+    with pytest.raises(ArtifactError, match=r"nblr\.json\.gz is not listed in manifest\.json"):
+        make_app(ARTIFACTS_DIR=artifact_copy)
+
+
+def test_an_unlisted_file_is_never_read(artifact_copy, monkeypatch):
+    """The listing is checked before the file is opened: an unlisted path is not even read."""
+    shutil.copy(artifact_copy / "freqlr.json", artifact_copy / "freqlr.json.bak")  # there, but not listed
+    opened = []
+    real = artifacts.Path.read_bytes
+    monkeypatch.setattr(artifacts.Path, "read_bytes", lambda self: opened.append(self.name) or real(self))
+    manifest = artifacts.read_manifest(artifact_copy)
+    with pytest.raises(ArtifactError, match="is not listed"):
+        artifacts.read_verified(artifact_copy, "freqlr.json.bak", manifest)
+    assert "freqlr.json.bak" not in opened
+    assert artifacts.read_verified(
+        artifact_copy, "freqlr.json", manifest
+    )  # the baseline: a listed file loads
 
 
 def test_missing_manifest_is_named(make_app, artifact_copy):
