@@ -4,7 +4,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import RequestRedirect
@@ -60,8 +60,24 @@ def error_response(
     return response
 
 
+# Where a request keeps the Retry-After its own 429 set (see own_retry_after).
+_OWN_RETRY_AFTER = "sentiment_own_retry_after"
+
+
+def own_retry_after() -> str | None:
+    """Return the Retry-After this request's own error set, if any.
+
+    flask-limiter raises any Retry-After to its request window's reset, which for a
+    work-budget or in-flight refusal can be a minute (or an hour) later than needed.
+    """
+    value: str | None = g.get(_OWN_RETRY_AFTER)
+    return value
+
+
 def handle_api_error(exc: APIError) -> Response:
     """Render our own errors."""
+    if exc.headers and "Retry-After" in exc.headers:
+        setattr(g, _OWN_RETRY_AFTER, exc.headers["Retry-After"])
     return error_response(exc.status, exc.message, exc.code, exc.key, headers=exc.headers)
 
 

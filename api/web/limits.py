@@ -21,6 +21,7 @@ from api.addresses import client_group
 from api.settings import settings_of
 from api.web import extensions as ext
 from api.web.auth import token_name_or_none
+from api.web.errors import own_retry_after
 
 # A storage that stops answering must not stall requests: fail fast, fall back. Its errors
 # arrive as limits.errors.StorageError, which the work budget (api/web/budget.py) catches by name.
@@ -57,9 +58,16 @@ def _is_auth_failure(response: Response) -> bool:
 
 
 def _retry_after_only_when_limited(response: Response) -> Response:
-    """Drop Retry-After from answers that are not 429: flask-limiter sets it on every response."""
+    """Keep Retry-After on 429s only, and the app's own value on the app's own 429s.
+
+    flask-limiter sets it on every response, and on a 429 of ours (work budget, requests
+    in flight) replaces our value with its request window's reset when that is later.
+    """
+    own = own_retry_after()
     if response.status_code != 429:
         response.headers.pop("Retry-After", None)
+    elif own is not None:
+        response.headers["Retry-After"] = own
     return response
 
 
