@@ -12,10 +12,14 @@ import tempfile
 
 from api import constants as c
 from api.server import balance, multiproc, tls
-from api.settings import Settings
+from api.settings import SettingsError, load_settings
 
-# Typed and checked: a bad API_* value stops the server here, with its name.
-settings = Settings()
+# Typed and checked: a bad value stops the server here, in one line naming its variable (any other
+# error in this file would be a traceback of Gunicorn's "Failed to read config file").
+try:
+    settings = load_settings()
+except SettingsError as exc:
+    sys.exit(f"refusing to start: {exc}")
 
 bind = settings.bind
 
@@ -188,31 +192,39 @@ def _artifact_problem():
     return lines[-1].removeprefix("error: ")
 
 
-# A database that hangs must not hold the server's start for long; the workers migrate later if needed.
-MIGRATE_TIMEOUT = 60
-
-
 def _migrate_history(server):
     """Bring the history database to the newest schema once, before any worker starts.
 
     Done here, once, rather than in each worker, so that workers never race to create
     the same tables; in a child process, so the master never imports a database
-    driver before the workers' gevent patching. If the database is down, the server
-    starts anyway (predictions do not need it) and each worker migrates once it answers.
+    driver before the workers' gevent patching. If the database is down, or hangs past
+    API_HISTORY_MIGRATE_TIMEOUT, the server starts anyway (predictions do not need it) and
+    the history writer migrates once it answers. A URL no installed driver can serve stops
+    the server here, naming the driver, before any worker would fail on it.
     """
     if not settings.history_enabled:
         return
+    timeout = settings.HISTORY_MIGRATE_TIMEOUT
     try:
         result = subprocess.run(
             [sys.executable, "-m", "api", "history", "migrate"],
             capture_output=True,
             text=True,
-            timeout=MIGRATE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        server.log.error("history migration did not finish in %d s; starting without it", MIGRATE_TIMEOUT)
+        server.log.error(
+            "history migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it,"
+            " the history writer migrates once the database answers",
+            timeout,
+        )
         return
+    if result.returncode == c.MIGRATE_UNUSABLE_URL:
+        server.log.error(
+            "refusing to start: %s", result.stderr.strip().splitlines()[-1].removeprefix("error: ")
+        )
+        sys.exit(1)
     if result.returncode != 0:
         server.log.error(
             "history database not migrated, predictions are served without history until it answers: %s",

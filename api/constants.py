@@ -29,6 +29,10 @@ ENVIRON_ROUTE = "sentiment.route"
 # its dirty app, and the variable by which the master tells it and the workers where its socket is.
 HISTORY_WRITER_APP = "api.history.writer:HistoryWriter"
 HISTORY_WRITER_SOCKET = "HISTORY_WRITER_SOCKET"
+# The exit status of `python -m api history migrate` when API_HISTORY_URL cannot work at all (a driver
+# that is not installed, a malformed URL): the master then refuses to start, where a database that is
+# down only delays the migration.
+MIGRATE_UNUSABLE_URL = 3
 
 # A metric that both the workers and the history writer count: one name and help for both.
 METRIC_HISTORY_FAILURES = (

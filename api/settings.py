@@ -8,8 +8,8 @@ import multiprocessing
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from limits import parse
-from pydantic import Field, field_validator
+from limits import parse, parse_many
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api import constants as c
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # The history writer process's nice value (api/history/writer.py): 19 serves predictions first
     # on a saturated server, at the cost of history dropped there; 0 competes as an equal.
     HISTORY_WRITER_NICE: int = Field(19, ge=0, le=19)
+    # Seconds the Gunicorn master waits for the start-up migration (gunicorn.conf.py) before it gives
+    # up and starts without it: a database that hangs must not hold the server's start for long.
+    HISTORY_MIGRATE_TIMEOUT: float = Field(60, gt=0, allow_inf_nan=False)
 
     # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
@@ -79,6 +82,16 @@ class Settings(BaseSettings):
     def _one_limit(cls, value: str) -> str:
         """A single limit in flask-limiter's syntax (``2000000/minute``): one budget, one window."""
         parse(value)  # raises ValueError naming what it could not read
+        return value
+
+    @field_validator("RATE_LIMIT", "AUTH_FAILURE_LIMIT")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        """One or more limits in flask-limiter's syntax (``100/minute;5/second``).
+
+        Checked here, at start-up: flask-limiter reads it only once requests come.
+        """
+        parse_many(value)  # raises ValueError naming what it could not read
         return value
 
     @field_validator("LOG_LEVEL", mode="before")
@@ -125,6 +138,33 @@ class Settings(BaseSettings):
     def bind(self) -> str:
         """Return Gunicorn's ``bind``: ``HOST:PORT``."""
         return f"{self.HOST}:{self.PORT}"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def variable_of(field: str) -> str:
+    """Return the environment variable that sets the field ``field``."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"API_{field}"
+
+
+def load_settings() -> Settings:
+    """Return the settings of the environment; SettingsError naming each variable that is wrong.
+
+    Pydantic names a field (MAX_ITEMS); an operator set a variable (API_MAX_ITEMS). The value is not
+    repeated: a variable may hold a password (API_HISTORY_URL).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            variable = variable_of(name) if name in Settings.model_fields else name
+            problems.append(f"{variable}: {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
 
 
 class _HasExtensions(Protocol):

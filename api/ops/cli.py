@@ -5,8 +5,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from api import constants as c
 from api.history import store as history
 from api.ops.tokens import TokenExists, create_token, list_tokens, revoke_token
 from api.settings import Settings, url_keeps_history
@@ -68,6 +69,19 @@ def _migrate(url: str) -> int:
         return 0
     try:
         history.upgrade(url)
+    except ImportError as exc:
+        # postgresql:// alone names psycopg2, say: only the drivers the README lists are installed.
+        print(
+            f"error: API_HISTORY_URL needs the database driver {exc.name or exc}, which is not installed;"
+            " use postgresql+psycopg:// or mysql+pymysql:// (see README)",
+            file=sys.stderr,
+        )
+        return c.MIGRATE_UNUSABLE_URL
+    except ArgumentError as exc:
+        # An unknown dialect is named; any other message could quote the URL, password and all.
+        reason = str(exc) if isinstance(exc, NoSuchModuleError) else type(exc).__name__
+        print(f"error: API_HISTORY_URL is not a usable database URL: {reason}", file=sys.stderr)
+        return c.MIGRATE_UNUSABLE_URL
     except (SQLAlchemyError, OSError) as exc:
         # The exception's class and the driver's message only: never a URL with its password.
         print(
