@@ -105,6 +105,7 @@ class Pacer(threading.Thread):
         super().__init__(daemon=True)
         self.probe, self.interval, self.duration, self.patience = probe, interval, duration, patience
         self.results = []
+        self.cancelled = threading.Event()  # set to start no more probes
 
     def run(self):
         """Start the probes on schedule, then wait for their answers."""
@@ -112,8 +113,9 @@ class Pacer(threading.Thread):
         slots = [None] * math.ceil(self.duration / self.interval)
         threads = []
         for slot in range(len(slots)):
-            # Pacing of the load generator: wait for this probe's slot.
-            time.sleep(max(0.0, start + slot * self.interval - time.monotonic()))
+            # Pacing of the load generator: wait for this probe's slot (a schedule, not a condition).
+            if self.cancelled.wait(max(0.0, start + slot * self.interval - time.monotonic())):
+                break
             threads.append(threading.Thread(target=self._one, args=(slots, slot), daemon=True))
             threads[-1].start()
         deadline = time.monotonic() + self.patience

@@ -11,13 +11,12 @@ import http.client
 import json
 import re
 import secrets
-import time
 from contextlib import ExitStack
 
 import pytest
 
 from api.ops.tokens import create_token, revoke_token
-from tests.e2e import access_records, log_records, running_server
+from tests.e2e import access_records, log_records, running_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -108,8 +107,15 @@ def responses(servers):
     }
     for attempt in range(3):  # the third request of a minute is over 2/minute
         out[f"limited-{attempt}"] = post(limited, {"k17": t["ok1"]}, limited.token)
-    time.sleep(0.5)  # let the access lines of the last requests reach the log
+    # Each access line is written just after its answer: wait until every request has its own.
+    for server, sent in ((main, len(out) - 3), (limited, 3)):
+        wait_until(lambda server=server, sent=sent: len(_sent_lines(server)) >= sent, "the access lines")
     return out, [valid, wrong, gone, limited.token]
+
+
+def _sent_lines(server):
+    """Return the server's access lines but those of the readiness probe running_server sent."""
+    return [line for line in access_records(server.log()) if line["path"] != "/readyz"]
 
 
 EXPECTED = {

@@ -5,9 +5,10 @@ SIGTERM lets a request in flight finish (graceful_timeout); a body sent too slow
 """
 
 import json
+import select
 import signal
 import socket
-import time
+import ssl
 
 import pytest
 
@@ -16,6 +17,8 @@ from tests.e2e import (
     LABELS,
     predict,
     running_server,
+    wait_until,
+    worker_pids,
 )
 from tests.web.hostile_helpers import CONF, read_response, tls_connect, wait_for_workers
 
@@ -32,53 +35,81 @@ def _raw_predict(server):
     return head, body
 
 
+def _refused(port):
+    """Return True if a TCP connection to ``port`` on loopback is refused (nothing listens there)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
     graceful_timeout = CONF["graceful_timeout"]
     with running_server(tmp_path) as server:
         wait_for_workers(server)
         head, body = _raw_predict(server)
+        # The TLS handshake is done by the worker that accepted the connection: from here the
+        # request is in flight in a worker, whatever it has read of it yet.
         with tls_connect(server) as tls:
             tls.sendall(head + body[: len(body) // 2])
-            time.sleep(0.5)  # the worker is now in the app, reading the body
-            stopped_at = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            time.sleep(1.5)  # a worker notices within a second
+            wait_until(lambda: _refused(server.port), "the server stops accepting after SIGTERM")
             assert server.process.poll() is None, "the master did not wait for the request in flight"
-            with pytest.raises(ConnectionRefusedError):
-                socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
             tls.sendall(body[len(body) // 2 :])
             status, _, answer = read_response(tls)
         assert (status, json.loads(answer)) == (200, LABELS)
-        server.process.wait(timeout=graceful_timeout + 5)
-        elapsed = time.monotonic() - stopped_at
-    print(f"master exited {server.process.returncode} {elapsed:.1f} s after SIGTERM")
+        # A deadline, not a speed: past graceful_timeout Gunicorn would have killed the worker, and
+        # the answer above would have been lost. How long the exit takes is measured by `make bench`.
+        server.process.wait(timeout=graceful_timeout + 30)
     assert server.process.returncode == 0
-    assert elapsed < graceful_timeout
 
 
 def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
     with running_server(tmp_path, env={"REQUEST_TIMEOUT": "3"}) as server:
+        wait_for_workers(server)
+        workers = worker_pids(server)
         head, body = _raw_predict(server)
         with tls_connect(server) as tls:
             tls.sendall(head)
-            started = time.monotonic()
-            closed = False
-            for byte in body:  # one byte every 0.5 s: the whole body would take far longer than 3 s
+            tls.setblocking(False)  # a read must not wait: the next byte is due
+            # One byte, then up to DRIP_S waiting for the server to close, and again: the whole body
+            # would take len(body) * DRIP_S, ten times REQUEST_TIMEOUT.
+            sent, closed = 0, False
+            for byte in body:
                 try:
                     tls.sendall(bytes([byte]))
                 except OSError:
                     closed = True
                     break
-                if time.monotonic() - started > 10:
-                    break
-                time.sleep(0.5)
-            if not closed:
-                tls.settimeout(5)
-                try:
-                    closed = tls.recv(1) == b""
-                except OSError:
+                sent += 1
+                if _closed_within(tls, DRIP_S):
                     closed = True
-            elapsed = time.monotonic() - started
-        assert closed, "the slow client still held its connection"
-        assert elapsed < 8
+                    break
+        assert closed, "the slow client still held its connection after sending its whole body"
+        assert sent < len(body), "the server waited for the whole body"
+        # The worker that cut it off still serves: the timeout closed a connection, not the worker.
         assert predict(server) == (200, LABELS)
+        assert worker_pids(server) == workers
+    print(f"cut off after {sent} of {len(body)} body bytes (the time it takes: `make bench`)")
+
+
+# Seconds between two bytes of the slow body.
+DRIP_S = 0.5
+
+
+def _closed_within(tls, seconds):
+    """Wait up to ``seconds`` for the server to end the request on ``tls``; return True if it did.
+
+    A close, a reset or an answer (which can only be a refusal: the body is not complete) ends it.
+    """
+    readable, _, _ = select.select([tls], [], [], seconds)
+    if not readable:
+        return False
+    try:
+        tls.recv(65536)
+    except ssl.SSLWantReadError:
+        return False  # TLS housekeeping (TLS 1.3 session tickets), not an answer
+    except OSError:
+        return True  # a reset
+    return True

@@ -8,13 +8,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from api.ops.tokens import create_token
-from tests.e2e import ROOT, access_records, running_server, wait_for_respawn, worker_pids
+from tests.e2e import ROOT, access_records, running_server, wait_for_respawn, wait_workers_loaded, worker_pids
 from tests.web.metrics_helpers import PREDICT, requests_of, samples, value
 
 
@@ -146,7 +145,7 @@ def test_live_metrics_count_every_request_of_both_workers_even_after_one_is_kill
         victim = sorted(worker_pids(server))[0]
         os.kill(victim, signal.SIGKILL)
         wait_for_respawn(server, victim, 2)
-        time.sleep(1)  # the new worker loads its app
+        wait_workers_loaded(server, 3)  # the new worker has loaded its models too (two did before)
         more_sent, more_labels = _drive(server, 20, offset=sent)
         scraped = _scrape_live(server, admin)
         assert requests_of(scraped, PREDICT, 200) == sent + more_sent
