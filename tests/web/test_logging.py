@@ -207,7 +207,8 @@ def test_live_log_is_json_with_request_ids_and_no_token_text_or_query(tmp_path):
     wrong = "sa_" + secrets.token_urlsafe(32)
     texts = [_secret_text(word) for word in ("happy", "sad", "query", "wrong", "unsafe")]
     unsafe_ids = ["evil id", "x" * 129, f"id-with-token:{wrong}"]
-    env = {"API_AUTH_FAILURE_LIMIT": "2/minute"}
+    # The most verbose level: a tweet or token logged at any level, debug included, is caught.
+    env = {"API_AUTH_FAILURE_LIMIT": "2/minute", "LOG_LEVEL": "debug"}
     answers = []  # (what was sent, status, path, X-Request-ID answered)
     with running_server(tmp_path, env=env) as server:
 
@@ -289,8 +290,9 @@ def test_live_log_is_json_with_request_ids_and_no_token_text_or_query(tmp_path):
     for refused in (gunicorn_headers[logs.HEADER], malformed.headers[logs.HEADER]):
         assert HEX_ID.fullmatch(refused)
         assert any(line["request_id"] == refused and line["level"] == "WARNING" for line in lines), log
-    # The app's own lines are there, as JSON at LOG_LEVEL (info).
+    # The app's own lines are there, as JSON at LOG_LEVEL, and the debug ones with them.
     assert any(line["logger"] == "api.web" and line["message"].startswith("model freqlr") for line in lines)
+    assert any(line["level"] == "DEBUG" for line in lines)
 
     leaks = [secret for secret in tokens + texts + unsafe_ids if secret in log]
     assert leaks == []
