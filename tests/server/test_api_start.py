@@ -7,14 +7,13 @@ The first token is shown on stderr only: stdout carries the access log, which
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, start_api
-from tests.e2e import access_records, client_context, request, wait_for_token, wait_ready
+from tests.conftest import IN_CI, ROOT, start_api
+from tests.e2e import access_records, client_context, request, wait_for_token, wait_ready, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,10 +39,8 @@ def test_make_api_start_serves_https_with_the_token_it_printed(started):
 def test_the_first_token_is_on_stderr_never_on_stdout(started):
     api, token, url, context = started
     assert request(url + "/api/v1/predict", context, body={"1": "fine"}, token=token)[0] == 200
-    deadline = time.monotonic() + 10
-    while not _predict_lines(api) and time.monotonic() < deadline:
-        time.sleep(0.05)  # the access line is written just after the answer
-    assert _predict_lines(api), "no access line on stdout"
+    # The access line is written just after the answer: wait for it.
+    wait_until(lambda: _predict_lines(api), "an access line for the predict on stdout")
     stdout = api.stdout.read_text()
     assert token not in stdout
     assert "sa_" not in stdout
@@ -81,7 +78,10 @@ def _get(url, context, token):
 def test_the_readmes_curl_example(started):
     _, token, url, _ = started
     curl = shutil.which("curl")
-    assert curl, "curl is not installed (this test runs under CI=true whatever is missing)"
+    if curl is None:
+        # tests/conftest.py skips this test, with the reason, where curl is missing, except under CI.
+        assert not IN_CI, "curl is not installed, and under CI=true the README's curl example must run"
+        pytest.skip("curl not installed")
     result = subprocess.run(
         [
             curl,
