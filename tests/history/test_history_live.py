@@ -7,23 +7,28 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e import BODY, LABELS, access_records, request, running_server
+from tests.e2e import BODY, LABELS, access_records, request, running_server, wait_until
 from tests.history.helpers import db_url  # noqa: F401 - the shared fixture, used by name
 
 REQUESTS = 40
 
 
-def wait_for_rows(server, count, timeout=15):
-    """Poll the listing until it holds ``count`` rows; return them."""
+def wait_for_rows(server, count, timeout=60):
+    """Poll the listing until it holds ``count`` rows; return them.
+
+    A 503 (the database did not answer the read in time, on a busy machine) is retried, as its
+    message says, until the deadline.
+    """
     deadline = time.monotonic() + timeout
     while True:
         status, _, body = request(
             f"{server.url}/api/v1/predictions?limit=1000", server.context, token=server.token
         )
-        assert status == 200, body
-        if len(body["predictions"]) >= count or time.monotonic() > deadline:
+        assert status in (200, 503), body
+        if status == 200 and len(body["predictions"]) >= count:
             return body["predictions"]
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, f"{count} rows not listed in {timeout} s: {body}"
+        time.sleep(0.2)  # polling loop with a deadline
 
 
 @pytest.mark.e2e
@@ -73,23 +78,56 @@ def test_history_rows_appear_after_predictions_through_gunicorn_with_two_workers
     "url",
     ["mysql+pymysql://root@127.0.0.1:{port}/test", "postgresql+psycopg://postgres@127.0.0.1:{port}/test"],
 )
-def test_a_database_that_hangs_does_not_slow_predictions_under_gevent(tmp_path, url):
-    # A listener that never accepts: connections complete the TCP handshake, then no byte ever comes,
-    # so each history write waits for the driver's 3 s timeout. Were the driver to block gevent's
-    # loop, every request of the worker would wait with it.
+def test_a_database_that_hangs_does_not_hold_predictions(tmp_path, url):
+    # A listener that never answers: connections complete the TCP handshake, then no byte ever comes,
+    # so each history write waits for the driver's 3 s connect timeout. Predictions must be answered
+    # while a write waits: checked by order (every request answered while a connection to the
+    # database is still waiting), not by a speed. How long they take is measured by `make bench`.
     with socket.create_server(("127.0.0.1", 0), backlog=64) as black_hole:
         env = {"API_HISTORY_URL": url.format(port=black_hole.getsockname()[1])}
         with running_server(tmp_path, env=env, workers=1) as server:
             predict_url = f"{server.url}/api/v1/predict"
-            slowest = 0.0
-            for _ in range(15):
-                started = time.monotonic()
-                status, _, body = request(predict_url, server.context, body=BODY, token=server.token)
-                slowest = max(slowest, time.monotonic() - started)
-                assert (status, body) == (200, LABELS)
-                time.sleep(0.05)
+            assert request(predict_url, server.context, body=BODY, token=server.token)[:3:2] == (200, LABELS)
+            waiting = wait_until(
+                lambda: _waiting_connection(black_hole), "a history write waiting on the database"
+            )
+            with waiting:
+                answers = [
+                    request(predict_url, server.context, body=BODY, token=server.token) for _ in range(5)
+                ]
+                assert [(status, body) for status, _, body in answers] == [(200, LABELS)] * 5
+                assert _still_waiting(waiting), "the requests were answered only once the driver gave up"
             status, _, ready = request(server.url + "/readyz", server.context)
-        # Still inside the driver's timeout: every request was answered while the writer waited.
-        assert (status, ready["history"]["failures"]) == (200, 0)
+        assert status == 200 and "history" in ready
         assert server.process.returncode == 0  # stopped cleanly, writer stuck or not
-        assert slowest < 0.5, server.log()
+
+
+def _waiting_connection(listener):
+    """Accept the connections made to ``listener``; return one its client still holds open, or None."""
+    listener.setblocking(False)
+    for _ in range(64):  # the listener's backlog: each pass takes one connection off it
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return None
+        if _still_waiting(conn):
+            return conn
+        conn.close()  # an earlier attempt (the start-up migration's), given up already
+    return None
+
+
+def _still_waiting(conn):
+    """Return True if the client of ``conn`` has not closed it: it still waits for the database's answer.
+
+    What it sent (PostgreSQL's client speaks first) is read and dropped.
+    """
+    conn.setblocking(False)
+    for _ in range(100):  # a client's greeting is a few bytes: far fewer reads than this
+        try:
+            if conn.recv(4096) == b"":
+                return False
+        except BlockingIOError:
+            return True
+        except ConnectionResetError:
+            return False
+    return True

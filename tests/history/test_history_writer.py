@@ -57,7 +57,7 @@ def wait_until(predicate, timeout=10.0):
         if time.monotonic() > deadline:
             caller = sys._getframe(1)
             raise AssertionError(f"not true within {timeout}s (line {caller.f_lineno}): {predicate}")
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling loop with a deadline
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_a_live_servers_history_files_are_private(tmp_path):
         assert predict(server)[0] == 200
         deadline = time.monotonic() + 30
         while not _stored(server) and time.monotonic() < deadline:
-            time.sleep(0.1)  # the writer process stores it a moment later
+            time.sleep(0.1)  # polling loop with a deadline: the writer process stores it a moment later
         assert _stored(server), "the prediction never reached the history"
         assert_private_database(path)
 

@@ -164,7 +164,7 @@ def test_no_canary_in_any_log_line(server):
         exchange(server, payload)
     deadline = time.monotonic() + 10
     while len(_refused(server)) < expected and time.monotonic() < deadline:
-        time.sleep(0.05)  # access lines are written just after each answer
+        time.sleep(0.05)  # polling loop with a deadline: access lines are written just after each answer
     assert len(_refused(server)) >= expected
     log = server.log()
     assert CANARY not in log
