@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api.history import engine as history_engine
 from api.history.engine import (
@@ -45,6 +45,10 @@ def test_a_failed_insert_after_binding_names_no_parameter(tmp_path):
         ("mysql+pymysql://u@127.0.0.1/db", "mysql", True),
         ("postgresql+psycopg://u@127.0.0.1/db", "postgresql", True),
         ("sqlite://", "sqlite", False),
+        # A colon in the path: the scheme is what comes before the first one.
+        ("sqlite:///file:h.db?mode=memory&uri=true", "sqlite", False),
+        # A backend with no timeouts of its own gets none rather than another's.
+        ("mariadb+pymysql://u@127.0.0.1/db", "mariadb", True),
     ],
 )
 def test_each_backend_gets_its_timeouts_hidden_parameters_and_pre_ping(monkeypatch, url, backend, pre_ping):
@@ -61,7 +65,7 @@ def test_each_backend_gets_its_timeouts_hidden_parameters_and_pre_ping(monkeypat
         "url": url,
         "hide_parameters": True,
         "pool_pre_ping": pre_ping,
-        "connect_args": CONNECT_ARGS[backend],
+        "connect_args": CONNECT_ARGS.get(backend, {}),
     }
 
 
@@ -83,14 +87,19 @@ def test_the_sqlite_file_is_made_private_before_sqlite_makes_it(tmp_path):
     engine.dispose()
 
 
-def test_a_sqlite_file_that_cannot_be_made_is_a_warning_not_a_crash(tmp_path, caplog):
+def test_a_sqlite_file_that_cannot_be_made_is_one_warning_not_a_crash(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("")
     path = blocker / "h.db"  # under a file: no folder can be made there
     with caplog.at_level(logging.WARNING, logger=history_engine.log.name):
         engine = make_engine(f"sqlite:///{path}")
-    messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 1 and messages[0].startswith(f"history database {path} cannot be created: ")
+        with pytest.raises(OperationalError):  # SQLite's own error says so on connecting, with no warning
+            engine.connect()
+    (record,) = caplog.records
+    assert (
+        record.getMessage()
+        == f"history database {path} cannot be created: [Errno 20] Not a directory: '{path}'"
+    )
     engine.dispose()
 
 
@@ -100,6 +109,7 @@ def test_a_sqlite_file_that_cannot_be_made_is_a_warning_not_a_crash(tmp_path, ca
         ("sqlite:///h.db", Path("h.db")),
         ("sqlite:////abs/h.db", Path("/abs/h.db")),
         ("sqlite://", None),
+        ("sqlite:///", None),
         ("sqlite:///:memory:", None),
         ("sqlite:///file:h.db?uri=true", None),
         ("postgresql://u@127.0.0.1/h.db", None),

@@ -72,6 +72,7 @@ def test_a_second_model_keeps_the_first_as_default(tmp_path):
     artifacts.save(model, tmp_path, name="first", metrics={}, training_data={})
     artifacts.save(model, tmp_path, name="second", metrics={}, training_data={})
     manifest = json.loads((tmp_path / MANIFEST).read_bytes())
+    assert manifest["models"]["first"]["file"] == "first.json"  # plain JSON unless asked to compress
     assert manifest["default_model"] == "first"
     assert sorted(manifest["models"]) == ["first", "second"]
     assert manifest["manifest_version"] == 1

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -80,6 +81,20 @@ def test_the_apps_records_go_to_the_error_log_as_json_at_its_level(files):
     assert isinstance(files.log.access_log.handlers[0].handleError, _FailureReporter)
     logging.getLogger("api.x").info("hello %s", "there")
     assert [(line["logger"], line["message"]) for line in _lines(files.error)][-1] == ("api.x", "hello there")
+    warnings.warn("a library's warning", UserWarning, stacklevel=1)
+    line = _lines(files.error)[-1]
+    assert line["logger"] == "py.warnings" and "a library's warning" in line["message"]
+
+
+def test_outside_a_refusal_lines_are_as_given_with_their_traceback(files):
+    try:
+        raise KeyError("boom")
+    except KeyError as exc:
+        files.log.exception("failed on %s", "request 7")
+        files.log.warning("and warned %s", "once", exc_info=exc)
+    failed, warned = _lines(files.error)[-2:]
+    assert (failed["message"], warned["message"]) == ("failed on request 7", "and warned once")
+    assert "KeyError: 'boom'" in failed["exc_info"] and "KeyError: 'boom'" in warned["exc_info"]
 
 
 def test_a_refused_requests_warning_and_error_name_only_client_and_kind(files):
@@ -131,7 +146,7 @@ def test_an_access_line_without_an_id_header_takes_the_current_one_and_odd_statu
         None,
         None,
     )
-    files.log.access(SimpleNamespace(status=404, headers=[]), None, {}, timedelta(0))
+    files.log.access(SimpleNamespace(status="404 Not Found", headers=[]), None, {}, timedelta(0))
     line = _lines(files.access)[-1]
     assert (line["status"], line["bytes"], line["request_id"]) == (404, None, None)
 
@@ -160,7 +175,9 @@ def test_an_access_record_that_cannot_be_made_is_an_error_line_not_a_crash(files
 
 def test_reopening_writes_to_a_new_file_and_a_failed_reopen_keeps_the_old(files, monkeypatch):
     files.access.rename(files.access.with_suffix(".old"))
+    rotated = files.log.access_log.handlers[0].stream
     files.log.reopen_files()
+    assert rotated.closed
     files.log.access(_response(), None, ENVIRON, timedelta(0))
     assert len(_lines(files.access)) == 1
     handler = files.log.access_log.handlers[0]

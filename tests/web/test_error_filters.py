@@ -50,6 +50,23 @@ def test_each_error_has_its_status_and_code(error, status, code):
     assert (error("m").key, error("m").headers) == (None, None)
 
 
+def test_a_new_error_is_a_400_unless_it_names_its_status():
+    class Plain(errors.APIError, code="plain"):
+        """An error that states no status."""
+
+    class Gone(errors.APIError, code="gone", status=410):
+        """One that does."""
+
+    assert (Plain.status, Plain.code, Gone.status, Gone.code) == (400, "plain", 410, "gone")
+
+
+def test_our_errors_answer_with_their_headers(app):
+    with app.test_request_context():
+        answer = web_errors.handle_api_error(errors.InvalidItem("m", key="k", headers={"Retry-After": "2"}))
+    assert (answer.status_code, answer.headers["Retry-After"]) == (400, "2")
+    assert answer.get_json() == {"error": {"status": 400, "code": "invalid_item", "message": "m", "key": "k"}}
+
+
 def test_the_error_body_has_a_key_only_when_one_is_at_fault():
     assert errors.error_body(404, "no") == {"error": {"status": 404, "code": "not_found", "message": "no"}}
     assert errors.error_body(400, "m", "mine", key="") == {
@@ -110,6 +127,17 @@ def test_a_bug_is_logged_with_its_traceback_and_answered_with_nothing(app, caplo
     (record,) = caplog.records
     assert (record.levelname, record.getMessage()) == ("ERROR", "unhandled KeyError on request")
     assert record.exc_info[1].args == ("secret detail",)
+
+
+def test_a_hit_rate_limit_is_our_429_not_werkzeugs(make_app, auth_header):
+    client = make_app(RATE_LIMIT="1/minute").test_client()
+    assert client.post(PREDICT, json={"a": "x"}, headers=auth_header).status_code == 200
+    error = client.post(PREDICT, json={"a": "x"}, headers=auth_header).get_json()["error"]
+    assert (error["status"], error["code"], error["message"]) == (
+        429,
+        "rate_limited",
+        "rate limit exceeded: 1 per 1 minute",
+    )
 
 
 def test_the_rate_limit_answer_says_which_limit(app):

@@ -2,9 +2,24 @@
 limit. Each test kills mutants of api/web/validation.py that the behaviour tests let live
 (`make mutate`)."""
 
+import io
+import json
+import sys
+from types import SimpleNamespace
+
 import pytest
+from flask import request
+from gunicorn.http.errors import (
+    ChunkMissingTerminator,
+    InvalidChunkExtension,
+    InvalidChunkSize,
+    InvalidHeader,
+    LimitRequestHeaders,
+    NoMoreData,
+)
 
 from api.errors import InvalidBody, InvalidItem, TooManyItems
+from api.web import validation
 from api.web.shapes import TweetLimits
 from api.web.validation import _json_type, _shorten, check_tweets
 
@@ -122,3 +137,76 @@ def test_a_key_is_shortened_to_its_limit_only_past_it():
 )
 def test_every_json_type_is_named(value, name):
     assert _json_type(value) == name
+
+
+def test_a_number_past_the_digit_limit_names_the_limit(client, auth_header):
+    status, error = _error(client, auth_header, b'{"a": ' + b"1" * 5000 + b"}")
+    limit = sys.get_int_max_str_digits()
+    assert (status, error["message"]) == (400, f"a number in the body is too long (over {limit} digits)")
+
+
+def test_an_unforeseen_parser_error_is_answered_without_its_text(client, auth_header, monkeypatch):
+    def unforeseen(*args, **kwargs):
+        raise ValueError("internal detail of the parser")
+
+    # Only validation's view of the json module: the token store parses its file with the real one.
+    monkeypatch.setattr(
+        validation, "json", SimpleNamespace(loads=unforeseen, JSONDecodeError=json.JSONDecodeError)
+    )
+    status, error = _error(client, auth_header, b'{"a": "x"}')
+    assert (status, error["code"], error["message"]) == (400, "invalid_json", "body is not valid JSON")
+
+
+def test_the_body_is_read_once_and_not_kept_on_the_request(app):
+    body = b'{"a": "x"}'
+    with app.test_request_context(URL, method="POST", data=body, content_type="application/json"):
+        assert validation.parse_json_object(request) == {"a": "x"}
+        assert request.get_data() == b""  # not cached: the parsed dict is the only copy kept
+
+
+def test_a_body_with_content_length_is_never_read_past_it(make_app, auth_header):
+    # Exactly at the cap, with the next bytes of the connection behind it in the stream.
+    client, cap = make_app(MAX_BODY_BYTES=1024).test_client(), 1024
+    valid = b'{"a": "x"}'
+    body = valid + b" " * (cap - len(valid))
+    overrides = {"wsgi.input": io.BytesIO(body + b"GET / HTTP/1.1\r\n"), "CONTENT_LENGTH": str(cap)}
+    headers = {**auth_header, "Content-Type": "application/json"}
+    response = client.post(URL, headers=headers, environ_overrides=overrides)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_body_past_the_cap_from_a_server_that_cannot_abandon_it_is_a_413(make_app, auth_header):
+    # A plain stream (werkzeug's own server, say) has no abandon(): the answer is the same 413.
+    client = make_app(MAX_BODY_BYTES=1024).test_client()
+    overrides = {"wsgi.input": io.BytesIO(b'{"a": "' + b"x" * 2048 + b'"}'), "wsgi.input_terminated": True}
+    headers = {**auth_header, "Content-Type": "application/json"}
+    response = client.post(URL, headers=headers, environ_overrides=overrides)
+    assert response.status_code == 413, response.get_data(as_text=True)
+
+
+class _Unreadable:
+    """A wsgi.input whose first read raises what Gunicorn's chunked reader raises."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def read(self, size=-1):
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (InvalidChunkSize(b"zz"), "invalid chunk size line"),
+        (InvalidChunkExtension("x"), "invalid chunk extension"),
+        (ChunkMissingTerminator(b"zz"), "a chunk does not end with CRLF"),
+        (LimitRequestHeaders("x"), "trailer section too large"),
+        (InvalidHeader("x"), "invalid trailer section"),
+        (NoMoreData(b""), "it ended before it was complete"),
+    ],
+)
+def test_each_framing_error_is_named_by_its_kind(client, auth_header, exc, kind):
+    overrides = {"wsgi.input": _Unreadable(exc), "wsgi.input_terminated": True}
+    headers = {**auth_header, "Content-Type": "application/json"}
+    error = client.post(URL, headers=headers, environ_overrides=overrides).get_json()["error"]
+    assert (error["code"], error["message"]) == ("malformed_body", f"malformed request body: {kind}")
