@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N] [--only tokens]`` (``make bench``)."""
+"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N] [--only tokens|hostile]`` (make bench)."""
 
 import argparse
 import json
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.history import messages as history_messages
-from bench import inprocess, memory, report, tokens, wrk
+from bench import faults, hostile, inprocess, memory, report, tokens, wrk
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
 from model.training.data import read_rows
@@ -46,10 +46,8 @@ SCENARIOS = (
 HISTORY_TWEETS = 100
 HISTORY_CONNECTIONS = (1, 4, 16)
 HISTORY_ROUNDS = 5
-# The writer has caught up when its row count stops moving for this long (seconds)...
-HISTORY_IDLE_S = 3.0
-# ...or at the latest after this long.
-HISTORY_CATCH_UP_MAX_S = 120.0
+HISTORY_IDLE_S = 3.0  # the writer has caught up when its row count stops moving this long (s)...
+HISTORY_CATCH_UP_MAX_S = 120.0  # ...or at the latest after this long
 SETTLE_S = 0.5
 
 
@@ -62,9 +60,10 @@ def _parser():
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
     parser.add_argument(
         "--only",
-        choices=("all", "tokens"),
+        choices=("all", "tokens", "hostile"),
         default="all",
-        help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); default: every part",
+        help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); hostile: only the timed"
+        " hostile load and faults (the figures the live tests do not bound); default: every part",
     )
     return parser
 
@@ -232,8 +231,8 @@ def main(argv=None):
     if wrk_path is None:
         print("error: wrk not found; `make bench` installs it (Debian package wrk)", file=sys.stderr)
         return 2
-    if args.only == "tokens":
-        return _tokens_only(args, wrk_path)
+    if args.only != "all":
+        return _only(args, wrk_path)
     texts = [text for text, _ in read_rows(args.data)]
     models, _ = artifacts.load_all()
     model, entry = models["freqlr"]
@@ -244,6 +243,8 @@ def main(argv=None):
     https = measure_https(texts, args.seconds, args.workers, wrk_path)
     print("token lookup over HTTPS...", flush=True)
     token_lookup = tokens.measure(args.seconds, args.workers, wrk_path)
+    print("hostile load and faults, timed...", flush=True)
+    timed = {"hostile": hostile.measure(), "faults": faults.measure()}
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
@@ -252,6 +253,7 @@ def main(argv=None):
         "in_process_per_model": per_model,
         "https": https,
         "tokens": token_lookup,
+        **timed,
     }
     result["ratios"] = report.ratios(result)
     latest = _write(result, args.out, "bench")
@@ -262,18 +264,24 @@ def main(argv=None):
     return 0
 
 
-def _tokens_only(args, wrk_path):
-    """Run only the token-lookup part; print its table; write tokens-<time>.json and latest-tokens.json."""
-    print("token lookup over HTTPS...", flush=True)
+def _only(args, wrk_path):
+    """Run only the part asked for; print its table; write <part>-<time>.json and latest-<part>.json."""
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "load_generator": "wrk -t1"},
         "workers": args.workers,
-        "tokens": tokens.measure(args.seconds, args.workers, wrk_path),
     }
-    latest = _write(result, args.out, "tokens")
+    if args.only == "tokens":
+        print("token lookup over HTTPS...", flush=True)
+        result["tokens"] = tokens.measure(args.seconds, args.workers, wrk_path)
+        text = tokens.table(result["tokens"])
+    else:
+        print("hostile load and faults, timed...", flush=True)
+        result |= {"hostile": hostile.measure(), "faults": faults.measure()}
+        text = hostile.table(result["hostile"]) + "\n" + faults.table(result["faults"])
+    latest = _write(result, args.out, args.only)
     print()
-    print(tokens.table(result["tokens"]))
+    print(text)
     print(f"\nresults: {latest}")
     return 0
 

@@ -5,7 +5,7 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from bench import tokens
+from bench import faults, hostile, tokens
 
 
 def ratios(result):
@@ -131,6 +131,8 @@ def table(result):
         ),
         f"History after the run (/readyz): {https.get('history')}",
         *(["", tokens.table(result["tokens"])] if result.get("tokens") else []),
+        *(["", hostile.table(result["hostile"])] if result.get("hostile") else []),
+        *(["", faults.table(result["faults"])] if result.get("faults") else []),
         "",
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),
     ]

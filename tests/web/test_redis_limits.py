@@ -12,21 +12,43 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 import redis
 
 from api.ops.tokens import create_token
-from tests.e2e import access_records, free_port, request, running_server, wait_ready, wait_workers_loaded
+from tests.e2e import access_records, free_port, request, running_server, wait_workers_loaded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 
+# redis-server cannot report a port of its choosing (--port 0 turns TCP off): a port is chosen first,
+# and a start that finds it taken is retried (a new port, or the same one once it is free again).
+REDIS_ATTEMPTS = 5
+
+
 @contextmanager
 def redis_server(port=None):
-    """Run a throwaway redis-server on loopback; yield its URL."""
-    port = port or free_port()
+    """Run a throwaway redis-server on loopback (on ``port``, if given); yield its URL and a client."""
+    for attempt in range(REDIS_ATTEMPTS):
+        chosen = port or free_port()
+        process, client = _start_redis(chosen)
+        if client is not None:
+            break
+        if port and attempt < REDIS_ATTEMPTS - 1:
+            time.sleep(1)  # polling loop with a deadline: wait for the given port to be free again
+    else:
+        raise AssertionError(f"redis-server found its port taken {REDIS_ATTEMPTS} times")
+    try:
+        yield f"redis://127.0.0.1:{chosen}", client
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _start_redis(port):
+    """Start redis-server on ``port``; return (process, client), or (process, None) if the port was taken."""
     process = subprocess.Popen(
         [
             shutil.which("redis-server") or "redis-server",
@@ -44,18 +66,19 @@ def redis_server(port=None):
     )
     client = redis.Redis(port=port, socket_timeout=1)
     deadline = time.monotonic() + 10
-    while True:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:  # it exits at once when the port is taken
+            return process, None
         try:
-            client.ping()
-            break
+            # The answer must be this process's: another redis-server may hold the port.
+            if client.info("server")["process_id"] == process.pid:
+                return process, client
         except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}", client
-    finally:
-        process.kill()
-        process.wait()
+            pass
+        time.sleep(0.05)  # polling loop with a deadline
+    process.kill()
+    process.wait()
+    raise AssertionError(f"redis-server did not start on port {port} in 10 s")
 
 
 def _predict(server, token, body=None):
@@ -104,13 +127,14 @@ def test_failed_authentication_is_limited_across_workers(tmp_path):
 
 
 def test_redis_loss_falls_back_per_worker_and_recovers(tmp_path):
-    port = free_port()
-    env = {"API_RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{port}", "API_RATE_LIMIT": "100000/minute"}
-    with running_server(tmp_path, workers=1, ready=False, env=env) as server:
-        with redis_server(port) as (_, client):
-            wait_ready(server.url, server.context, server.process, server.log_path)
+    with ExitStack() as stack:
+        # The server outlives this first Redis; the second takes the same port.
+        with redis_server() as (url, client):
+            env = {"API_RATE_LIMIT_STORAGE": url, "API_RATE_LIMIT": "100000/minute"}
+            server = stack.enter_context(running_server(tmp_path, workers=1, env=env))
             assert _predict(server, server.token) == 200
             assert client.dbsize() > 0, "limits were not counted in Redis"
+        port = int(url.rsplit(":", 1)[1])
         # Redis is gone: every request is still served, none fails.
         during = [_predict(server, server.token) for _ in range(20)]
         ready = request(server.url + "/readyz", server.context)[2]
@@ -123,7 +147,7 @@ def test_redis_loss_falls_back_per_worker_and_recovers(tmp_path):
             while client.dbsize() == 0:
                 assert time.monotonic() < deadline, "never returned to the shared storage"
                 assert _predict(server, server.token) == 200
-                time.sleep(0.5)
+                time.sleep(0.5)  # polling loop with a deadline
             assert request(server.url + "/readyz", server.context)[2]["rate_limit_storage"]["shared"] is True
 
 
