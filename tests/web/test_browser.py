@@ -11,7 +11,7 @@ from playwright.sync_api import sync_playwright
 
 from api.settings import Settings
 from api.web.pages import PAGE_CSP
-from tests.e2e import ROOT, running_server
+from tests.e2e import ROOT, request, running_server, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -146,7 +146,14 @@ def test_form_labels_tweets_and_shows_the_positive_share(page, server):
     assert page.title() != "1"
 
     assert page.inner_text("#share-text") == "2 of 3 positive (67%)"
-    page.wait_for_timeout(500)  # the bar's width transition
+    # The bar's width is a CSS transition: wait for it to reach its share (Playwright's own deadline).
+    page.wait_for_function(
+        """() => {
+            const bar = document.querySelector('#share-bar').getBoundingClientRect().width;
+            const fill = document.querySelector('#share-fill').getBoundingClientRect().width;
+            return bar > 0 && Math.abs(fill / bar - 0.67) <= 0.03;
+        }"""
+    )
     bar = page.locator("#share-bar").bounding_box()["width"]
     fill = page.locator("#share-fill").bounding_box()["width"]
     assert fill / bar == pytest.approx(0.67, abs=0.03)
@@ -219,13 +226,10 @@ def test_history_lists_predictions_newest_first(page, server):
     label_tweets(page, server, first)
     label_tweets(page, server, second)
 
-    # The server writes history off the request path: reload until all four rows are there.
-    for _ in range(50):
-        page.goto(server.url + "/history")
-        page.locator("#status").filter(has_text=re.compile("shown|No predictions")).wait_for()
-        if page.locator("#history-body tr").count() >= 4:
-            break
-        page.wait_for_timeout(200)
+    # The server writes history off the request path: wait until the API lists all four rows.
+    wait_until(lambda: set(first + second) <= _stored_texts(server), "the four rows in the history")
+    page.goto(server.url + "/history")
+    page.locator("#status").filter(has_text=re.compile("shown")).wait_for()
     texts = page.locator("#history-body td.tweet").all_inner_texts()
     # Newest first: the second batch before the first (one request's rows share a time).
     assert set(texts[:2]) == set(second)
@@ -235,3 +239,12 @@ def test_history_lists_predictions_newest_first(page, server):
     assert page.locator("#history-body td.token-name").all_inner_texts()[:4] == ["e2e"] * 4
     assert all(m.startswith("freqlr v") for m in page.locator("#history-body td.model").all_inner_texts()[:4])
     shot(page, "history")
+
+
+def _stored_texts(server):
+    """Return the tweet texts the server's history lists (it keeps them: API_HISTORY_TEXT)."""
+    status, _, body = request(
+        server.url + "/api/v1/predictions?limit=1000", server.context, token=server.token
+    )
+    assert status == 200, body
+    return {row.get("text") for row in body["predictions"]}
