@@ -20,7 +20,51 @@ MODULE_OF = re.compile(r"^(?P<module>[\w.]+?)\.x[_ǁ]")
 RESULT = re.compile(r"^\s*(?P<name>\S+): (?P<status>.+)$")
 
 # Mutants whose every behaviour is the original's, each with the reason (also in README's table).
-EQUIVALENT: dict[str, str] = {}
+SQL_CASE = "the PRAGMA in lower case: SQLite's keywords have no case"
+PRAGMA_CASE = "the PRAGMA's name in capitals: SQLite's pragma names have no case"
+SAME_CODEC = "the codec's name in capitals: the same codec"
+SAME_FIRST = "a split with another limit or from the right: the same first field for every input it gets"
+EQUIVALENT: dict[str, str] = {
+    "api.errors.x_code_for__mutmut_5": '"ERROR" for "error": lower-cased on the next line',
+    "api.errors.x_code_for__mutmut_6": "strip() for strip('_'): no HTTP phrase"
+    " starts or ends with a space or a sign",
+    "api.errors.x_code_for__mutmut_17": "strip('XX_XX'): the same '_', and lower-cased text has no 'X'",
+    "api.history.engine.x__sqlite_wal__mutmut_3": SQL_CASE,
+    "api.history.engine.x__sqlite_wal__mutmut_4": PRAGMA_CASE,
+    "api.history.engine.x__sqlite_wal__mutmut_7": SQL_CASE,
+    "api.history.engine.x__sqlite_wal__mutmut_8": PRAGMA_CASE,
+    "api.history.engine.x_created_processor__mutmut_3": "bind_processor(None): the type's own UTC conversion,"
+    " which SQLite, MariaDB and PostgreSQL bind as given",
+    "api.history.engine.x_created_processor__mutmut_4": "the fallback for a type without a bind processor:"
+    " a TypeDecorator always has one",
+    "api.history.engine.x_created_processor__mutmut_11": "formats every value, not only datetimes: created is"
+    " NOT NULL, so the value is always a datetime",
+    "api.history.engine.x_make_engine__mutmut_5": SAME_FIRST,
+    "api.history.engine.x_make_engine__mutmut_6": SAME_FIRST + " (a scheme has at most one '+')",
+    "api.history.engine.x_make_engine__mutmut_10": SAME_FIRST,
+    "api.history.engine.x_make_engine__mutmut_13": SAME_FIRST,
+    "api.history.engine.x_make_engine__mutmut_16": SAME_FIRST,
+    "api.ops.tokens.x_create_token__mutmut_8": "token_urlsafe(None): its default is the same 32 bytes",
+    "api.ops.tokens.x_hash_token__mutmut_7": SAME_CODEC,
+    "api.ops.tokens.xǁTokenStoreǁ__init____mutmut_7": 'the "before the first look" marker "" for None:'
+    ' neither is "missing" nor a file signature',
+    "api.ops.tokens.xǁTokenStoreǁ__init____mutmut_11": 'float("-INF"): float() reads it as "-inf"',
+    "api.server.logger.xǁHardenedLoggerǁaccess__mutmut_6": SAME_FIRST,
+    "api.server.logger.xǁHardenedLoggerǁaccess__mutmut_9": SAME_FIRST,
+    "api.server.logger.xǁHardenedLoggerǁaccess__mutmut_48": "4 decimals of milliseconds for 3: a timedelta"
+    " counts whole microseconds",
+    "api.web.auth.x_token_name_or_none__mutmut_10": "looks up a missing token too: the store answers None"
+    " for one",
+    "api.web.validation.x_parse_json_object__mutmut_17": 'the default charset "UTF-8": lower-cased next',
+    "api.web.validation.x_parse_json_object__mutmut_32": SAME_CODEC,
+    "api.web.validation.xǁ_DuplicateKeyǁ__init____mutmut_1": "the exception's args: only its key is read",
+    "model.serving.artifacts.x__write_atomic__mutmut_4": "another name for the temporary file: it is renamed"
+    " over the artifact at once",
+    "model.serving.artifacts.x__write_atomic__mutmut_5": "another name for the temporary file: it is renamed"
+    " over the artifact at once",
+    "model.serving.artifacts.x_dump_json__mutmut_4": "ensure_ascii=None for False: both are false",
+    "model.serving.artifacts.x_save__mutmut_19": "gzip without compresslevel=9: 9 is its default",
+}
 
 
 def mutmut(*args: str) -> str:

@@ -156,7 +156,7 @@ def test_check_names_every_version_and_the_model_served(copy):
     assert artifacts.check(copy, "nblr").endswith("; serving nblr")
     with pytest.raises(ArtifactError, match=r"^model 'x' is not one of freqlr, nblr$"):
         artifacts.check(copy, "x")
-    _write_manifest(copy, {"manifest_version": 1, "models": {}, "files": {}})
+    _write_manifest(copy, {"manifest_version": 1})  # no models, and not even their key
     with pytest.raises(ArtifactError, match=r"^model 'freqlr' is not one of no models$"):
         artifacts.check(copy)
 
@@ -184,3 +184,9 @@ def test_a_verified_file_that_is_no_model_is_refused(copy, file, payload, messag
 def test_a_model_the_manifest_does_not_describe_is_named(copy):
     with pytest.raises(ArtifactError, match=f"^model 'm' is not in {re.escape(str(copy / MANIFEST))}$"):
         artifacts._load_entry(copy, dict(COMMITTED, models={"m": "freqlr.json"}), "m")
+
+
+def test_a_manifest_without_models_names_the_missing_model(copy):
+    _write_manifest(copy, {"manifest_version": 1})
+    with pytest.raises(ArtifactError, match=r"^model 'freqlr' is not in "):
+        artifacts.load(copy)

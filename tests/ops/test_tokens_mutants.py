@@ -184,3 +184,14 @@ def test_a_missing_file_is_warned_about_once_and_an_unusable_one_keeps_the_last_
     ]
     path.unlink()
     assert store.lookup(token) is None and not store.is_admin("amy")
+
+
+def test_a_file_unusable_from_the_start_means_no_token_and_no_admin(tmp_path, caplog):
+    path = tmp_path / "tokens.json"
+    path.write_text("[]")
+    store = TokenStore(path, reload_seconds=0)
+    with caplog.at_level(logging.ERROR, logger=tokenstore.log.name):
+        assert store.lookup("sa_x") is None and not store.is_admin("amy")
+    assert caplog.records[0].getMessage() == (
+        f"tokens file {path} unusable, keeping the previous 0 token(s): {UNVERSIONED}"
+    )

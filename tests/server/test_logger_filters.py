@@ -90,11 +90,12 @@ def test_outside_a_refusal_lines_are_as_given_with_their_traceback(files):
     try:
         raise KeyError("boom")
     except KeyError as exc:
-        files.log.exception("failed on %s", "request 7")
+        files.log.exception("failed on %s", "request 7", stack_info=True)
         files.log.warning("and warned %s", "once", exc_info=exc)
     failed, warned = _lines(files.error)[-2:]
     assert (failed["message"], warned["message"]) == ("failed on request 7", "and warned once")
     assert "KeyError: 'boom'" in failed["exc_info"] and "KeyError: 'boom'" in warned["exc_info"]
+    assert "stack_info" in failed and "stack_info" not in warned
 
 
 def test_a_refused_requests_warning_and_error_name_only_client_and_kind(files):

@@ -182,6 +182,8 @@ def test_a_body_past_the_cap_from_a_server_that_cannot_abandon_it_is_a_413(make_
     headers = {**auth_header, "Content-Type": "application/json"}
     response = client.post(URL, headers=headers, environ_overrides=overrides)
     assert response.status_code == 413, response.get_data(as_text=True)
+    # One byte past the cap tells it: the rest of the body is never read.
+    assert overrides["wsgi.input"].tell() == 1024 + 1
 
 
 class _Unreadable:
