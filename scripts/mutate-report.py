@@ -57,6 +57,7 @@ EQUIVALENT: dict[str, str] = {
     " for one",
     "api.web.validation.x_parse_json_object__mutmut_17": 'the default charset "UTF-8": lower-cased next',
     "api.web.validation.x_parse_json_object__mutmut_32": SAME_CODEC,
+    "api.web.validation.x_read_body__mutmut_2": "get_data(cache=None) for cache=False: both are false",
     "api.web.validation.xǁ_DuplicateKeyǁ__init____mutmut_1": "the exception's args: only its key is read",
     "model.serving.artifacts.x__write_atomic__mutmut_4": "another name for the temporary file: it is renamed"
     " over the artifact at once",

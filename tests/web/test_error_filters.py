@@ -67,6 +67,14 @@ def test_our_errors_answer_with_their_headers(app):
     assert answer.get_json() == {"error": {"status": 400, "code": "invalid_item", "message": "m", "key": "k"}}
 
 
+def test_an_errors_own_retry_after_is_kept_for_the_limiter_to_leave_alone(app):
+    with app.test_request_context():
+        web_errors.handle_api_error(errors.InvalidItem("m", headers={"X-Other": "1"}))
+        assert web_errors.own_retry_after() is None
+        web_errors.handle_api_error(errors.InvalidItem("m", headers={"Retry-After": "7"}))
+        assert web_errors.own_retry_after() == "7"
+
+
 def test_the_error_body_has_a_key_only_when_one_is_at_fault():
     assert errors.error_body(404, "no") == {"error": {"status": 404, "code": "not_found", "message": "no"}}
     assert errors.error_body(400, "m", "mine", key="") == {
