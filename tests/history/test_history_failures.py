@@ -6,14 +6,13 @@ Predictions never fail for the history's sake; the history recovers and /readyz 
 import logging
 import socket
 import threading
-import time
 from contextlib import suppress
 
 import pytest
 
 from api import constants as c
 from tests.conftest import DATABASES
-from tests.e2e import free_port
+from tests.e2e import free_port, wait_until
 from tests.history.helpers import SERVER_URLS, TWEETS, fresh_database, post, stored
 
 
@@ -142,8 +141,8 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(make_app, auth_header,
     monkeypatch.setattr(history.store, "insert", lambda records: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header).status_code == 200
-    while history.queue.queued_rows:  # the writer has taken the first request and hangs on it
-        time.sleep(0.01)
+    # The writer has taken the first request and hangs on it.
+    wait_until(lambda: not history.queue.queued_rows, "the writer taking the first request")
     for _ in range(4):
         assert post(client, auth_header).status_code == 200
     gate.set()
@@ -161,8 +160,7 @@ def test_the_queue_is_bounded_in_rows_whatever_a_requests_size(make_app, auth_he
     monkeypatch.setattr(history.store, "insert", lambda records: gate.wait(10))  # a database that hangs
     client = app.test_client()
     assert post(client, auth_header, body={"first": "taken by the writer"}).status_code == 200
-    while history.queue.queued_rows:
-        time.sleep(0.01)
+    wait_until(lambda: not history.queue.queued_rows, "the writer taking the first request")
     for size in (4, 2, 2, 1):  # dropped (4 > 3), queued (2), dropped (2 + 2 > 3), queued (2 + 1)
         body = {f"k{i}": "a tweet" for i in range(size)}
         assert post(client, auth_header, body=body).status_code == 200
