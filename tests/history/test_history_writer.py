@@ -4,9 +4,7 @@ import json
 import os
 import signal
 import socket
-import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +19,7 @@ from api.history.queue import HistoryQueue
 from api.history.schema import Prediction
 from api.history.store import Store, upgrade
 from api.ops.tokens import create_token
+from tests import e2e
 from tests.e2e import BODY, LABELS, history_writer_pids, predict, request, running_server, worker_pids
 from tests.web.metrics_helpers import value
 from tests.web.test_metrics_live import _scrape_live
@@ -48,16 +47,6 @@ def rows(url):
             ]
     finally:
         engine.dispose()
-
-
-def wait_until(predicate, timeout=10.0):
-    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds, naming the line that waited."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            caller = sys._getframe(1)
-            raise AssertionError(f"not true within {timeout}s (line {caller.f_lineno}): {predicate}")
-        time.sleep(0.05)  # polling loop with a deadline
 
 
 @pytest.fixture
@@ -141,7 +130,7 @@ def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_pat
     workers[1].insert(
         [item(token="bob", keys=["c"], scores=[0.0]), item(token="bob", keys=["d"], scores=[2.0])]
     )
-    wait_until(lambda: len(rows(sqlite_url)) == 4)
+    e2e.wait_until(lambda: len(rows(sqlite_url)) == 4, "4 rows stored")
 
     stored = rows(sqlite_url)
     alice = [row for row in stored if row["token"] == "alice"]
@@ -156,7 +145,7 @@ def test_the_writer_stores_batches_from_several_workers_with_every_field(tmp_pat
     # A score of exactly 0 is Negative, as the API answers it.
     assert next(row["label"] for row in stored if row["tweet_id"] == "c") == "Negative"
 
-    wait_until(lambda: messages.read_status(writer.socket_path)["written"] == 4)
+    e2e.wait_until(lambda: messages.read_status(writer.socket_path)["written"] == 4, "4 rows reported")
     status = messages.read_status(writer.socket_path)
     assert status["ok"] is True and status["failures"] == 0 and status["pid"] == os.getpid()
     assert all(worker.outcome.ok and worker.outcome.failures == 0 for worker in workers)
@@ -168,7 +157,7 @@ def test_a_connection_sending_garbage_is_dropped_and_the_others_are_still_served
         bad.sendall(messages.HEADER.pack(5) + b"nope!")
         worker = WriterClient(writer.socket_path)
         worker.insert([item()])
-        wait_until(lambda: len(rows(sqlite_url)) == 2)
+        e2e.wait_until(lambda: len(rows(sqlite_url)) == 2, "2 rows stored")
         # The writer closed the bad connection: reading from it ends.
         bad.settimeout(5)
         assert bad.recv(1) == b""
@@ -191,7 +180,7 @@ def test_without_a_writer_a_batch_is_counted_as_failed_and_sending_resumes_once_
     try:
         assert worker.insert([item(keys=["x"], scores=[1.0])]) is True
         assert worker.outcome.ok
-        wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["x"])
+        e2e.wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["x"], "the row stored")
         assert worker.state()["ok"] is True
     finally:
         started.stop()
@@ -207,7 +196,7 @@ def test_a_worker_waits_for_a_writer_that_is_starting(tmp_path, sqlite_url):
     try:
         worker.insert([item(keys=["early"], scores=[1.0])])
         assert worker.outcome.ok and worker.outcome.failures == 0
-        wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["early"])
+        e2e.wait_until(lambda: [row["tweet_id"] for row in rows(sqlite_url)] == ["early"], "the early row")
     finally:
         starter.join()
         for started in holder:
@@ -223,7 +212,7 @@ def test_a_database_failure_in_the_writer_shows_in_every_workers_state(tmp_path)
         worker = WriterClient(writer.socket_path)
         worker.insert([item()])
         assert worker.outcome.ok  # the hand-over itself worked
-        wait_until(lambda: messages.read_status(writer.socket_path)["ok"] is False)
+        e2e.wait_until(lambda: messages.read_status(writer.socket_path)["ok"] is False, "the failure")
         state = worker.state()
         assert state["ok"] is False and state["failures"] >= 1
     finally:
@@ -259,7 +248,7 @@ def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_re
         url = f"sqlite:///{tmp_path / 'history.db'}"
         for _ in range(5):
             assert predict(server) == (200, LABELS)
-        wait_until(lambda: len(rows(url)) == 5 * len(BODY))
+        e2e.wait_until(lambda: len(rows(url)) == 5 * len(BODY), "the first rows stored")
         writers = history_writer_pids(server)
         assert len(writers) == 1 and not writers & worker_pids(server)
         (writer,) = writers
@@ -268,17 +257,18 @@ def test_under_gunicorn_one_low_priority_writer_process_stores_history_and_is_re
 
         os.kill(writer, signal.SIGKILL)
         # Dead, its sockets closed: a frame sent while it was still dying would be lost with it.
-        wait_until(lambda: _dead(writer), timeout=30)
-        for _ in range(5):  # predictions never wait for it; each worker's connection is to the dead writer
-            assert predict(server) == (200, LABELS)
-        wait_until(lambda: history_writer_pids(server) - {writer}, timeout=30)
+        e2e.wait_until(lambda: _dead(writer), "the killed writer gone", timeout=30)
+        e2e.wait_until(lambda: history_writer_pids(server) - {writer}, "a new writer", timeout=30)
         # The new writer sets its priority as it starts, a moment after Gunicorn forks it.
-        wait_until(lambda: all(_nice(pid) == 7 for pid in history_writer_pids(server)))
+        e2e.wait_until(lambda: {_nice(pid) for pid in history_writer_pids(server)} == {7}, "nice 7")
+        e2e.wait_until(lambda: server.log().count("history writer serving") == 2, "the new writer serving")
+        for _ in range(5):  # each worker's connection is still to the dead writer
+            assert predict(server) == (200, LABELS)
         for _ in range(5):
             assert predict(server) == (200, LABELS)
         # Every request's rows, exactly once: those sent on a connection to the dead writer went
         # again to its successor.
-        wait_until(lambda: len(rows(url)) >= 15 * len(BODY), timeout=30)
+        e2e.wait_until(lambda: len(rows(url)) >= 15 * len(BODY), "every row stored", timeout=30)
         stored = rows(url)
         assert len(stored) == 15 * len(BODY)
         assert sorted(row["tweet_id"] for row in stored) == sorted([*BODY] * 15)
@@ -300,7 +290,7 @@ def test_under_gunicorn_the_writers_database_failures_reach_readyz_and_the_metri
             status, _, ready = request(f"{server.url}/readyz", server.context)
             return status == 200 and ready["history"]["ok"] is False and ready["history"]["failures"] >= 1
 
-        wait_until(degraded)
+        e2e.wait_until(degraded, "the failure in readyz and the metrics")
         failures = value(_scrape_live(server, admin), "sentiment_history_write_failures_total")
         # Counted by the writer process: the workers' hand-overs to it all succeeded.
         assert failures >= 1
