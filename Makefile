@@ -79,8 +79,8 @@ api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
 	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
-test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test suite
-	$(PY) -m pytest
+test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test suite (PYTEST_ARGS=--random-order to shuffle it)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minutes; installs wrk)
 	scripts/debian-package.sh wrk wrk "the bench's HTTPS load"
