@@ -21,8 +21,10 @@ from api.history.schema import COLUMNS, Prediction
 log = logging.getLogger(__name__)
 
 # A database that does not answer must not hold the writer (or a history read) for long.
+_MYSQL_ARGS = {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10}
 CONNECT_ARGS = {
-    "mysql": {"connect_timeout": 3, "read_timeout": 10, "write_timeout": 10},
+    "mysql": _MYSQL_ARGS,
+    "mariadb": _MYSQL_ARGS,  # SQLAlchemy's MariaDB dialect, over the same driver
     "postgresql": {"connect_timeout": 3},
     "sqlite": {"timeout": 1.0},
 }

@@ -47,7 +47,6 @@ def test_a_failed_insert_after_binding_names_no_parameter(tmp_path):
         ("sqlite://", "sqlite", False),
         # A colon in the path: the scheme is what comes before the first one.
         ("sqlite:///file:h.db?mode=memory&uri=true", "sqlite", False),
-        # A backend with no timeouts of its own gets none rather than another's.
         ("mariadb+pymysql://u@127.0.0.1/db", "mariadb", True),
     ],
 )
@@ -67,6 +66,8 @@ def test_each_backend_gets_its_timeouts_hidden_parameters_and_pre_ping(monkeypat
         "pool_pre_ping": pre_ping,
         "connect_args": CONNECT_ARGS.get(backend, {}),
     }
+    # A database on the network never waits more than a few seconds to connect.
+    assert asked["connect_args"].get("connect_timeout") == (3 if pre_ping else None)
 
 
 def test_sqlite_writes_ahead_and_syncs_at_checkpoints_only(tmp_path):
