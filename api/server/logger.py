@@ -149,8 +149,11 @@ class _FailureReporter:
     every failed write; for the access log those include the Authorization header.
     """
 
-    def __init__(self, handler: "logging.StreamHandler[Any]") -> None:
-        self.name = getattr(handler, "baseFilename", None) or getattr(handler.stream, "name", "a stream")
+    def __init__(self, handler: logging.Handler) -> None:
+        # A syslog or socket handler (--log-syslog, a logging config) has no stream.
+        stream = getattr(handler, "stream", None)
+        unnamed = "a stream" if stream is not None else type(handler).__name__
+        self.name = getattr(handler, "baseFilename", None) or getattr(stream, "name", None) or unnamed
         self.reported_at = -math.inf
 
     def __call__(self, record: logging.LogRecord) -> None:

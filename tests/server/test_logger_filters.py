@@ -6,6 +6,7 @@ api/server/logger.py that the behaviour tests let live (`make mutate`)."""
 import io
 import json
 import logging
+import logging.handlers
 import math
 import sys
 import warnings
@@ -240,3 +241,11 @@ def test_a_file_handler_is_named_by_its_file_and_a_failing_stderr_is_ignored(tmp
     report(logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None))
     assert report.reported_at > -math.inf
     assert _FailureReporter(logging.StreamHandler(SimpleNamespace())).name == "a stream"
+
+
+def test_a_handler_without_a_stream_is_named_by_its_kind():
+    handler = logging.handlers.SysLogHandler(address="/nonexistent")  # Gunicorn's --log-syslog
+    try:
+        assert _FailureReporter(handler).name == "SysLogHandler"
+    finally:
+        handler.close()
