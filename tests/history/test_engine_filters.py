@@ -70,6 +70,15 @@ def test_each_backend_gets_its_timeouts_hidden_parameters_and_pre_ping(monkeypat
     assert asked["connect_args"].get("connect_timeout") == (3 if pre_ping else None)
 
 
+def test_a_backend_with_no_timeouts_of_its_own_gets_none_rather_than_anothers(monkeypatch):
+    monkeypatch.delitem(CONNECT_ARGS, "mariadb")
+    asked = {}
+    real = history_engine.create_engine
+    monkeypatch.setattr(history_engine, "create_engine", lambda u, **kw: asked.update(kw) or real(u, **kw))
+    make_engine("mariadb+pymysql://u@127.0.0.1/db").dispose()
+    assert asked["connect_args"] == {}
+
+
 def test_sqlite_writes_ahead_and_syncs_at_checkpoints_only(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
     with engine.connect() as conn:
