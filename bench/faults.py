@@ -8,7 +8,6 @@
   REQUEST_TIMEOUT=3, as in tests/server/test_hostile_timeouts.py. Bound: under 8 s.
 """
 
-import json
 import select
 import signal
 import socket
@@ -17,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e import BODY, predict, running_server, wait_until, wait_workers_loaded
-from tests.hostile import tls_socket
+from tests.e2e import predict, running_server, wait_until, wait_workers_loaded
+from tests.hostile import raw_predict, refused, tls_socket
 
 HANG_REQUESTS, HANG_SLOWEST_MAX_S = 15, 0.5
 GRACEFUL_TIMEOUT_S = 20  # gunicorn.conf.py
@@ -63,36 +62,17 @@ def hanging_database(folder, name):
     return row
 
 
-def _raw_predict(server):
-    """Return the head and the body of a predict request, as bytes."""
-    body = json.dumps(BODY).encode()
-    head = (
-        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    return head, body
-
-
-def _refused(port):
-    """Return True if nothing listens on ``port`` on loopback any more."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except ConnectionRefusedError:
-        return True
-    return False
-
-
 def sigterm(folder):
     """SIGTERM with a request in flight, completed once the server stops accepting; return the exit time."""
     folder.mkdir(parents=True)
     with running_server(folder) as server:
         wait_workers_loaded(server)
-        head, body = _raw_predict(server)
+        head, body = raw_predict(server)
         with tls_socket(server.port, server.context) as tls:
             tls.sendall(head + body[: len(body) // 2])
             stopped_at = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
-            wait_until(lambda: _refused(server.port), "the server stops accepting")
+            wait_until(lambda: refused(server.port), "the server stops accepting")
             tls.sendall(body[len(body) // 2 :])
             answered = tls.recv(65536).startswith(b"HTTP/1.1 200")
         server.process.wait(timeout=GRACEFUL_TIMEOUT_S + 30)
@@ -108,7 +88,7 @@ def slow_body(folder):
     folder.mkdir(parents=True)
     with running_server(folder, env={"REQUEST_TIMEOUT": str(REQUEST_TIMEOUT_S)}) as server:
         wait_workers_loaded(server)
-        head, body = _raw_predict(server)
+        head, body = raw_predict(server)
         with tls_socket(server.port, server.context) as tls:
             tls.sendall(head)
             started = time.monotonic()

@@ -24,17 +24,9 @@ from api.ops.tokens import create_token
 from tests.e2e import predict, running_server
 from tests.hostile import Hostile
 from tests.idle import IdleConnections, raise_fd_limit
-from tests.load import Flood, Pacer, percentile, random_tweets_body, server_defaults, timed_request
+from tests.load import Pacer, percentile, server_defaults, timed_request
 from tests.server.test_connections_live import CONNECTION_VARIABLES
-from tests.web.test_fairness_live import (
-    ATTACK_PATH,
-    CONNECTIONS_PER_ATTACKER,
-    LIMIT_VARIABLES,
-    QUIET_BODY,
-    TWEET_CHARS,
-    TWEETS,
-    UNLIMITED,
-)
+from tests.web.test_fairness_live import LIMIT_VARIABLES, QUIET_BODY, UNLIMITED, attacker_flood
 
 FLOOD_SECONDS, PROBE_INTERVAL, PROBE_TIMEOUT_S = 20, 0.5, 10.0
 QUIET_P90_MAX_MS, HEALTHZ_MAX_MS = 300, 1000
@@ -74,19 +66,7 @@ def flood(folder, attackers, unlimited):
         attack = [create_token(tokens_file, f"attacker-{i}") for i in range(attackers)]
         quiet_token = create_token(tokens_file, "quiet")
         with running_server(folder, env=env) as server:
-            floods = [
-                Flood(
-                    server.port,
-                    server.context,
-                    token,
-                    ATTACK_PATH,
-                    lambda rng: random_tweets_body(rng, TWEETS, TWEET_CHARS),
-                    CONNECTIONS_PER_ATTACKER,
-                    source=f"127.0.0.{2 + i}",
-                    seed=i,
-                )
-                for i, token in enumerate(attack)
-            ]
+            floods = [attacker_flood(server, token, i) for i, token in enumerate(attack)]
             quiet = _pacer(server, "POST", "/api/v1/predict", QUIET_BODY, quiet_token)
             healthz = _pacer(server, "GET", "/healthz")
             for each in floods:

@@ -5,12 +5,14 @@ Shared by tests/web/test_hostile.py (which checks that the server closes them al
 every socket goes to 127.0.0.1.
 """
 
+import json
 import select
 import socket
 import ssl
 import threading
 import time
 
+from tests.e2e import BODY
 from tests.idle import client_hello
 
 SERVER_ADDRESS = "127.0.0.1"
@@ -20,6 +22,25 @@ def tls_socket(port, context):
     """Open a verified TLS connection to the server on loopback."""
     sock = socket.create_connection((SERVER_ADDRESS, port), timeout=10)
     return context.wrap_socket(sock, server_hostname=SERVER_ADDRESS)
+
+
+def raw_predict(server):
+    """Return the head and the body of a predict request, as bytes, to send piece by piece."""
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
+def refused(port):
+    """Return True if a TCP connection to ``port`` on loopback is refused (nothing listens there)."""
+    try:
+        socket.create_connection((SERVER_ADDRESS, port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 class Hostile(threading.Thread):

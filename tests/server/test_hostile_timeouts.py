@@ -7,54 +7,34 @@ SIGTERM lets a request in flight finish (graceful_timeout); a body sent too slow
 import json
 import select
 import signal
-import socket
 import ssl
 
 import pytest
 
 from tests.e2e import (
-    BODY,
     LABELS,
     predict,
     running_server,
     wait_until,
     worker_pids,
 )
+from tests.hostile import raw_predict, refused
 from tests.web.hostile_helpers import CONF, read_response, tls_connect, wait_for_workers
 
 pytestmark = pytest.mark.e2e
-
-
-def _raw_predict(server):
-    """Return the head and the body of a predict request, as bytes, to send piece by piece."""
-    body = json.dumps(BODY).encode()
-    head = (
-        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {server.token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    return head, body
-
-
-def _refused(port):
-    """Return True if a TCP connection to ``port`` on loopback is refused (nothing listens there)."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
     graceful_timeout = CONF["graceful_timeout"]
     with running_server(tmp_path) as server:
         wait_for_workers(server)
-        head, body = _raw_predict(server)
+        head, body = raw_predict(server)
         # The TLS handshake is done by the worker that accepted the connection: from here the
         # request is in flight in a worker, whatever it has read of it yet.
         with tls_connect(server) as tls:
             tls.sendall(head + body[: len(body) // 2])
             server.process.send_signal(signal.SIGTERM)
-            wait_until(lambda: _refused(server.port), "the server stops accepting after SIGTERM")
+            wait_until(lambda: refused(server.port), "the server stops accepting after SIGTERM")
             assert server.process.poll() is None, "the master did not wait for the request in flight"
             tls.sendall(body[len(body) // 2 :])
             status, _, answer = read_response(tls)
@@ -69,7 +49,7 @@ def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
     with running_server(tmp_path, env={"REQUEST_TIMEOUT": "3"}) as server:
         wait_for_workers(server)
         workers = worker_pids(server)
-        head, body = _raw_predict(server)
+        head, body = raw_predict(server)
         with tls_connect(server) as tls:
             tls.sendall(head)
             tls.setblocking(False)  # a read must not wait: the next byte is due

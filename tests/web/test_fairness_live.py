@@ -78,7 +78,7 @@ def test_a_flood_fails_neither_a_quiet_token_nor_healthz(tmp_path, monkeypatch, 
     attack_tokens = [create_token(tokens_file, f"attacker-{i}") for i in range(attackers)]
     quiet_token = create_token(tokens_file, "quiet")
     with running_server(tmp_path, env=env) as server:
-        floods = [_flood(server, token, i) for i, token in enumerate(attack_tokens)]
+        floods = [attacker_flood(server, token, i) for i, token in enumerate(attack_tokens)]
         quiet, healthz = _probers(server, quiet_token)
         for flood in floods:
             flood.start(FLOOD_SECONDS)
@@ -99,7 +99,7 @@ def test_a_flood_fails_neither_a_quiet_token_nor_healthz(tmp_path, monkeypatch, 
     assert healthz.results and [p for p in healthz.results if p.status != 200] == []
 
 
-def _flood(server, token, index):
+def attacker_flood(server, token, index):
     """One attacking token's 4 connections of the largest request, from a loopback address of its own.
 
     Another address, as another client would have: per-address caps then count the
