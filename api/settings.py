@@ -72,6 +72,25 @@ class Settings(BaseSettings):
     # up and starts without it: a database that hangs must not hold the server's start for long.
     HISTORY_MIGRATE_TIMEOUT: float = Field(60, gt=0, allow_inf_nan=False)
 
+    # Jobs (api/jobs/): whole files scored by Celery workers, state in a SQL database, files in a folder.
+    # Empty broker URL: the embedded default, a worker process the server starts and stops with itself,
+    # on kombu's filesystem transport under JOBS_DIR. amqp:// (RabbitMQ) or redis:// moves the work to
+    # `make jobs-worker` processes on any machine that reaches the broker, the database and JOBS_DIR.
+    JOBS_BROKER_URL: str = ""
+    JOBS_DIR: Path = INSTANCE_DIR / "jobs"
+    # Job state: a SQLAlchemy URL; empty: the history's database, or instance/jobs.db with history off.
+    JOBS_DATABASE_URL: str = ""
+    JOBS_MAX_UPLOAD_BYTES: int = Field(256 * 1024 * 1024, ge=1024)
+    JOBS_MAX_ROWS: int = Field(2_000_000, ge=1)
+    # Jobs of one token queued or running at once; 429 beyond.
+    JOBS_MAX_ACTIVE: int = Field(2, ge=1)
+    # The disk guard: an upload is refused (507) when JOBS_DIR's file system would keep less free.
+    JOBS_MIN_FREE_BYTES: int = Field(1024**3, ge=0)
+    # Uploads, results and job records are deleted this long after the job was created.
+    JOBS_RETENTION_HOURS: float = Field(24, gt=0, allow_inf_nan=False)
+    # Rows per Celery task: large enough that a task's overhead is small next to its scoring.
+    JOBS_CHUNK_ROWS: int = Field(5000, ge=1)
+
     # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", validation_alias="LOG_LEVEL"
@@ -111,6 +130,18 @@ class Settings(BaseSettings):
     def history_enabled(self) -> bool:
         """Whether this server keeps a prediction history (HISTORY_URL is not HISTORY_OFF)."""
         return url_keeps_history(self.HISTORY_URL)
+
+    @property
+    def jobs_embedded(self) -> bool:
+        """Whether jobs run on the server's own embedded worker (JOBS_BROKER_URL is empty)."""
+        return not self.JOBS_BROKER_URL.strip()
+
+    @property
+    def jobs_database_url(self) -> str:
+        """Return the job store's URL: JOBS_DATABASE_URL, else the history's, else instance/jobs.db."""
+        if self.JOBS_DATABASE_URL.strip():
+            return self.JOBS_DATABASE_URL.strip()
+        return self.HISTORY_URL if self.history_enabled else f"sqlite:///{INSTANCE_DIR / 'jobs.db'}"
 
     # Gunicorn's process settings (gunicorn.conf.py), under their historical unprefixed names.
     # All interfaces by default: the server is meant to be reached (in a container, it must be).

@@ -1,0 +1,1 @@
+"""Jobs: whole files of tweets scored on Celery workers, with their state in SQL and their files in a folder."""
