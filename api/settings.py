@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     JOBS_RETENTION_HOURS: float = Field(24, gt=0, allow_inf_nan=False)
     # Rows per Celery task: large enough that a task's overhead is small next to its scoring.
     JOBS_CHUNK_ROWS: int = Field(5000, ge=1)
+    # The broker's queue the tasks go through: two servers (or two test runs) on one broker keep apart
+    # by naming different queues.
+    JOBS_QUEUE: str = Field("sentiment-jobs", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
 
     # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
