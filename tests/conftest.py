@@ -1,10 +1,12 @@
 """Shared fixtures: an app factory with its own token file, and small data made here."""
 
+import functools
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,27 @@ def _reachable(address):
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The machine's RabbitMQ (guest/guest), started by the tests if it is stopped (tests/jobs/test_live_*).
+RABBITMQ = ("127.0.0.1", 5672)
+RABBITMQ_START_TIMEOUT = 60
+
+
+@functools.cache  # once per run: a broker that would not start is not tried again for every test
+def rabbitmq_problem():
+    """Return why no RabbitMQ answers at RABBITMQ, or None; start it first if it is installed and stopped."""
+    if _reachable(RABBITMQ):
+        return None
+    if not shutil.which("rabbitmq-server"):
+        return f"no RabbitMQ at {RABBITMQ[0]}:{RABBITMQ[1]} and rabbitmq-server not installed"
+    # -detached returns at once; as root, Debian's wrapper runs the broker as the rabbitmq user.
+    subprocess.run(["rabbitmq-server", "-detached"], capture_output=True, timeout=60, check=False)
+    deadline = time.monotonic() + RABBITMQ_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if _reachable(RABBITMQ):
+            return None
+        time.sleep(0.5)  # polling loop with a deadline
+    host, port = RABBITMQ
+    return f"rabbitmq-server -detached: nothing answers at {host}:{port} after {RABBITMQ_START_TIMEOUT} s"
 
 
 def _missing(marker):
@@ -51,6 +74,8 @@ def _missing(marker):
         return "curl not installed"
     if marker == "browser" and not CHROMIUM.exists():
         return f"chromium not installed at {CHROMIUM} (make test installs it)"
+    if marker == "rabbitmq":
+        return rabbitmq_problem()
     if marker in DATABASES and not _reachable(DATABASES[marker]):
         return f"no {marker} server at {DATABASES[marker][0]}:{DATABASES[marker][1]}"
     return None
@@ -61,7 +86,7 @@ def pytest_collection_modifyitems(config, items):
     if IN_CI:
         return
     for item in items:
-        for marker in ("data", "sslyze", "redis", "browser", "curl", *DATABASES):
+        for marker in ("data", "sslyze", "redis", "browser", "curl", "rabbitmq", *DATABASES):
             reason = _missing(marker) if marker in item.keywords else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
