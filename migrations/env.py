@@ -4,6 +4,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import api.jobs.schema  # noqa: F401 - the job tables join Base.metadata
 from api.history.store import Base, make_engine
 from api.settings import Settings
 
