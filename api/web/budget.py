@@ -13,11 +13,10 @@ The budget lives in the rate limiter's storage, so it is exact across workers
 and machines with Redis, and falls back to per-worker memory with it. A charge
 that would overrun the budget is given back and refused (429, with Retry-After
 saying when the window, and so the budget, starts anew): refused work costs
-nothing, so the successes of a window add up to the budget exactly.
+nothing, so the successes of a window add up to the budget exactly. That arithmetic is in
+api/workbudget.py, which the job workers share: a job's chunks spend the same budget.
 """
 
-import math
-import time
 from dataclasses import dataclass
 
 from flask import Flask
@@ -31,8 +30,11 @@ from api.errors import APIError
 from api.settings import settings_of
 from api.web import extensions as ext
 from api.web.limits import LIMIT_STORAGE, StorageEvents
+from api.workbudget import OverBudget, spend, work_cost
 
-SCOPE = "work"
+# work_cost re-exported: a request costs what a job's chunk costs (api/workbudget.py).
+__all__ = ["HEADER_LIMIT", "HEADER_REMAINING", "WORK_BUDGET", "Charge", "WorkBudget", "work_cost"]
+
 HEADER_LIMIT = "X-Work-Limit"
 HEADER_REMAINING = "X-Work-Remaining"
 
@@ -55,11 +57,6 @@ class Charge:
     def headers(self) -> dict[str, str]:
         """Return the headers that show the client its budget."""
         return {HEADER_LIMIT: str(self.limit), HEADER_REMAINING: str(self.remaining)}
-
-
-def work_cost(texts: list[str], models: int) -> int:
-    """Return the cost of scoring ``texts`` with ``models`` models: characters (1 at least) x models."""
-    return models * sum(max(1, len(text)) for text in texts)
 
 
 class WorkBudget:
@@ -89,18 +86,17 @@ class WorkBudget:
 
     def _spend(self, storage: Storage, key: str, cost: int) -> Charge:
         """Add ``cost`` to the window's count; give it back and refuse if that overran the budget."""
-        item, name = self.item, self.item.key_for(SCOPE, key)
-        used = storage.incr(name, item.get_expiry(), amount=cost)
-        if used <= item.amount:
-            return Charge(item.amount, item.amount - used)
-        storage.incr(name, item.get_expiry(), amount=-cost)
-        retry_after = max(1, math.ceil(storage.get_expiry(name) - time.time()))
-        remaining = max(0, item.amount - (used - cost))
-        raise WorkLimitExceeded(
-            f"work budget exceeded: this request costs {cost} work units (characters x models),"
-            f" {remaining} of {item} remain; retry after {retry_after} s",
-            headers={**Charge(item.amount, remaining).headers(), "Retry-After": str(retry_after)},
-        )
+        try:
+            return Charge(self.item.amount, spend(storage, self.item, key, cost))
+        except OverBudget as over:
+            raise WorkLimitExceeded(
+                f"work budget exceeded: this request costs {cost} work units (characters x models),"
+                f" {over.remaining} of {self.item} remain; retry after {over.retry_after} s",
+                headers={
+                    **Charge(over.limit, over.remaining).headers(),
+                    "Retry-After": str(over.retry_after),
+                },
+            ) from None
 
     def _storage(self) -> Storage:
         """Return the storage the rate limiter counts in now (its memory while the shared one is down)."""
