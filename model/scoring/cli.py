@@ -1,10 +1,11 @@
-"""The ``python -m model score IN.csv -o OUT.csv`` command: its options and its exit statuses."""
+"""The ``python -m model score IN.csv -o OUT.csv`` command (CSV or NDJSON): its options and exit statuses."""
 
 import argparse
 import os
 import sys
 from collections.abc import Callable
 
+from model.scoring.output import FORMATS
 from model.scoring.stream import DEFAULT_CHUNK_ROWS, score_file
 from model.serving import artifacts
 
@@ -14,14 +15,38 @@ INTERRUPTED = 130
 
 def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the ``score`` command to the ``python -m model`` subcommands."""
-    score = commands.add_parser("score", help="label every row of a CSV file, streamed, on one or more cores")
-    score.add_argument("input", help="CSV with a header row and a text column ('-' reads stdin)")
-    score.add_argument(
-        "-o", "--output", required=True, help="CSV to write: id,label,score in input order ('-': stdout)"
+    score = commands.add_parser(
+        "score", help="label every row of a CSV or NDJSON file, streamed, on one or more cores"
     )
-    score.add_argument("--text-column", default="text", help="column holding the tweets (default: text)")
     score.add_argument(
-        "--id-column", default="id", help="column holding the ids (default: id; absent: the row number)"
+        "input",
+        help="CSV with a header row and a text column, or NDJSON: one object per line ('-' reads stdin)",
+    )
+    score.add_argument(
+        "-o", "--output", required=True, help="file to write: id,label,score in input order ('-': stdout)"
+    )
+    score.add_argument(
+        "--input-format",
+        choices=FORMATS,
+        default=None,
+        help="input format (default: ndjson for a .ndjson or .jsonl name, else csv)",
+    )
+    score.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: ndjson for a .ndjson or .jsonl name, csv for .csv, else the input's)",
+    )
+    score.add_argument(
+        "--no-detail", dest="detail", action="store_false", help="write id,label only, without the score"
+    )
+    score.add_argument(
+        "--text-column", default="text", help="column (NDJSON: key) holding the tweets (default: text)"
+    )
+    score.add_argument(
+        "--id-column",
+        default="id",
+        help="column or key holding the ids (default: id; absent: the row number)",
     )
     score.add_argument("--model", default=None, help="model name (default: the manifest's default)")
     score.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
@@ -66,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             chunk_rows=args.chunk_size,
             encoding=args.encoding,
+            input_format=args.input_format,
+            output_format=args.format,
+            detail=args.detail,
             progress=False if args.quiet else (True if args.progress else None),
             summary=not args.quiet,
         )

@@ -1,18 +1,22 @@
-"""The input CSV as chunks of ``(ids, texts)``, read a chunk at a time; a fault names its row."""
+"""The input, CSV or NDJSON, as chunks of ``(ids, texts)``, read a chunk at a time; a fault names its row."""
 
 import csv
+import json
 import re
 from _csv import Reader  # the type of csv.reader's readers (csv itself names only the function)
 from collections.abc import Iterator
 from typing import TextIO
 
 from model.errors import ScoreError
+from model.scoring.output import OutputFormat
 
 # Far above any tweet, but bounded: an unclosed quote would otherwise read the rest of the file as one field.
 MAX_FIELD_CHARS = 1 << 24
 # Bytes that are not valid in the input's encoding, kept as lone surrogates (errors="surrogateescape")
 # so the row they are in can be named.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
+# A JSON "\\ud800" escape alone decodes to a lone surrogate, which no UTF-8 output can hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Columns the message about a missing text column lists at the most.
 _COLUMNS_SHOWN = 20
 
@@ -121,3 +125,118 @@ class ChunkReader:
                     f"{self.name}: row {number}: byte 0x{byte:02x} in the {column!r} column"
                     f" is not valid {self.encoding}; convert the file or pass --encoding"
                 )
+
+
+class NdjsonChunkReader:
+    """Iterate over NDJSON (one object per non-blank line) as ``(ids, texts)`` chunks, like ChunkReader."""
+
+    def __init__(
+        self,
+        handle: TextIO,
+        name: str,
+        text_column: str,
+        id_column: str,
+        chunk_rows: int,
+        encoding: str = "utf-8",
+    ) -> None:
+        self.handle = handle
+        self.name = name
+        self.text_column = text_column
+        self.id_column = id_column
+        self.chunk_rows = chunk_rows
+        self.encoding = encoding
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Chunk]:
+        """Yield the chunks in file order; raise ScoreError naming the row of any fault."""
+        ids: list[str] = []
+        texts: list[str] = []
+        for number, key, text in self._rows():
+            ids.append(key)
+            texts.append(text)
+            if len(texts) == self.chunk_rows:
+                self.rows = number
+                yield ids, texts
+                ids, texts = [], []
+        if texts:
+            self.rows += len(texts)
+            yield ids, texts
+
+    def _rows(self) -> Iterator[tuple[int, str, str]]:
+        """Yield ``(row number, id, text)`` of each non-blank line."""
+        number = self.rows
+        line_number = 0
+        # Bounded lines (room for a "\r\n"): a file without newlines must not be read whole as one line.
+        for line in iter(lambda: self.handle.readline(MAX_FIELD_CHARS + 2), ""):
+            line_number += 1
+            if line.isspace():
+                continue
+            number += 1
+            where = f"{self.name}: row {number} (line {line_number})"
+            if len(line.rstrip("\r\n")) > MAX_FIELD_CHARS:
+                raise ScoreError(f"{where}: longer than {MAX_FIELD_CHARS} characters")
+            found = _UNDECODABLE.search(line)
+            if found:
+                byte = ord(found.group()) - 0xDC00
+                raise ScoreError(
+                    f"{where}: byte 0x{byte:02x} is not valid {self.encoding};"
+                    " convert the file or pass --encoding"
+                )
+            key, text = self._fields(_parse(line, where), where, number)
+            yield number, key, text
+
+    def _fields(self, row: object, where: str, number: int) -> tuple[str, str]:
+        """Return the id (the row number when absent) and text of one parsed line, or raise ScoreError."""
+        if not isinstance(row, dict):
+            raise ScoreError(f"{where}: a JSON object expected, not {_kind(row)}")
+        if self.text_column not in row:
+            raise ScoreError(f"{where}: no {self.text_column!r} key; choose one with --text-column")
+        text = row[self.text_column]
+        if not isinstance(text, str):
+            raise ScoreError(f"{where}: the {self.text_column!r} value is {_kind(text)}, not a string")
+        if self.id_column not in row:
+            return str(number), text
+        key = row[self.id_column]
+        # bool is an int to Python, not an id to anyone.
+        if isinstance(key, bool) or not isinstance(key, str | int):
+            raise ScoreError(
+                f"{where}: the {self.id_column!r} value is {_kind(key)}, not a string or an integer"
+            )
+        key = str(key)
+        if _SURROGATE.search(key):
+            raise ScoreError(f"{where}: the {self.id_column!r} value holds a lone surrogate escape")
+        return key, text
+
+
+def _parse(line: str, where: str) -> object:
+    """Return the JSON value of one line, or raise ScoreError naming the row (never its text)."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        # Its msg and column only: the whole message could quote the line.
+        raise ScoreError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from exc
+    except ValueError as exc:  # an integer past Python's digit limit
+        raise ScoreError(f"{where}: not valid JSON: a number too long") from exc
+    except RecursionError as exc:
+        raise ScoreError(f"{where}: not valid JSON: nested too deeply") from exc
+
+
+def _kind(value: object) -> str:
+    """Return the JSON name of a parsed value's type, for messages."""
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def chunk_reader(
+    fmt: OutputFormat,
+    handle: TextIO,
+    name: str,
+    text_column: str,
+    id_column: str,
+    chunk_rows: int,
+    encoding: str = "utf-8",
+) -> ChunkReader | NdjsonChunkReader:
+    """Return the reader of ``fmt`` ("csv" or "ndjson") over ``handle``: both yield ``(ids, texts)``."""
+    if fmt == "ndjson":
+        return NdjsonChunkReader(handle, name, text_column, id_column, chunk_rows, encoding)
+    return ChunkReader(handle, name, text_column, id_column, chunk_rows, encoding)

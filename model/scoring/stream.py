@@ -1,11 +1,10 @@
-"""Bulk scoring: a CSV of tweets streamed to a CSV of ``id,label,score``, one chunk of rows at a time.
+"""Bulk scoring: a CSV or NDJSON file of tweets streamed to ``id,label,score`` rows, a chunk at a time.
 
 The input is read, scored and written a chunk at a time, so memory stays flat
 whatever the file's size; with several jobs the chunks are scored by worker
 processes (model.scoring.pool).
 """
 
-import csv
 import math
 import sys
 import time
@@ -16,13 +15,12 @@ from tqdm import tqdm
 from model.errors import ArtifactError
 from model.paths import AnyPath
 from model.scoring.files import display, open_input, open_output
+from model.scoring.output import OutputFormat, format_of, format_rows, header
 from model.scoring.pool import available_cores, scorer
-from model.scoring.reader import ChunkReader
+from model.scoring.reader import chunk_reader
 from model.serving import artifacts
 from model.serving.base import JSONObject
-from model.serving.labels import label_of, sigmoid
 
-OUTPUT_HEADER = ("id", "label", "score")
 DEFAULT_CHUNK_ROWS = 1000
 
 
@@ -37,13 +35,20 @@ def score_file(
     jobs: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     encoding: str = "utf-8",
+    input_format: OutputFormat | None = None,
+    output_format: OutputFormat | None = None,
+    detail: bool = True,
     progress: bool | None = None,
     summary: bool = False,
 ) -> int:
-    """Score every row of the CSV ``source`` into ``destination``; return the number of rows.
+    """Score every row of ``source`` into ``destination``; return the number of rows.
 
+    Formats default to the file names' endings (.ndjson/.jsonl: NDJSON, else CSV); a
+    standard stream or another ending writes the input's. ``detail`` adds P(Positive).
     ``progress``: True shows the bar, False hides it, None shows it only on a terminal.
     """
+    input_format = input_format or format_of(source)
+    output_format = output_format or format_of(destination, input_format)
     jobs = jobs or available_cores()
     name, entry = resolve_model(directory, name, verify=jobs > 1)
     with (
@@ -51,16 +56,17 @@ def score_file(
         scorer(str(directory), name, jobs) as score_chunks,
         open_output(destination, source) as out,
     ):
-        reader = ChunkReader(handle, display(source), text_column, id_column, chunk_rows, encoding)
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(OUTPUT_HEADER)
+        reader = chunk_reader(
+            input_format, handle, display(source), text_column, id_column, chunk_rows, encoding
+        )
+        out.write(header(output_format, detail))
         started = time.perf_counter()
         # Made after the pool: the bar starts a monitor thread, and forking is safest with none.
         with tqdm(
             unit=" rows", unit_scale=True, file=sys.stderr, disable=_disabled(progress), mininterval=0.5
         ) as bar:
             for ids, scores in score_chunks(reader):
-                writer.writerows(zip(ids, map(label_of, scores), map(sigmoid, scores), strict=True))
+                out.write(format_rows(output_format, detail, ids, scores))
                 if size:
                     bar.total = max(bar.n + len(ids), _estimate_rows(reader.rows, raw.tell(), size))
                 bar.update(len(ids))
