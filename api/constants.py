@@ -13,6 +13,7 @@ EXT_METRICS = "sentiment_metrics"
 EXT_WORK_BUDGET = "sentiment_work_budget"
 EXT_CPU_TURNS = "sentiment_cpu_turns"
 EXT_OPENAPI = "sentiment_openapi"
+EXT_JOBS = "sentiment_jobs"
 
 # The longest request line (method, path, query, version) Gunicorn reads, in bytes: gunicorn.conf.py sets
 # it, and the OpenAPI document states it (a longer line is answered 414 before the app runs).
