@@ -114,7 +114,8 @@ async function submit(event) {
   button.disabled = true;
   setStatus(`Uploading ${file.name} (${size(file.size)})...`);
   try {
-    const response = await call(`/api/v1/jobs?${uploadQuery()}`, {
+    const query = uploadQuery().toString();
+    const response = await call(query ? `/api/v1/jobs?${query}` : "/api/v1/jobs", {
       method: "POST",
       body: file,
       type: typeOf(file.name),
