@@ -40,3 +40,7 @@ class JobNotFinished(APIError, code="job_not_finished", status=409):
 
 class JobsUnavailable(APIError, code="jobs_unavailable", status=503):
     """The job store's database does not answer."""
+
+
+class QueueUnavailable(APIError, code="queue_unavailable", status=503):
+    """The job queue's broker does not take the job's tasks; the job was not kept."""

@@ -16,6 +16,8 @@ __all__ = [
     "FORMATS",
     "JOBS_PATH",
     "MAX_ERRORS",
+    "MEDIA_TYPES",
+    "NDJSON_ALIASES",
     "STATES",
     "Job",
     "JobState",
@@ -29,6 +31,10 @@ ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running")
 FINAL_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
 # A job keeps its first errors only: enough to find the bad rows, bounded whatever the file holds.
 MAX_ERRORS = 10
+# The media type of each format: an upload's Content-Type says its format, a result is sent as its own.
+MEDIA_TYPES: dict[OutputFormat, str] = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
+# Accepted as NDJSON too: the name some JSON Lines tools send.
+NDJSON_ALIASES = ("application/jsonl",)
 # Where the API serves a job and its result; the record names them so every layer agrees.
 JOBS_PATH = "/api/v1/jobs"
 

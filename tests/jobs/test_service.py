@@ -1,0 +1,223 @@
+"""The job service: a submission checked, stored and queued; a token sees its own jobs; cancel, result."""
+
+import io
+
+import pytest
+
+from api.errors import InvalidParameter
+from api.jobs.errors import JobNotFinished, JobNotFound, QueueUnavailable, TooManyJobs, UnsupportedUpload
+from api.jobs.service import JobService, SubmitParams, upload_format
+from model.serving import artifacts
+
+CSV = b"id,text\n" + b"".join(b"r%d,tweet number %d\n" % (n, n) for n in range(25))
+
+
+class Sent(list):
+    """An enqueue that records what it was sent."""
+
+    def __call__(self, job_id, chunks):
+        self.append((job_id, chunks))
+
+
+class Untouched(io.BytesIO):
+    """A body that fails the test if it is read."""
+
+    def read(self, size=-1, /):
+        raise AssertionError("the body was read although the submission was refused first")
+
+
+@pytest.fixture
+def sent():
+    return Sent()
+
+
+@pytest.fixture
+def service(job_settings, job_store, job_files, sent):
+    return JobService(job_settings, job_store, job_files, sent)
+
+
+def _submit(service, body=CSV, owner="alice", content_type="text/csv", stream=None, **params):
+    stream = stream or io.BytesIO(body)
+    return service.submit(owner, f"token:{owner}", stream, content_type, len(body), SubmitParams(**params))
+
+
+def test_a_submission_is_stored_and_queued_with_the_default_model(service, sent, job_files):
+    job = _submit(service)
+    manifest = artifacts.read_manifest(service.settings.ARTIFACTS_DIR)
+    default = artifacts.default_name(manifest)
+    assert (job.state, job.owner, job.budget_key) == ("queued", "alice", "token:alice")
+    assert (job.model, job.model_version) == (default, manifest["models"][default]["version"])
+    assert (job.rows_total, job.chunks_total, job.input_format, job.output_format) == (25, 3, "csv", "csv")
+    assert job.expires - job.created == service.retention.period
+    assert service.store.get(job.id) == job
+    assert sent == [(job.id, 3)]
+    assert job_files.read_chunk_input(job.id, 2)[0] == ["r20", "r21", "r22", "r23", "r24"]
+
+
+def test_the_options_are_kept_on_the_job(service):
+    body = b'{"k": "a", "t": "good"}\n'
+    options = {"model": "nblr", "detail": False, "text_column": "t", "id_column": "k", "format": "csv"}
+    job = _submit(service, body, content_type="application/jsonl", **options)
+    assert (job.model, job.detail, job.text_column, job.id_column) == ("nblr", False, "t", "k")
+    assert (job.input_format, job.output_format) == ("ndjson", "csv")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "fmt"),
+    [
+        ("text/csv", "csv"),
+        ("Text/CSV; charset=UTF-8", "csv"),
+        ('text/csv; header=present; charset="utf-8"', "csv"),
+        ("application/x-ndjson", "ndjson"),
+        ("application/jsonl;charset=utf8", "ndjson"),
+    ],
+)
+def test_the_content_type_names_the_upload_format(content_type, fmt):
+    assert upload_format(content_type) == fmt
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "text/csv; charset=latin-1",
+    ],
+)
+def test_another_content_type_is_415_before_the_body_is_read(service, content_type):
+    with pytest.raises(UnsupportedUpload) as raised:
+        _submit(service, content_type=content_type, stream=Untouched())
+    assert (raised.value.status, raised.value.code) == (415, "unsupported_upload")
+    assert "text/csv" in raised.value.message and "application/x-ndjson" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("params", "key", "says"),
+    [
+        ({"model": "nope"}, "model", "valid: freqlr, nblr"),
+        ({"model": "all"}, "model", "valid: freqlr, nblr"),
+        ({"format": "parquet"}, "format", "csv, ndjson"),
+        ({"text_column": ""}, "text_column", "1 to 256"),
+        ({"id_column": "x" * 257}, "id_column", "1 to 256"),
+    ],
+)
+def test_an_invalid_option_is_400_naming_it_before_the_body_is_read(service, params, key, says):
+    with pytest.raises(InvalidParameter) as raised:
+        _submit(service, stream=Untouched(), **params)
+    assert (raised.value.status, raised.value.key) == (400, key)
+    assert says in raised.value.message
+
+
+def test_the_active_jobs_limit_counts_only_the_owners_active_jobs(service, job_settings):
+    assert job_settings.JOBS_MAX_ACTIVE == 2
+    first, second = _submit(service), _submit(service)
+    _submit(service, owner="bob")  # another token's job is not alice's
+    with pytest.raises(TooManyJobs) as raised:
+        _submit(service, stream=Untouched())
+    assert (raised.value.status, raised.value.code) == (429, "too_many_jobs")
+    service.store.finish(first.id, "succeeded")
+    service.store.cancel(second.id)
+    assert _submit(service).state == "queued"  # finished jobs free their places
+
+
+def test_jobs_accepted_during_an_upload_count_when_it_ends(service, make_job, sent):
+    class Racing(io.BytesIO):
+        """A body during whose upload two other jobs of the same token are accepted."""
+
+        def read(self, size=-1, /):
+            if not service.store.count_active("alice"):
+                for _ in range(2):
+                    service.store.create(make_job())
+            return super().read(size)
+
+    with pytest.raises(TooManyJobs):
+        _submit(service, stream=Racing(CSV))
+    assert len(service.store.list("alice")) == 2 and sent == []
+    assert service.files.job_ids() == []
+
+
+def test_a_queue_that_refuses_leaves_neither_record_nor_files(job_settings, job_store, job_files):
+    def refusing(job_id, chunks):
+        raise QueueUnavailable("the job queue does not answer")
+
+    service = JobService(job_settings, job_store, job_files, refusing)
+    with pytest.raises(QueueUnavailable):
+        _submit(service)
+    assert (job_store.list(None), job_files.job_ids()) == ([], [])
+
+
+def test_another_tokens_job_is_not_found_and_an_admin_sees_every_job(service):
+    job = _submit(service)
+    bobs = _submit(service, owner="bob")
+    assert service.get(job.id, "alice", admin=False) == job
+    for job_id in (job.id, "0" * 32, "../../etc", ""):
+        with pytest.raises(JobNotFound) as raised:
+            service.get(job_id, "bob", admin=False)
+        assert (raised.value.status, raised.value.message) == (404, "no such job")
+    assert service.get(job.id, "root", admin=True) == job
+    assert [j.id for j in service.list("alice", admin=False)] == [job.id]
+    assert {j.id for j in service.list("root", admin=True)} == {job.id, bobs.id}
+    with pytest.raises(JobNotFound):
+        service.cancel_or_delete(job.id, "bob", admin=False)
+    with pytest.raises(JobNotFound):
+        service.result(job.id, "bob", admin=False)
+    assert service.store.get(job.id) == job
+
+
+def test_delete_cancels_an_active_job_and_keeps_it(service):
+    job = _submit(service)
+    cancelled = service.cancel_or_delete(job.id, "alice", admin=False)
+    assert (cancelled.id, cancelled.state, cancelled.finished is not None) == (job.id, "cancelled", True)
+    assert service.store.get(job.id) == cancelled
+    assert service.files.folder(job.id).exists()
+
+
+def test_delete_of_a_finished_job_removes_its_record_and_files(service):
+    job = _submit(service)
+    service.store.finish(job.id, "failed", error="rows 1-10: broken")
+    assert service.cancel_or_delete(job.id, "alice", admin=False) is None
+    assert service.store.get(job.id) is None
+    assert not service.files.folder(job.id).exists()
+    with pytest.raises(JobNotFound):
+        service.cancel_or_delete(job.id, "alice", admin=False)
+
+
+def test_the_result_is_409_until_the_job_succeeded(service):
+    job = _submit(service, format="ndjson")
+    for state in ("queued", "running"):
+        with pytest.raises(JobNotFinished) as raised:
+            service.result(job.id, "alice", admin=False)
+        assert (raised.value.status, raised.value.code) == (409, "job_not_finished")
+        assert state in raised.value.message
+        service.store.start(job.id)
+    for index in range(3):
+        service.files.write_chunk_output(job.id, index, f'{{"id":"{index}"}}\n')
+    service.files.assemble(job.id, 3, "")
+    service.store.finish(job.id, "succeeded")
+    path, media_type, name = service.result(job.id, "alice", admin=False)
+    assert path.read_text() == '{"id":"0"}\n{"id":"1"}\n{"id":"2"}\n'
+    assert (media_type, name) == ("application/x-ndjson", f"scores-{job.id}.ndjson")
+    path.unlink()  # deleted under the service: the job is gone, not a 500
+    with pytest.raises(JobNotFound):
+        service.result(job.id, "alice", admin=False)
+
+
+def test_a_cancelled_job_has_no_result(service):
+    job = _submit(service)
+    service.cancel_or_delete(job.id, "alice", admin=False)
+    with pytest.raises(JobNotFinished, match="cancelled"):
+        service.result(job.id, "alice", admin=False)
+
+
+def test_from_settings_uses_the_settings_store_and_folder(job_settings, sent):
+    service = JobService.from_settings(job_settings, sent)
+    try:
+        job = _submit(service)
+        assert service.files.root == job_settings.JOBS_DIR
+        assert service.store.url == job_settings.jobs_database_url
+        assert (job_settings.JOBS_DIR / job.id).is_dir()
+    finally:
+        service.store.dispose()
