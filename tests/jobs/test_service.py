@@ -1,6 +1,8 @@
 """The job service: a submission checked, stored and queued; a token sees its own jobs; cancel, result."""
 
 import io
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -221,3 +223,37 @@ def test_from_settings_uses_the_settings_store_and_folder(job_settings, sent):
         assert (job_settings.JOBS_DIR / job.id).is_dir()
     finally:
         service.store.dispose()
+
+
+def test_a_jobs_json_shows_progress_rate_and_time_left(make_job):
+    start = datetime(2026, 5, 1, 10, tzinfo=UTC)
+    queued = make_job(created=start, rows_total=1000)
+    assert (queued.rows_per_second(start), queued.seconds_left(start)) == (None, None)
+    running = replace(queued, state="running", started=start, rows_done=250, chunks_done=1)
+    now = start + timedelta(seconds=10)
+    assert (running.rows_per_second(now), running.seconds_left(now)) == (25.0, 30.0)
+    body = running.to_json(now)
+    assert body == {
+        "id": running.id,
+        "state": "running",
+        "model": "freqlr",
+        "model_version": "v1",
+        "format": "csv",
+        "detail": True,
+        "rows": {"done": 250, "total": 1000},
+        "rows_per_second": 25.0,
+        "seconds_left": 30.0,
+        "created": "2026-05-01T10:00:00Z",
+        "started": "2026-05-01T10:00:00Z",
+        "finished": None,
+        "expires": "2026-05-02T10:00:00Z",
+        "errors": [],
+        "result": None,
+    }
+    done = replace(running, state="succeeded", rows_done=1000, finished=start + timedelta(seconds=20))
+    later = start + timedelta(hours=1)
+    # The rate of a finished job is its own, not diluted by the time since.
+    assert (done.rows_per_second(later), done.seconds_left(later)) == (50.0, 0.0)
+    assert done.to_json(later)["result"] == f"/api/v1/jobs/{done.id}/result"
+    stopped = replace(running, state="cancelled", finished=now)
+    assert (stopped.seconds_left(later), stopped.to_json(later)["result"]) == (None, None)
