@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # The broker's queue the tasks go through: two servers (or two test runs) on one broker keep apart
     # by naming different queues.
     JOBS_QUEUE: str = Field("sentiment-jobs", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
+    # The embedded worker's nice value (api/jobs/embedded.py): 10 lets requests come first on a busy
+    # server, a job taking the cores they leave; 0 competes as an equal.
+    JOBS_EMBEDDED_NICE: int = Field(10, ge=0, le=19)
 
     # Gunicorn's and the app's log level; unprefixed, as Gunicorn's own setting has always been.
     LOG_LEVEL: Literal["debug", "info", "warning", "error", "critical"] = Field(
