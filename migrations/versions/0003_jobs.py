@@ -10,11 +10,16 @@ Create Date: 2026-12-01
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+# Microseconds kept on MariaDB too (its DATETIME drops them by default): a job's rate is measured
+# from its times, and a record reads back as it was written.
+TIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def upgrade():
@@ -36,10 +41,10 @@ def upgrade():
         sa.Column("rows_done", sa.Integer(), nullable=False),
         sa.Column("chunks_total", sa.Integer(), nullable=False),
         sa.Column("chunks_done", sa.Integer(), nullable=False),
-        sa.Column("created", sa.DateTime(), nullable=False),
-        sa.Column("started", sa.DateTime(), nullable=True),
-        sa.Column("finished", sa.DateTime(), nullable=True),
-        sa.Column("expires", sa.DateTime(), nullable=False),
+        sa.Column("created", TIME, nullable=False),
+        sa.Column("started", TIME, nullable=True),
+        sa.Column("finished", TIME, nullable=True),
+        sa.Column("expires", TIME, nullable=False),
         sa.Column("errors", sa.Text(), nullable=False),
         mysql_charset="utf8mb4",
     )

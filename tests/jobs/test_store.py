@@ -1,4 +1,7 @@
-"""The job store: records kept whole, state changes only from active states, chunks counted once."""
+"""The job store: records kept whole, state changes only from active states, chunks counted once.
+
+Each test runs against SQLite, the machine's MariaDB and its PostgreSQL, in a database of its own.
+"""
 
 import threading
 from datetime import UTC, datetime, timedelta
@@ -10,6 +13,27 @@ from api.history import store as history_store
 from api.jobs.errors import JobsUnavailable
 from api.jobs.jobs import MAX_ERRORS
 from api.jobs.store import JobStore
+from tests.history.helpers import fresh_database
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def job_store(request, job_settings):
+    """A job store on an empty database: job_settings' SQLite file, or a fresh MariaDB or PostgreSQL one."""
+    if request.param == "sqlite":
+        store = JobStore.from_settings(job_settings)
+        yield store
+        store.dispose()
+        return
+    with fresh_database(request.param) as url:
+        store = JobStore(url)
+        yield store
+        store.dispose()
 
 
 def test_a_created_job_reads_back_equal(job_store, make_job):
@@ -20,15 +44,10 @@ def test_a_created_job_reads_back_equal(job_store, make_job):
     assert job_store.get("0" * 32) is None
 
 
-def test_the_store_migrates_its_database_at_first_use(job_settings, make_job):
-    store = JobStore.from_settings(job_settings)
-    try:
-        store.create(make_job())
-        assert history_store.schema_is_current(store.engine, history_store.head_revision(store.url))
-        names = set(sa.inspect(store.engine).get_table_names())
-        assert {"jobs", "job_chunks"} <= names
-    finally:
-        store.dispose()
+def test_the_store_migrates_its_database_at_first_use(job_store, make_job):
+    job_store.create(make_job())
+    assert history_store.schema_is_current(job_store.engine, history_store.head_revision(job_store.url))
+    assert {"jobs", "job_chunks"} <= set(sa.inspect(job_store.engine).get_table_names())
 
 
 def test_start_moves_queued_to_running_and_sets_started_once(job_store, make_job):
