@@ -9,7 +9,7 @@ its own, so concurrent requests never see each other's id.
 
 Every log line is one JSON object (python-json-logger) with the fields of
 ``FIELDS``: time, level, logger, message, request_id, pid; for access lines
-``ACCESS_FIELDS``; a traceback if one was logged. Anything else a library
+``ACCESS_FIELDS``; for a job's lines ``JOB_FIELDS``; a traceback if one was logged. Anything else a library
 attaches to a record is left out, so no unvetted value (a header, a tweet) can
 reach the log through ``extra``.
 """
@@ -32,6 +32,8 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 FIELDS = ("time", "level", "logger", "message", "request_id", "pid")
 ACCESS_FIELDS = ("method", "route", "path", "status", "bytes", "duration_ms", "remote_addr")
+# A job's id (api/jobs/, api/web/jobs.py): a uuid4 hex the server made, never client text.
+JOB_FIELDS = ("job_id",)
 # Formatted by python-json-logger when a record has them: a logged exception's traceback, a stack.
 TRACE_FIELDS = ("exc_info", "stack_info")
 
@@ -83,4 +85,5 @@ class JSONFormatter(JsonFormatter):
         log_data["pid"] = record.process
         extras = record.__dict__
         log_data.update((key, extras[key]) for key in ACCESS_FIELDS if key in extras)
+        log_data.update((key, extras[key]) for key in JOB_FIELDS if key in extras)
         log_data.update((key, message_dict[key]) for key in TRACE_FIELDS if key in message_dict)

@@ -100,7 +100,7 @@ def tokens(tmp_path):
 
 
 @pytest.fixture
-def make_app(tokens):
+def make_app(tokens, tmp_path):
     """Return a factory that builds an app from the committed artifacts and the test tokens file."""
 
     def factory(**overrides):
@@ -113,6 +113,9 @@ def make_app(tokens):
             "RATE_LIMIT_STORAGE": "memory://",
             # No history unless a test asks for one: no writer thread per app, no file in instance/.
             "HISTORY_URL": "none",
+            # Each app its own jobs: never the project's instance/jobs/ and instance/jobs.db.
+            "JOBS_DIR": tmp_path / "jobs",
+            "JOBS_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
         }
         flask_keys = {key: value for key, value in overrides.items() if key not in Settings.model_fields}
         fields.update((key, value) for key, value in overrides.items() if key in Settings.model_fields)

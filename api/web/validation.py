@@ -3,6 +3,8 @@
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Request
@@ -127,15 +129,22 @@ def read_body(request: Request) -> bytes:
     it reads only up to the limit and returns cut short, with no error: here one byte
     more is asked of the server's stream, and getting it means the body is too large.
     """
-    try:
+    with framing_errors():
         body = request.get_data(cache=False)
         if _goes_past_the_cap(request, body):
-            _close_connection(request)
+            abandon_body(request)
             raise RequestEntityTooLarge()
+    return body
+
+
+@contextmanager
+def framing_errors() -> Iterator[None]:
+    """Turn the server's errors reading a broken or cut-short body into MalformedBody (never its bytes)."""
+    try:
+        yield
     except tuple(_FRAMING_ERRORS) as exc:
         kind = next(text for cls, text in _FRAMING_ERRORS.items() if isinstance(exc, cls))
         raise MalformedBody(f"malformed request body: {kind}") from None
-    return body
 
 
 def _goes_past_the_cap(request: Request, body: bytes) -> bool:
@@ -147,7 +156,7 @@ def _goes_past_the_cap(request: Request, body: bytes) -> bool:
     return bool(request.input_stream.read(1))
 
 
-def _close_connection(request: Request) -> None:
+def abandon_body(request: Request) -> None:
     """Have the server close the connection after the answer instead of reading the rest of the body.
 
     Under Gunicorn the body is api/server/protocol.py's ClosingBody; other servers' have no such method.
