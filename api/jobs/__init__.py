@@ -1,1 +1,1 @@
-"""Jobs: whole files of tweets scored on Celery workers, with their state in SQL and their files in a folder."""
+"""Jobs: whole files of tweets scored on Celery workers; their state in SQL, their files in a folder."""
