@@ -1,18 +1,15 @@
-"""``python -m api jobs submit|status|list|cancel|result``: the job API's command-line client.
+"""A client of the job API, for ``python -m api jobs ...`` (api/ops/jobs_cli.py) and for programs.
 
 HTTPS with the standard library only (requests is not a dependency), verifying the server against a CA
-file. The token comes from $API_TOKEN, never from an argument: ``ps`` shows every process's arguments.
-An upload is streamed from the file with its Content-Length, a result streamed to ``OUT.partial`` and
-renamed once complete, so neither is ever held in memory. A 429 with Retry-After is retried a bounded
-number of times; exit status 0 done, 1 refused or unreachable, 2 usage, 3 the job failed or was cancelled.
+file. An upload is streamed from the file with its Content-Length, a result streamed to ``OUT.partial``
+and renamed once complete, so neither is ever held in memory. A 429 with Retry-After is retried a
+bounded number of times.
 """
 
-import argparse
 import contextlib
 import http.client
 import json
 import os
-import shutil
 import ssl
 import sys
 import time
@@ -25,13 +22,13 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
+from api.jobs.jobs import FINAL_STATES, JOBS_PATH
+
 TOKEN_ENV = "API_TOKEN"  # noqa: S105 - the variable's name, not a token
 DEFAULT_URL = "https://127.0.0.1:5000"
 DEFAULT_CAFILE = Path("certs") / "ca.crt"
-JOBS_PATH = "/api/v1/jobs"
-# The input's media type by its format, as the API reads it; NDJSON by the file's extension.
+# The input's media type by its format, as the API reads it.
 MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
-NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 STDOUT = "-"
 BLOCK_BYTES = 1 << 16
 TIMEOUT_S = 60.0
@@ -42,8 +39,6 @@ POLL_S = 1.0
 WAIT_TIMEOUT_S = 24 * 3600.0
 # Read of an error answer: errors are small JSON; a larger body is not one of ours.
 ERROR_BODY_BYTES = 1 << 16
-FINAL_STATES = ("succeeded", "failed", "cancelled")
-EXIT_OK, EXIT_ERROR, EXIT_JOB_FAILED = 0, 1, 3
 
 
 class ClientError(Exception):
@@ -58,7 +53,7 @@ class Api:
     token: str
     context: ssl.SSLContext
     timeout: float = TIMEOUT_S
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # between retries and polls
 
     def __post_init__(self) -> None:
         parts = urllib.parse.urlsplit(self.url)
@@ -85,6 +80,7 @@ class Api:
                     _raise_for(response)
                     yield response
                     return
+                response.read(ERROR_BODY_BYTES)
                 print(f"rate limited; retrying in {delay} s", file=sys.stderr)
             finally:
                 conn.close()
@@ -131,7 +127,7 @@ class Api:
 
     def job(self, job_id: str) -> dict[str, Any]:
         """Return one job's JSON."""
-        return self.json("GET", _job_path(job_id))
+        return self.json("GET", job_path(job_id))
 
     def wait(self, job_id: str, timeout: float, progress: bool | None) -> dict[str, Any]:
         """Poll the job until it is finished, with a bar of rows done; return its last JSON."""
@@ -154,23 +150,37 @@ class Api:
 
     def download(self, job_id: str, out: str) -> None:
         """Stream the job's result to ``out`` ('-': stdout), which appears only once complete."""
-        with self.open("GET", _job_path(job_id) + "/result") as response:
+        with self.open("GET", job_path(job_id) + "/result") as response:
             if out == STDOUT:
-                shutil.copyfileobj(response, sys.stdout.buffer, BLOCK_BYTES)
-                sys.stdout.buffer.flush()
+                _copy(response, sys.stdout.buffer)
                 return
-            target = Path(out)
-            partial = target.with_name(target.name + ".partial")
+            partial = Path(out).with_name(Path(out).name + ".partial")
             try:
                 with open(partial, "wb") as handle:
-                    shutil.copyfileobj(response, handle, BLOCK_BYTES)
-            except BaseException:
+                    _copy(response, handle)
+            except BaseException as exc:
                 partial.unlink(missing_ok=True)
+                if isinstance(exc, OSError | http.client.HTTPException):
+                    raise ClientError(f"download of job {job_id} failed ({exc!r}); nothing written") from exc
                 raise
-        os.replace(partial, target)
+        os.replace(partial, out)
 
 
-def _job_path(job_id: str) -> str:
+def _copy(response: http.client.HTTPResponse, handle: BinaryIO) -> None:
+    """Copy an answer's body to ``handle`` in blocks; raise IncompleteRead if it ends before its length.
+
+    http.client reads a body cut short as a shorter one, without an error, unless it is chunked.
+    """
+    expected, copied = response.getheader("Content-Length", ""), 0
+    while block := response.read(BLOCK_BYTES):
+        handle.write(block)
+        copied += len(block)
+    if expected.isdigit() and copied != int(expected):
+        raise http.client.IncompleteRead(b"", int(expected) - copied)
+    handle.flush()
+
+
+def job_path(job_id: str) -> str:
     """Return the path of one job, its id quoted (it is the user's argument)."""
     return f"{JOBS_PATH}/{urllib.parse.quote(job_id, safe='')}"
 
@@ -180,7 +190,6 @@ def _retry_after(response: http.client.HTTPResponse) -> int | None:
     value = response.getheader("Retry-After", "")
     if response.status != 429 or not value.isdigit() or int(value) > MAX_RETRY_AFTER_S:
         return None
-    response.read(ERROR_BODY_BYTES)
     return int(value)
 
 
@@ -195,103 +204,3 @@ def _raise_for(response: http.client.HTTPResponse) -> None:
     except (ValueError, KeyError, TypeError):
         reason = response.reason
     raise ClientError(f"HTTP {response.status} {reason}")
-
-
-def run(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> int:
-    """Run one ``jobs`` subcommand (not ``worker``); return the exit status."""
-    try:
-        api = _api(args, environ)
-        return COMMANDS[args.action](api, args)
-    except ClientError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-def _api(args: argparse.Namespace, environ: Mapping[str, str]) -> Api:
-    """Return the API the arguments and $API_TOKEN name; raise ClientError if they cannot work."""
-    token = environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ClientError(
-            f"set {TOKEN_ENV} to your bearer token (make token NAME=you prints one); it is never an"
-            " argument, which any user could read in the process list"
-        )
-    try:
-        context = ssl.create_default_context(cafile=str(args.cafile))
-        if args.cert is not None:
-            context.load_cert_chain(str(args.cert), None if args.key is None else str(args.key))
-    except (OSError, ssl.SSLError) as exc:
-        raise ClientError(f"cannot load the TLS files ({args.cafile}, --cert, --key): {exc}") from exc
-    return Api(args.url, token, context)
-
-
-def _submit(api: Api, args: argparse.Namespace) -> int:
-    """Upload a file; with --wait or -o, follow the job to its end and download its result."""
-    input_format = args.input_format or ("ndjson" if args.file.suffix.lower() in NDJSON_SUFFIXES else "csv")
-    options = {"model": args.model, "format": args.format, "text_column": args.text_column}
-    options |= {"id_column": args.id_column, "detail": "false" if args.no_detail else None}
-    job = api.submit(args.file, {k: v for k, v in options.items() if v is not None}, input_format)
-    print(f"job {job['id']} {job['state']}: {job['rows']['total']:,} rows", file=sys.stderr)
-    if not (args.wait or args.output):
-        _print(job)
-        return EXIT_OK
-    return _finish(api, api.wait(job["id"], args.timeout, False if args.no_progress else None), args.output)
-
-
-def _finish(api: Api, job: dict[str, Any], output: str | None) -> int:
-    """Report a finished job; download its result to ``output`` if it succeeded and one is asked for."""
-    if job["state"] != "succeeded":
-        print(f"job {job['id']} {job['state']}", file=sys.stderr)
-        for error in job.get("errors") or []:
-            print(f"  {error}", file=sys.stderr)
-        return EXIT_JOB_FAILED
-    if output:
-        api.download(job["id"], output)
-        if output != STDOUT:
-            print(f"job {job['id']} succeeded: {output}", file=sys.stderr)
-        return EXIT_OK
-    _print(job)
-    return EXIT_OK
-
-
-def _print(value: object) -> None:
-    """Print JSON for programs to read."""
-    print(json.dumps(value, indent=2))
-
-
-def _status(api: Api, args: argparse.Namespace) -> int:
-    """Print one job's JSON."""
-    _print(api.job(args.id))
-    return EXIT_OK
-
-
-def _list(api: Api, args: argparse.Namespace) -> int:
-    """Print the caller's jobs, one a line: id, state, rows done/total, created."""
-    for job in api.json("GET", JOBS_PATH)["jobs"]:
-        rows = job["rows"]
-        print(f"{job['id']}\t{job['state']}\t{rows['done']}/{rows['total']}\t{job['created']}")
-    return EXIT_OK
-
-
-def _cancel(api: Api, args: argparse.Namespace) -> int:
-    """Cancel an active job (its JSON is printed) or delete a finished one."""
-    job = api.json("DELETE", _job_path(args.id))
-    if not job:
-        print(f"job {args.id} deleted", file=sys.stderr)
-    else:
-        _print(job)
-    return EXIT_OK
-
-
-def _result(api: Api, args: argparse.Namespace) -> int:
-    """Download a finished job's result."""
-    api.download(args.id, args.output)
-    return EXIT_OK
-
-
-COMMANDS: dict[str, Callable[[Api, argparse.Namespace], int]] = {
-    "submit": _submit,
-    "status": _status,
-    "list": _list,
-    "cancel": _cancel,
-    "result": _result,
-}

@@ -1,4 +1,6 @@
-"""Operator commands: ``python -m api token create|revoke|list`` and ``python -m api history migrate``."""
+"""Operator commands: ``python -m api token create|revoke|list``, ``python -m api history migrate``, and
+``python -m api jobs submit|status|list|cancel|result|migrate|worker``: the job API's client (api/jobs/
+client.py), the job database's migrations, and a job worker (api/jobs/worker.py)."""
 
 import argparse
 import sys
@@ -9,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from api import constants as c
 from api.history import store as history
+from api.ops import jobs_cli
 from api.ops.tokens import TokenExists, create_token, list_tokens, revoke_token
 from api.settings import Settings, url_keeps_history
 
@@ -30,14 +33,27 @@ def _parser() -> argparse.ArgumentParser:
     database.add_subparsers(dest="action", required=True).add_parser(
         "migrate", help="bring the database of $API_HISTORY_URL to the newest schema (alembic upgrade head)"
     )
+    jobs_cli.add_parser(groups)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["jobs", "worker"]:
+        # Imported only here: the worker brings Celery and the models, which no other command needs.
+        from api.jobs import worker
+
+        return worker.main(argv[2:])
     args = _parser().parse_args(argv)
+    if args.group == "jobs":
+        return (
+            _migrate(Settings().jobs_database_url, jobs_cli.JOBS_DATABASE, "job")
+            if args.action == "migrate"
+            else jobs_cli.run(args)
+        )
     if args.group == "history":
-        return _migrate(Settings().HISTORY_URL)
+        return _migrate_history(Settings().HISTORY_URL)
     path = args.file or Settings().TOKENS_FILE
     try:
         if args.action == "create":
@@ -62,17 +78,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _migrate(url: str) -> int:
-    """Run the history migrations on ``url``; return the exit status."""
+def _migrate_history(url: str) -> int:
+    """Run the history migrations on ``url``, unless it keeps no history; return the exit status."""
     if not url_keeps_history(url):
         print("API_HISTORY_URL=none: no history database to migrate", file=sys.stderr)
         return 0
+    return _migrate(url)
+
+
+def _migrate(url: str, variable: str = "API_HISTORY_URL", what: str = "history") -> int:
+    """Run the migrations of the one Alembic chain (history and jobs) on ``url``; return the exit status.
+
+    ``variable`` names where the URL comes from, ``what`` the database, in the messages.
+    """
     try:
         history.upgrade(url)
     except ImportError as exc:
         # postgresql:// alone names psycopg2, say: only the drivers the README lists are installed.
         print(
-            f"error: API_HISTORY_URL needs the database driver {exc.name or exc}, which is not installed;"
+            f"error: {variable} needs the database driver {exc.name or exc}, which is not installed;"
             " use postgresql+psycopg:// or mysql+pymysql:// (see README)",
             file=sys.stderr,
         )
@@ -80,14 +104,14 @@ def _migrate(url: str) -> int:
     except ArgumentError as exc:
         # An unknown dialect is named; any other message could quote the URL, password and all.
         reason = str(exc) if isinstance(exc, NoSuchModuleError) else type(exc).__name__
-        print(f"error: API_HISTORY_URL is not a usable database URL: {reason}", file=sys.stderr)
+        print(f"error: {variable} is not a usable database URL: {reason}", file=sys.stderr)
         return c.MIGRATE_UNUSABLE_URL
     except (SQLAlchemyError, OSError) as exc:
         # The exception's class and the driver's message only: never a URL with its password.
         print(
-            f"error: history migration failed: {type(exc).__name__}: {getattr(exc, 'orig', exc)}",
+            f"error: {what} migration failed: {type(exc).__name__}: {getattr(exc, 'orig', exc)}",
             file=sys.stderr,
         )
         return 1
-    print("history database schema is current", file=sys.stderr)
+    print(f"{what} database schema is current", file=sys.stderr)
     return 0
