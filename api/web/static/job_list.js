@@ -26,7 +26,7 @@ function actions(job) {
     link.textContent = "Download";
     link.setAttribute("aria-label", `Download ${link.download}`);
     link.addEventListener("click", download);
-    cell.append(" ", link);
+    cell.append(link);
   }
   return cell;
 }

@@ -34,7 +34,9 @@ export function follow(job) {
   followed.generation += 1;
   followed.failures = 0;
   followed.announced = "";
-  byId("job-panel").hidden = false;
+  const panel = byId("job-panel");
+  panel.dataset.id = job.id; // which job the panel shows, as the list's rows say theirs
+  panel.hidden = false;
   show(job);
   next(job, followed.generation);
 }
