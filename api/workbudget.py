@@ -8,12 +8,20 @@ charge that would overrun the budget is given back, so refused work costs nothin
 import math
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from limits import RateLimitItem
 from limits.storage import Storage
 
 # The limiter scope the budget is counted under: key_for(SCOPE, "token:<name>").
 SCOPE = "work"
+# A storage that stops answering must not stall the caller: fail fast (the caller falls back to its
+# memory), its errors as limits.errors.StorageError. Seconds, as redis takes them.
+REDIS_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 0.5,
+    "socket_connect_timeout": 0.5,
+    "wrap_exceptions": True,
+}
 
 
 class OverBudget(Exception):
@@ -25,6 +33,11 @@ class OverBudget(Exception):
         self.remaining = remaining
         self.limit = limit
         self.retry_after = retry_after
+
+
+def storage_options(uri: str) -> dict[str, Any]:
+    """Return the options a limits storage at ``uri`` is opened with (the API's rate limiter's too)."""
+    return dict(REDIS_OPTIONS) if uri.startswith(("redis://", "rediss://")) else {}
 
 
 def text_cost(texts: Iterable[str]) -> int:

@@ -1,0 +1,150 @@
+"""``python -m api jobs worker``: one job worker process, a Celery worker on the jobs' queue.
+
+One process, one task at a time (``--pool solo``): scoring is CPU-bound Python, so a machine runs
+one worker per core, each its own process (``make jobs-worker`` once per core, or a container per
+core). Any Celery worker option may follow (``--hostname``, ``--max-tasks-per-child``...); these
+are the worker's own:
+
+- ``--metrics-port N`` serves its Prometheus metrics on 127.0.0.1:N (``--metrics-address`` to change);
+- ``--nice N`` lowers its CPU priority (the embedded worker's, so that requests come first).
+
+Log lines are JSON, as the server's, with the job's id (api/jobs/logs.py); the broker's password is
+never written.
+"""
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, signals
+
+from api.jobs import logs
+from api.jobs.celeryapp import make_celery, safe_broker_url
+from api.jobs.files import JobFiles
+from api.jobs.metrics import DEFAULT_ADDRESS
+from api.jobs.retention import Retention
+from api.jobs.store import JobStore
+from api.jobs.tasks import build_runner, register
+from api.settings import Settings, SettingsError, load_settings
+
+# By name: run as ``python -m api.jobs.worker`` (the embedded worker), __name__ is "__main__".
+log = logging.getLogger("api.jobs.worker")
+
+# prctl(2)'s option: the signal this process gets when the thread that started it ends.
+PR_SET_PDEATHSIG = 1
+# Where prctl is not to be had: how often a watcher thread checks that the parent lives (seconds).
+PARENT_POLL = 1.0
+EXIT_SETTINGS = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the parser of this command's own options (the rest goes to Celery's worker)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m api jobs worker",
+        description="Run one job worker (one task at a time); other options go to Celery's worker.",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
+    )
+    parser.add_argument("--metrics-address", default=DEFAULT_ADDRESS, help="address of --metrics-port")
+    parser.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19", help="CPU niceness")
+    # The embedded worker's: exit with the server process that started it (api/jobs/embedded.py).
+    parser.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a job worker until it is stopped (SIGTERM: after its current task); return its exit status."""
+    args, celery_args = _parser().parse_known_args(argv)
+    if args.parent is not None and not die_with_parent(args.parent):
+        return 0  # the server is already gone
+    if args.nice:
+        # An absolute value, never below the current one (lowering it needs privileges).
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), args.nice))
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
+    logs.configure(settings.LOG_LEVEL)
+    app = make_celery(settings)
+    store = JobStore.from_settings(settings)
+    files = JobFiles(settings.JOBS_DIR)
+    retention = Retention(store, files, timedelta(hours=settings.JOBS_RETENTION_HOURS))
+    runner = register(app, settings, build_runner(app, settings, store, files, retention.sweep))
+    if args.metrics_port is not None:
+        runner.metrics.serve(args.metrics_port, args.metrics_address)
+    _keep_logging_ours(app, settings)
+    status = app.start(_celery_argv(settings, celery_args))
+    store.dispose()
+    return int(status or 0)
+
+
+def _celery_argv(settings: Settings, extra: list[str]) -> list[str]:
+    """Return Celery's command line: a solo worker on the jobs' queue, without broadcast chatter."""
+    return [
+        "--quiet",  # no banner: the log's first line says what the banner would
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        f"--queues={settings.JOBS_QUEUE}",
+        f"--loglevel={settings.LOG_LEVEL.upper()}",
+        # Mingle, gossip and heartbeats are broadcasts between workers that the jobs never use.
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        f"--hostname=jobs-{os.getpid()}@%h",
+        *extra,
+    ]
+
+
+def _keep_logging_ours(app: Celery, settings: Settings) -> None:
+    """Keep Celery from replacing the JSON log set-up, and log one line once the worker consumes."""
+
+    def keep(**_: Any) -> None:
+        """A receiver of setup_logging: its presence tells Celery to configure no logging."""
+
+    def ready(**_: Any) -> None:
+        """Say the worker is up, and where it takes its tasks from (the URL without its password)."""
+        log.info(
+            "jobs worker ready: pid %d, broker %s, queue %s",
+            os.getpid(),
+            safe_broker_url(settings),
+            settings.JOBS_QUEUE,
+        )
+
+    signals.setup_logging.connect(keep, weak=False, dispatch_uid="api.jobs.worker.keep")
+    signals.worker_ready.connect(ready, weak=False, dispatch_uid="api.jobs.worker.ready")
+
+
+def die_with_parent(parent: int) -> bool:
+    """Arrange for SIGTERM when process ``parent`` ends; return False if it already has."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) == 0
+    except (OSError, AttributeError):  # not Linux
+        armed = False
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
+    # Checked after arming: a parent that died before would never send the signal.
+    return os.getppid() == parent
+
+
+def _watch_parent(parent: int) -> None:
+    """Where prctl is missing: SIGTERM this process once its parent is gone (checked every PARENT_POLL s)."""
+    stop = threading.Event()
+    while not stop.wait(PARENT_POLL):
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+if __name__ == "__main__":
+    sys.exit(main())
