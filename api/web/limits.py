@@ -22,16 +22,8 @@ from api.settings import settings_of
 from api.web import extensions as ext
 from api.web.auth import token_name_or_none
 from api.web.errors import own_retry_after
+from api.workbudget import storage_options
 
-# A storage that stops answering must not stall requests: fail fast, fall back. Its errors
-# arrive as limits.errors.StorageError, which the work budget (api/web/budget.py) catches by name.
-# Any: flask-limiter annotates its storage options as str | int, but passes them on to redis,
-# whose timeouts are seconds as floats.
-REDIS_OPTIONS: dict[str, Any] = {
-    "socket_timeout": 0.5,
-    "socket_connect_timeout": 0.5,
-    "wrap_exceptions": True,
-}
 # Failed authentications share one bucket per address group, whichever endpoint they hit.
 AUTH_FAILURE_SCOPE = "auth-failures"
 
@@ -124,14 +116,13 @@ def init_app(app: Flask, protected: Iterable[Blueprint]) -> Limiter:
     app.after_request(_retry_after_only_when_limited)
     settings = settings_of(app)
     storage = settings.RATE_LIMIT_STORAGE
-    redis = storage.startswith(("redis://", "rediss://"))
     limiter = Limiter(
         key_func=rate_limit_key,
         app=app,
         # Application-wide: one bucket per token (or address) for every route, not one per route.
         application_limits=[settings.RATE_LIMIT],
         storage_uri=storage,
-        storage_options=REDIS_OPTIONS if redis else {},
+        storage_options=storage_options(storage),
         headers_enabled=True,
         in_memory_fallback_enabled=True,
     )
