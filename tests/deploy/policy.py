@@ -20,11 +20,18 @@ KUBERNETES_VERSION = "1.34"
 
 API_LABELS = {"app.kubernetes.io/name": "sentiment-api", "app.kubernetes.io/component": "api"}
 REDIS_LABELS = {"app.kubernetes.io/name": "sentiment-api", "app.kubernetes.io/component": "redis"}
+WORKER_LABELS = {"app.kubernetes.io/name": "sentiment-api", "app.kubernetes.io/component": "jobs-worker"}
+RABBITMQ_LABELS = {"app.kubernetes.io/name": "sentiment-api", "app.kubernetes.io/component": "rabbitmq"}
+# The kinds that run pods: each is held to the same security, resource and image rules.
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 API_SETTINGS = {f"API_{name}" for name in Settings.model_fields}
 # name:1.2.3 with an optional suffix (-alpine, -noble) and digest; never latest, never a bare major.
 PINNED_IMAGE = re.compile(r"^[a-z0-9./_-]+:\d+\.\d+\.\d+(-[A-Za-z0-9.]+)?(@sha256:[0-9a-f]{64})?$")
 PEM = re.compile(r"-----BEGIN [A-Z ]+-----")
 TOKEN = re.compile(r"\bsa_[A-Za-z0-9_-]{20,}")
+# A URL with a password in it (scheme://user:password@host), and a variable named for a password.
+URL_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:[^/@]+@", re.IGNORECASE)
+PASSWORD_NAME = re.compile(r"PASS(WORD)?(?!.*_FILE$)", re.IGNORECASE)
 
 
 # Loading ------------------------------------------------------------------------------------------
@@ -54,6 +61,15 @@ def find(objects, kind, name):
 
 def deployments(objects):
     return [doc for _, doc in objects if doc["kind"] == "Deployment"]
+
+
+def workloads(objects):
+    """Every object that runs pods (Deployments, StatefulSets)."""
+    return [doc for _, doc in objects if doc["kind"] in WORKLOAD_KINDS]
+
+
+def containers(workload):
+    return workload["spec"]["template"]["spec"]["containers"]
 
 
 def api_deployment(objects):
@@ -188,6 +204,17 @@ def image_problems(image):
     if not PINNED_IMAGE.match(image):
         return [f"{image}: not an exact version like name:1.2.3"]
     return []
+
+
+def environment_secret_problems(where, environment):
+    """Passwords written into an environment mapping (the configuration shows it to anyone who reads it)."""
+    problems = []
+    for name, value in environment.items():
+        if PASSWORD_NAME.search(name):
+            problems.append(f"{where}: {name} holds a password")
+        if URL_WITH_PASSWORD.match(str(value)):
+            problems.append(f"{where}: {name} is a URL with a password")
+    return problems
 
 
 def compose_security_problems(service_name, service):

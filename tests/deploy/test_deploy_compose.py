@@ -1,13 +1,11 @@
 """The Compose file, deploy/compose.yaml: the Compose Specification's schema and its properties."""
 
-import os
 import re
-import stat
-import subprocess
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.deploy.envs import fake_programs, run_compose_command, started_with
 from tests.deploy.policy import (
     API_SETTINGS,
     COMPOSE,
@@ -64,29 +62,24 @@ def test_compose_api_uses_redis_for_limits_and_mariadb_for_history(compose):
     assert not unknown, f"not settings of api/settings.py: {unknown}"
 
 
-def test_compose_command_exports_the_history_url(compose, tmp_path):
-    """Run the API's shell command as Compose would, with a fake secret and a fake gunicorn."""
+def test_compose_command_exports_the_history_and_broker_urls(compose, tmp_path):
+    """Run the API's shell command as Compose would, with fake secrets and a fake gunicorn."""
     (tmp_path / "mariadb_password").write_text("0123abcd\n")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    fake = bin_dir / "gunicorn"
-    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$API_HISTORY_URL" "$*"\n')
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / "rabbitmq_password").write_text("4567ef89\n")
+    bin_dir = fake_programs(tmp_path / "bin", ["gunicorn"])
     api = compose["services"]["api"]
-    assert api["entrypoint"] == ["/bin/sh", "-c"]
-    # Compose turns $$ into a literal $ before the shell sees the command.
-    script = api["command"][0].replace("$$", "$").replace("/run/secrets/", f"{tmp_path}/")
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=env, timeout=10)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "mysql+pymysql://sentiment:0123abcd@mariadb:3306/sentiment?charset=utf8mb4",
-        "--config gunicorn.conf.py wsgi:app",
-    ]
-    # Without the secret, the server must not start with an empty password.
-    (tmp_path / "mariadb_password").unlink()
-    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=env, timeout=10)
-    assert result.returncode != 0 and result.stdout == ""
+    argv, env = started_with(run_compose_command(api, tmp_path, bin_dir))
+    assert argv == ["--config", "gunicorn.conf.py", "wsgi:app"]
+    assert (
+        env["API_HISTORY_URL"] == "mysql+pymysql://sentiment:0123abcd@mariadb:3306/sentiment?charset=utf8mb4"
+    )
+    assert env["API_JOBS_BROKER_URL"] == "amqp://sentiment:4567ef89@rabbitmq:5672//"
+    # Without either secret, the server must not start with an empty password.
+    for name in ("mariadb_password", "rabbitmq_password"):
+        (tmp_path / name).rename(tmp_path / f"{name}.away")
+        result = run_compose_command(api, tmp_path, bin_dir)
+        assert result.returncode != 0 and result.stdout == "", name
+        (tmp_path / f"{name}.away").rename(tmp_path / name)
 
 
 def test_compose_api_healthcheck_asks_readyz_over_https(compose):
