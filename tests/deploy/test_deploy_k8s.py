@@ -19,11 +19,11 @@ from tests.deploy.policy import (
     K8S,
     KUBERNETES_VERSION,
     REDIS_LABELS,
+    WORKER_LABELS,
     api_container,
     api_deployment,
     compose_validator,
     config_data,
-    deployments,
     dockerfile_user,
     find,
     image_problems,
@@ -35,6 +35,7 @@ from tests.deploy.policy import (
     probe_problems,
     resource_problems,
     security_problems,
+    workloads,
 )
 
 
@@ -70,7 +71,16 @@ def test_manifest_validates_against_kubernetes_schema(name, obj):
 
 def test_manifests_exist():
     kinds = {doc["kind"] for _, doc in load_manifests()}
-    wanted = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap"}
+    wanted = {
+        "Deployment",
+        "StatefulSet",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "NetworkPolicy",
+    }
     assert wanted <= kinds, f"missing {wanted - kinds}"
 
 
@@ -102,13 +112,14 @@ def test_api_probes_use_healthz_and_readyz_over_https(objects):
 
 
 def test_every_container_has_requests_and_limits(objects):
-    for deployment in deployments(objects):
-        assert resource_problems(deployment) == [], deployment["metadata"]["name"]
+    for workload in workloads(objects):
+        assert resource_problems(workload) == [], workload["metadata"]["name"]
 
 
 def test_every_pod_runs_restricted(objects):
-    for deployment in deployments(objects):
-        assert security_problems(deployment) == []
+    assert {w["kind"] for w in workloads(objects)} == {"Deployment", "StatefulSet"}
+    for workload in workloads(objects):
+        assert security_problems(workload) == []
 
 
 def test_api_runs_as_the_images_user(objects):
@@ -172,7 +183,8 @@ def test_rate_limits_are_shared_through_the_redis_service(objects):
     policy = find(objects, "NetworkPolicy", url.hostname)
     assert matches(policy["spec"]["podSelector"]["matchLabels"], pod_labels(redis))
     (rule,) = policy["spec"]["ingress"]
-    assert [peer["podSelector"]["matchLabels"] for peer in rule["from"]] == [API_LABELS]
+    # The API counts requests there, the job workers charge a job's rows to the same budget.
+    assert [peer["podSelector"]["matchLabels"] for peer in rule["from"]] == [API_LABELS, WORKER_LABELS]
 
 
 def test_history_url_comes_from_a_secret_not_per_pod_sqlite(objects):
@@ -220,6 +232,6 @@ def test_service_selects_the_api_pods_on_the_https_port(objects):
 
 
 def test_k8s_images_are_pinned(objects):
-    for deployment in deployments(objects):
-        for container in deployment["spec"]["template"]["spec"]["containers"]:
+    for workload in workloads(objects):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
             assert image_problems(container["image"]) == []

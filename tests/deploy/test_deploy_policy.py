@@ -7,6 +7,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploy.envs import container_env, disagreements, settings_of
 from tests.deploy.policy import (
     API_LABELS,
     DEPLOY,
@@ -19,16 +20,22 @@ from tests.deploy.policy import (
     _no_container_name,
     _string_port,
     api_container,
+    api_deployment,
     compose_security_problems,
     compose_validator,
+    containers,
     deploy_yaml_files,
+    environment_secret_problems,
+    find,
     image_problems,
     load_compose,
+    load_manifests,
     matches,
     probe_problems,
     resource_problems,
     secret_problems,
     security_problems,
+    workloads,
 )
 
 
@@ -76,6 +83,13 @@ def test_property_checks_catch_a_weakened_api_container(mutate, problem):
     broken = _deployment_with(lambda d: mutate(api_container(d)))
     problems = security_problems(broken) + resource_problems(broken) + probe_problems(broken)
     assert any(problem in p for p in problems), problems
+
+
+def test_security_check_covers_the_rabbitmq_statefulset():
+    rabbitmq = copy.deepcopy(find(load_manifests(), "StatefulSet", "sentiment-api-rabbitmq"))
+    assert rabbitmq["metadata"]["name"] in {w["metadata"]["name"] for w in workloads(load_manifests())}
+    containers(rabbitmq)[0]["securityContext"]["readOnlyRootFilesystem"] = False
+    assert any("readOnlyRootFilesystem" in p for p in security_problems(rabbitmq))
 
 
 def test_selector_check_can_fail():
@@ -152,3 +166,32 @@ def test_compose_security_check_can_fail(compose):
     del service["security_opt"]
     del service["mem_limit"]
     assert len(compose_security_problems("api", service)) == 3
+
+
+# Jobs: what the API and the workers read ----------------------------------------------------------
+
+
+def test_disagreement_check_names_each_difference():
+    broker = {"API_JOBS_BROKER_URL": "amqp://u:p@rabbitmq:5672//"}
+    database = "mysql+pymysql://u:p@db/x"
+    api = settings_of({**broker, "API_HISTORY_URL": database})
+    # The job database agrees (the history's by default, or named): only the queue differs.
+    worker = settings_of({**broker, "API_JOBS_DATABASE_URL": database, "API_JOBS_QUEUE": "other"})
+    assert [problem.split(":")[0] for problem in disagreements(api, worker)] == ["JOBS_QUEUE"]
+    embedded = disagreements(api, settings_of({"API_HISTORY_URL": database}))
+    assert "worker runs jobs embedded" in embedded
+
+
+def test_password_check_catches_urls_and_names():
+    assert environment_secret_problems("s", {"API_JOBS_BROKER_URL": "amqp://sentiment:hunter2@rabbitmq//"})
+    assert environment_secret_problems("s", {"RABBITMQ_DEFAULT_PASS": "hunter2"})
+    assert environment_secret_problems("s", {"DB_PASSWORD": "hunter2"})
+    harmless = {"MARIADB_PASSWORD_FILE": "/run/secrets/p", "API_RATE_LIMIT_STORAGE": "redis://redis:6379/0"}
+    assert environment_secret_problems("s", {**harmless, "URL": "amqp://guest@rabbitmq//"}) == []
+
+
+def test_container_env_resolves_the_configmap_and_secret_placeholders():
+    objects = load_manifests()
+    env = container_env(objects, api_container(api_deployment(objects)))
+    assert env["PORT"] == find(objects, "ConfigMap", "sentiment-api-config")["data"]["PORT"]
+    assert env["API_JOBS_BROKER_URL"].startswith("amqp://"), "the REPLACE_WITH_ prefix is not dropped"
