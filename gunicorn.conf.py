@@ -79,13 +79,26 @@ loglevel = settings.LOG_LEVEL
 # (any free port) names no address: the master's pid does, or each server would kill the others'.
 proc_name = "sentiment-api-" + bind.replace(":", "-") + (f"-{os.getpid()}" if settings.PORT == 0 else "")
 
-# Prediction history: one writer process for the whole server (api/history/writer.py), which
-# Gunicorn's dirty arbiter starts, restarts if it dies, and stops with the server.
+# Processes of the whole server that Gunicorn's dirty arbiter starts, restarts if they die, and stops
+# with the server, all in one dirty worker process:
+# - jobs, when no broker is configured (API_JOBS_BROKER_URL empty): a job worker process, supervised by
+#   api/jobs/embedded.py. First: its supervising thread is made before the history writer lowers the
+#   process's priority, so the job worker gets its own (API_JOBS_EMBEDDED_NICE), not the writer's.
+# - the prediction history's writer (api/history/writer.py).
+JOBS_WORKER_APP = "api.jobs.embedded:EmbeddedWorker"
+# Seconds the history writer may take to finish writing what it holds when the server stops...
+HISTORY_STOP_SECONDS = 10
+# ...after the job worker has finished its chunk (api/jobs/embedded.py's STOP_TIMEOUT, and a margin),
+# all within the master's graceful_timeout (20 s).
+JOBS_STOP_SECONDS = 8
+dirty_apps = [JOBS_WORKER_APP] if settings.jobs_embedded else []
 if settings.history_enabled:
-    dirty_apps = [c.HISTORY_WRITER_APP]
+    dirty_apps.append(c.HISTORY_WRITER_APP)
+if dirty_apps:
     dirty_workers = 1
-    # Seconds the writer may take to finish writing what it holds when the server stops.
-    dirty_graceful_timeout = 10
+    dirty_graceful_timeout = (HISTORY_STOP_SECONDS if settings.history_enabled else 0) + (
+        JOBS_STOP_SECONDS if settings.jobs_embedded else 0
+    )
 
 
 def ssl_context(config, default_ssl_context_factory):
@@ -119,6 +132,7 @@ def on_starting(server):
             workers,
         )
     _migrate_history(server)
+    _migrate_jobs(server)
     _prepare_history_writer(server)
     if not settings.OPENSSL_CONF:
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
@@ -204,10 +218,37 @@ def _migrate_history(server):
     """
     if not settings.history_enabled:
         return
+    _migrate(
+        server,
+        "history",
+        "the history writer migrates once the database answers",
+        "predictions are served without history until it answers",
+    )
+
+
+def _migrate_jobs(server):
+    """Bring the job database to the newest schema, as the history's, when it is another database.
+
+    With history on and no API_JOBS_DATABASE_URL the jobs' tables are in the history's database,
+    migrated above. If it fails, the server starts anyway: the job store migrates at its first use.
+    """
+    if settings.history_enabled and settings.jobs_database_url == settings.HISTORY_URL:
+        return
+    later = "the job store migrates at its first use"
+    _migrate(server, "jobs", later, later)
+
+
+def _migrate(server, group, when_slow, when_failed):
+    """Run ``python -m api <group> migrate`` in a child process, bounded by API_HISTORY_MIGRATE_TIMEOUT.
+
+    A URL no installed driver can serve stops the server; any other failure is logged, with
+    what happens instead (``when_slow``, ``when_failed``).
+    """
     timeout = settings.HISTORY_MIGRATE_TIMEOUT
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "api", "history", "migrate"],
+        # Our own interpreter and module, a fixed group: no input from outside.
+        result = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "api", group, "migrate"],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -215,9 +256,10 @@ def _migrate_history(server):
         )
     except subprocess.TimeoutExpired:
         server.log.error(
-            "history migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it,"
-            " the history writer migrates once the database answers",
+            "%s migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it, %s",
+            group,
             timeout,
+            when_slow,
         )
         return
     if result.returncode == c.MIGRATE_UNUSABLE_URL:
@@ -227,6 +269,5 @@ def _migrate_history(server):
         sys.exit(1)
     if result.returncode != 0:
         server.log.error(
-            "history database not migrated, predictions are served without history until it answers: %s",
-            result.stderr.strip().splitlines()[-1:],
+            "%s database not migrated, %s: %s", group, when_failed, result.stderr.strip().splitlines()[-1:]
         )

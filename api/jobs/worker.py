@@ -21,9 +21,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
+from types import FrameType
 from typing import Any
 
 from celery import Celery, signals
+from celery.exceptions import WorkerShutdown
 
 from api.jobs import logs
 from api.jobs.celeryapp import make_celery, safe_broker_url
@@ -106,13 +108,14 @@ def _celery_argv(settings: Settings, extra: list[str]) -> list[str]:
 
 
 def _keep_logging_ours(app: Celery, settings: Settings) -> None:
-    """Keep Celery from replacing the JSON log set-up, and log one line once the worker consumes."""
+    """Keep Celery from replacing the JSON log set-up; once the worker consumes, say so and stop promptly."""
 
     def keep(**_: Any) -> None:
         """A receiver of setup_logging: its presence tells Celery to configure no logging."""
 
     def ready(**_: Any) -> None:
         """Say the worker is up, and where it takes its tasks from (the URL without its password)."""
+        _stop_promptly_when_idle()
         log.info(
             "jobs worker ready: pid %d, broker %s, queue %s",
             os.getpid(),
@@ -122,6 +125,29 @@ def _keep_logging_ours(app: Celery, settings: Settings) -> None:
 
     signals.setup_logging.connect(keep, weak=False, dispatch_uid="api.jobs.worker.keep")
     signals.worker_ready.connect(ready, weak=False, dispatch_uid="api.jobs.worker.ready")
+
+
+def _stop_promptly_when_idle() -> None:
+    """Make SIGTERM stop an idle worker at once, and a busy one after its task, as Celery's warm shutdown.
+
+    Celery's own handler only marks the worker to stop; an idle worker notices it when its event loop
+    next wakes, up to 10 s later (measured: 7 s on the embedded broker, 11 s on RabbitMQ), which the
+    server's own stop would wait for. Idle, nothing is lost by stopping at once: a message prefetched
+    for later (a deferred chunk) goes back to the broker as the worker closes its connection.
+    """
+    celery_handler = signal.getsignal(signal.SIGTERM)
+    busy = threading.Event()
+    signals.task_prerun.connect(lambda **_: busy.set(), weak=False, dispatch_uid="api.jobs.worker.busy")
+    signals.task_postrun.connect(lambda **_: busy.clear(), weak=False, dispatch_uid="api.jobs.worker.idle")
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        """Celery's warm shutdown; and, when no task runs, leave the event loop now."""
+        if callable(celery_handler):
+            celery_handler(signum, frame)
+        if not busy.is_set():
+            raise WorkerShutdown(0)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def die_with_parent(parent: int) -> bool:
