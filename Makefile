@@ -62,9 +62,10 @@ train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
 evaluate: $(VENV)/.dev ## Evaluate every model on the held-out split; write reports/report.md and its plots
 	$(PY) -m model evaluate --data "$(DATA)" --out reports
 
-score: $(VENV)/.runtime ## Label a CSV: make score IN=tweets.csv OUT=scored.csv [MODEL=nblr] [JOBS=0: all cores]
-	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make score IN=<csv> OUT=<csv> [MODEL=<name>] [JOBS=<n>]" >&2; exit 2; }
-	$(PY) -m model score "$(IN)" -o "$(OUT)" --jobs "$(or $(JOBS),1)" $(if $(MODEL),--model "$(MODEL)",)
+score: $(VENV)/.runtime ## Label a CSV or NDJSON file: make score IN=tweets.csv OUT=scored.csv [MODEL=nblr] [JOBS=0: all cores | DASK=tcp://host:8786] [FORMAT=ndjson] [TEXT_COLUMN=text] [ID_COLUMN=id]
+	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make score IN=<file> OUT=<file> [MODEL=<name>] [JOBS=<n> | DASK=<scheduler address>] [FORMAT=csv|ndjson] [TEXT_COLUMN=<name>] [ID_COLUMN=<name>]" >&2; exit 2; }
+	$(PY) -m model score "$(IN)" -o "$(OUT)" $(if $(DASK),--dask "$(DASK)",--jobs "$(or $(JOBS),1)") $(if $(MODEL),--model "$(MODEL)",) \
+	  $(if $(FORMAT),--format "$(FORMAT)",) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)",) $(if $(ID_COLUMN),--id-column "$(ID_COLUMN)",)
 
 # The first token goes to stderr only: stdout carries the access log, which `make api-start > api.log`,
 # docker logs or journald keep.

@@ -50,8 +50,16 @@ def add_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     score.add_argument("--model", default=None, help="model name (default: the manifest's default)")
     score.add_argument("--artifacts", default=str(artifacts.DEFAULT_DIR), help="artifact folder")
-    score.add_argument(
+    workers = score.add_mutually_exclusive_group()
+    workers.add_argument(
         "--jobs", type=_count(0), default=1, help="worker processes (default 1; 0: one per available core)"
+    )
+    workers.add_argument(
+        "--dask",
+        metavar="SCHEDULER_ADDRESS",
+        default=None,
+        help="score on the workers of this Dask scheduler (tcp://host:8786), which must be private and"
+        " trusted, and reach the artifact folder at the same path",
     )
     score.add_argument(
         "--chunk-size", type=_count(1), default=DEFAULT_CHUNK_ROWS, help="rows per chunk (default 1000)"
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             input_format=args.input_format,
             output_format=args.format,
             detail=args.detail,
+            dask=args.dask,
             progress=False if args.quiet else (True if args.progress else None),
             summary=not args.quiet,
         )

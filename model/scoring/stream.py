@@ -2,12 +2,13 @@
 
 The input is read, scored and written a chunk at a time, so memory stays flat
 whatever the file's size; with several jobs the chunks are scored by worker
-processes (model.scoring.pool).
+processes (model.scoring.pool), with ``dask`` by a Dask cluster's (model.scoring.cluster).
 """
 
 import math
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,7 +17,7 @@ from model.errors import ArtifactError
 from model.paths import AnyPath
 from model.scoring.files import display, open_input, open_output
 from model.scoring.output import OutputFormat, format_of, format_rows, header
-from model.scoring.pool import available_cores, scorer
+from model.scoring.pool import ScoreChunks, available_cores, scorer
 from model.scoring.reader import chunk_reader
 from model.serving import artifacts
 from model.serving.base import JSONObject
@@ -38,6 +39,7 @@ def score_file(
     input_format: OutputFormat | None = None,
     output_format: OutputFormat | None = None,
     detail: bool = True,
+    dask: str | None = None,
     progress: bool | None = None,
     summary: bool = False,
 ) -> int:
@@ -45,6 +47,7 @@ def score_file(
 
     Formats default to the file names' endings (.ndjson/.jsonl: NDJSON, else CSV); a
     standard stream or another ending writes the input's. ``detail`` adds P(Positive).
+    ``dask``: the address of a Dask scheduler whose workers score, in place of ``jobs`` processes.
     ``progress``: True shows the bar, False hides it, None shows it only on a terminal.
     """
     input_format = input_format or format_of(source)
@@ -53,7 +56,7 @@ def score_file(
     name, entry = resolve_model(directory, name, verify=jobs > 1)
     with (
         open_input(source, encoding) as (handle, raw, size),
-        scorer(str(directory), name, jobs) as score_chunks,
+        _backend(str(directory), name, jobs, dask) as score_chunks,
         open_output(destination, source) as out,
     ):
         reader = chunk_reader(
@@ -74,12 +77,23 @@ def score_file(
         elapsed = time.perf_counter() - started
     if summary:
         rate = reader.rows / elapsed if elapsed > 0 else math.inf
+        where = f"on the Dask cluster at {dask}" if dask else f"{jobs} job(s)"
         print(
-            f"scored {reader.rows:,} rows in {elapsed:.2f} s ({rate:,.0f} rows per second, {jobs} job(s))"
+            f"scored {reader.rows:,} rows in {elapsed:.2f} s ({rate:,.0f} rows per second, {where})"
             f" with {name} {entry['version']}: {display(destination, 'stdout')}",
             file=sys.stderr,
         )
     return reader.rows
+
+
+def _backend(directory: str, name: str, jobs: int, dask: str | None) -> AbstractContextManager[ScoreChunks]:
+    """Return what scores the chunks: a Dask cluster's workers, else this process or a pool of ``jobs``."""
+    if dask is None:
+        return scorer(directory, name, jobs)
+    # Imported here: distributed takes a second to import, and only --dask needs it.
+    from model.scoring import cluster
+
+    return cluster.scorer(dask, directory, name)
 
 
 def resolve_model(
