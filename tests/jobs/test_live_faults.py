@@ -26,6 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.rabbitmq]
 
 ROWS = 200_000
 ACTIVE = ("queued", "running")
+# Chunks long enough (10 of them) that the kill, right as the victim takes its second chunk, finds it
+# scoring: its message delivered and not yet acknowledged, which acks_late must bring back.
+KILL_CHUNK_ROWS = 20_000
 
 
 @pytest.fixture
@@ -49,6 +52,15 @@ def mid_job(client, job_id):
     return job if 0 < job["rows"]["done"] < job["rows"]["total"] else None
 
 
+def holding_a_chunk(worker, job_id):
+    """Return True once ``worker`` has scored a chunk of the job and taken another (its last log line).
+
+    Celery logs a task's "received" as it starts it: the worker then holds a chunk it has not finished.
+    """
+    lines = worker.log().splitlines()
+    return worker.logged(job_id) and "sentiment.score_chunk" in lines[-1] and "received" in lines[-1]
+
+
 def submit(client, path):
     """Submit ``path``; return the job's id."""
     status, _, body = client.submit(path)
@@ -68,14 +80,13 @@ def assert_every_row_once(result, expected):
 
 def test_a_worker_killed_mid_job_still_leaves_every_row_exactly_once(tmp_path, queue, source):
     path, expected = source
-    env = job_env(tmp_path, queue)
+    env = {**job_env(tmp_path, queue), "API_JOBS_CHUNK_ROWS": str(KILL_CHUNK_ROWS)}
     with running_server(tmp_path, env=env, workers=2) as server, worker_pool(tmp_path, env) as pool:
         victim, survivor = pool.scale(2)
         client = JobClient(server)
         job_id = submit(client, path)
-        wait_until(
-            lambda: mid_job(client, job_id) and victim.logged(job_id), "the victim scoring the job", 120
-        )
+        wait_until(lambda: holding_a_chunk(victim, job_id), "the victim scoring its second chunk", 120)
+        assert mid_job(client, job_id), "the job had not started: the victim's log is wrong"
         victim.process.send_signal(signal.SIGKILL)
         assert victim.process.wait(timeout=30) == -signal.SIGKILL
         assert client.job(job_id)["state"] in ACTIVE, "the job ended before the kill: make it larger"
