@@ -3,11 +3,15 @@
 import csv
 import hashlib
 import random
+from collections import deque
+from types import SimpleNamespace
 
 import dask.config
 import pytest
 from distributed import Client, LocalCluster
+from distributed.scheduler import KilledWorker
 
+from model.errors import ScoreError
 from model.scoring import cluster, pool
 from model.serving.artifacts import DEFAULT_DIR
 from tests.e2e import free_port, wait_until
@@ -135,6 +139,7 @@ def _worker_logs(client):
 
 def test_an_unreachable_scheduler_or_one_without_workers_is_one_line_error(tmp_path, capsys, monkeypatch):
     _write_tweets(tmp_path / "in.csv", 5)
+    assert (cluster.CONNECT_SECONDS, cluster.WORKERS_SECONDS) == (30, 60), "the README's figures"
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 1)
     monkeypatch.setattr(cluster, "WORKERS_SECONDS", 1)
     address = f"tcp://127.0.0.1:{free_port()}"
@@ -152,6 +157,26 @@ def test_an_unreachable_scheduler_or_one_without_workers_is_one_line_error(tmp_p
         f"error: no Dask worker joined the scheduler at {empty.scheduler_address} in 1 s\n",
     )
     assert not (tmp_path / "out.csv").exists()
+
+
+class _LostChunk:
+    """A chunk's future whose workers all died: what Dask gives after its retries."""
+
+    released = False
+
+    def result(self):
+        raise KilledWorker("sentiment-score-x-1", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+
+    def release(self):
+        self.released = True
+
+
+def test_a_chunk_the_cluster_lost_fails_the_run_naming_its_rows():
+    lost = _LostChunk()
+    pending = deque([(10_001, [f"t{i}" for i in range(10_000)], lost)])
+    with pytest.raises(ScoreError, match=r"^rows 10001-20000: the Dask cluster failed to score them: "):
+        cluster._collect(pending)
+    assert lost.released and not pending
 
 
 def test_dask_and_jobs_are_exclusive(tmp_path, capsys):
