@@ -8,6 +8,12 @@
 #
 #   docker run --rm -p 5000:5000 \
 #     -v "$PWD/certs:/app/certs:ro" -v "$PWD/instance:/app/instance" sentiment-api
+#
+# The same image runs a job worker (api/jobs/worker.py; one per core), given the API's broker, job
+# database and jobs folder (a volume every API and worker container mounts):
+#   docker run --rm -e API_JOBS_BROKER_URL=amqp://... -e API_JOBS_DATABASE_URL=postgresql+psycopg://... \
+#     -v jobs:/app/instance/jobs sentiment-api python -m api jobs worker
+# Without API_JOBS_BROKER_URL the API container runs one itself (the embedded default).
 
 # Build stage: pip and its caches stay here, only the finished venv moves on.
 FROM python:3.11.7-slim-bookworm AS builder

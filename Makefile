@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start test bench lint mutate first-token clean
+.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start jobs-worker test bench lint mutate first-token clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,12 @@ first-token: $(VENV)/.runtime
 api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:$${PORT:-5000} (foreground)
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
 	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
+
+# One worker process scores one chunk at a time: run one per core, on any machine that reaches the
+# broker (API_JOBS_BROKER_URL), the job database (API_JOBS_DATABASE_URL) and the jobs folder (API_JOBS_DIR).
+# Without a broker URL, `make api-start` runs one itself. ARGS go to Celery's worker (or --metrics-port N).
+jobs-worker: $(VENV)/.runtime ## Run a job worker (one per core): make jobs-worker [ARGS="--metrics-port 9101"]
+	exec $(PY) -m api jobs worker $(ARGS)
 
 test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test suite (PYTEST_ARGS=--random-order to shuffle it)
 	$(PY) -m pytest $(PYTEST_ARGS)
