@@ -9,10 +9,10 @@
 #   docker run --rm -p 5000:5000 \
 #     -v "$PWD/certs:/app/certs:ro" -v "$PWD/instance:/app/instance" sentiment-api
 #
-# The same image runs a job worker (api/jobs/worker.py; one per core), given the API's broker, job
-# database and jobs folder (a volume every API and worker container mounts):
-#   docker run --rm -e API_JOBS_BROKER_URL=amqp://... -e API_JOBS_DATABASE_URL=postgresql+psycopg://... \
-#     -v jobs:/app/instance/jobs sentiment-api python -m api jobs worker
+# The same image runs a job worker (api/jobs/worker.py; one per core): `python -m api jobs worker`,
+# given the API's broker, job database, job folder and limiter storage (API_JOBS_BROKER_URL,
+# API_JOBS_DATABASE_URL, API_JOBS_DIR, API_RATE_LIMIT_STORAGE). deploy/compose.yaml runs it so, the
+# URLs built from secret files; /app/jobs below is where deploy/ mounts the shared job folder.
 # Without API_JOBS_BROKER_URL the API container runs one itself (the embedded default).
 
 # Build stage: pip and its caches stay here, only the finished venv moves on.
@@ -52,6 +52,10 @@ COPY artifacts/ artifacts/
 COPY wsgi.py gunicorn.conf.py alembic.ini ./
 COPY migrations/ migrations/
 COPY deploy/openssl.cnf deploy/openssl.cnf
+
+# The jobs' shared folder (API_JOBS_DIR in deploy/): a new Docker volume mounted here takes this
+# owner and mode, so the service's user can write it and nobody else can read it.
+RUN mkdir -m 0700 /app/jobs && chown 10001:10001 /app/jobs
 
 # Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd (it is user app).
 USER 10001:10001

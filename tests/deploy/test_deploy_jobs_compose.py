@@ -5,6 +5,7 @@ and a fake program in place of the one they exec; what that program receives is 
 the API and the workers are shown to agree on what jobs need (tests/deploy/envs.py).
 """
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +19,7 @@ from tests.deploy.envs import (
     worker_options,
 )
 from tests.deploy.policy import (
+    ROOT,
     dockerfile_user,
     environment_secret_problems,
     image_problems,
@@ -142,3 +144,15 @@ def test_compose_writes_no_password_into_an_environment(compose):
         for problem in environment_secret_problems(name, service.get("environment", {}))
     ]
     assert problems == []
+
+
+def test_the_image_makes_the_job_folder_a_new_volume_copies(compose):
+    """Docker gives a new named volume the owner and mode of the image's folder at its mount point."""
+    jobs_dir = compose["services"][WORKER]["environment"]["API_JOBS_DIR"]
+    assert mounts(compose["services"][WORKER])[jobs_dir] == "jobs-data"
+    uid, gid = dockerfile_user()
+    made = rf"mkdir -m 0?700 {re.escape(jobs_dir)} && chown {uid}:{gid} {re.escape(jobs_dir)}\s*$"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(rf"^RUN {made}", dockerfile, re.MULTILINE), f"the image does not make {jobs_dir}"
+    # Made before USER drops root, which may not chown.
+    assert dockerfile.index(jobs_dir) < dockerfile.rindex("\nUSER ")
