@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 from celery import Celery, Task, signals
 from celery.exceptions import Retry
+from kombu.exceptions import OperationalError
 
 from api.jobs.budget import JobBudget
 from api.jobs.celeryapp import FINISH_JOB, SCORE_CHUNK
@@ -37,8 +38,9 @@ log = logging.getLogger(__name__)
 # FAULT_WAIT_MAX seconds, about 25 minutes of an outage.
 MAX_FAULTS = 30
 FAULT_WAIT_MAX = 60
-# Faults of the job's storage, worth trying again: the database (JobsUnavailable) or the folder (OSError).
-TRANSIENT = (JobsUnavailable, OSError)
+# Faults worth trying again: the job database (JobsUnavailable), the jobs folder (OSError), the broker
+# while sending the job's finish_job (OperationalError).
+TRANSIENT = (JobsUnavailable, OSError, OperationalError)
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 
 
@@ -121,7 +123,7 @@ def _guarded(
             raise task.retry(
                 kwargs={**message.kwargs(), "faults": faults}, countdown=wait, max_retries=None
             ) from None
-        _give_up(runner, message, index, f"the job's storage kept failing ({_kind(exc)})")
+        _give_up(runner, message, index, f"the job's storage or broker kept failing ({_kind(exc)})")
     except Exception as exc:  # logged by kind and place (not hidden), and the job fails with it
         log.error("%s failed: %s at %s", task.name, _kind(exc), _where(exc))
         _give_up(runner, message, index, f"an internal error ({_kind(exc)}); see the worker's log")

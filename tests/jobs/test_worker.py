@@ -230,6 +230,17 @@ def test_a_stopped_worker_puts_back_the_chunk_it_was_waiting_to_retry(
     assert job_store.get(job.id).state == "running"
 
 
+def test_a_worker_that_cannot_reach_its_broker_says_so_without_the_password(tmp_path, job_settings):
+    url = "amqp://guest:hunter2-not-logged@127.0.0.1:1//"  # a port nothing listens on
+    worker = WorkerProcess(tmp_path, job_settings, env={"API_JOBS_BROKER_URL": url})
+    log = worker.stderr_path
+
+    wait_until(lambda: "Cannot connect to amqp://guest:**@127.0.0.1:1//" in log.read_text(), "retrying", 60)
+    worker.kill()
+
+    assert "hunter2" not in log.read_text() + worker.stdout_path.read_text()
+
+
 PARENT = """
 import os, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-m", "api.jobs.worker", "--parent", str(os.getpid())])
