@@ -4,6 +4,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from api.history import extension as history
 from api.web import extensions as ext
+from api.web import jobs
 from api.web.errors import NOT_READY
 from api.web.limits import storage_state
 
@@ -21,7 +22,8 @@ def readyz() -> Response:
     """The model is loaded and verified, so predictions can be served.
 
     A failing history database degrades (``"history": {"ok": false}``) but does not make the
-    server unready: predictions do not depend on it.
+    server unready: predictions do not depend on it. Nor does the job queue's broker (``"jobs"``):
+    it is reported, for jobs wait for it while predictions go on.
     """
     service = ext.MODEL.get(current_app)
     if service is None or not service.ready:
@@ -33,4 +35,5 @@ def readyz() -> Response:
         models=list(service.models),
         rate_limit_storage=storage_state(),
         history=history.state(current_app),
+        jobs=jobs.state(current_app),
     )

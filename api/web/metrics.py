@@ -15,13 +15,16 @@ the method from a fixed set; the status code; model names and labels.
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from api import constants as c
+from api.jobs.errors import JobsUnavailable
+from api.jobs.jobs import STATES
 from api.settings import settings_of
 from api.web.auth import auth, is_admin
 from api.web.errors import error_response
@@ -38,6 +41,39 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 bp = Blueprint("metrics", __name__)
 
 
+class JobsCollector:
+    """Jobs by state and the job queue's depth, read when scraped: the store and the broker know them.
+
+    A gauge kept by the workers would be wrong after any of them died; asked at the scrape, they are
+    exact. A store or broker that does not answer leaves its series out: the scrape never fails.
+    """
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]], depth: Callable[[], int | None]) -> None:
+        self._counts = counts
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield sentiment_jobs{state} and sentiment_job_queue_depth."""
+        jobs = GaugeMetricFamily(
+            "sentiment_jobs", "Jobs by state, read from the job store at each scrape.", labels=["state"]
+        )
+        try:
+            counts = self._counts()
+        except JobsUnavailable:
+            counts = None  # no series rather than false zeros
+        if counts is not None:
+            for state in STATES:
+                jobs.add_metric([state], counts.get(state, 0))
+        yield jobs
+        queue = GaugeMetricFamily(
+            "sentiment_job_queue_depth", "Job tasks waiting on the broker, read from it at each scrape."
+        )
+        depth = self._depth()  # None when the broker does not say
+        if depth is not None:
+            queue.add_metric([], depth)
+        yield queue
+
+
 class Metrics:
     """One app's metrics, in a registry of its own."""
 
@@ -45,6 +81,8 @@ class Metrics:
         """``multiprocess``: sum the metrics files of every worker (under Gunicorn), not this process's."""
         self.registry = registry = CollectorRegistry()
         self.multiprocess = multiprocess
+        # Read at each scrape, in this process (api/web/jobs.py adds the job API's).
+        self.collectors: list[JobsCollector] = []
         self.requests = Counter(
             "sentiment_http_requests",
             "Requests answered by the app, by URL rule, method and status.",
@@ -120,7 +158,15 @@ class Metrics:
         # A fresh registry per scrape, as prometheus_client prescribes: it reads the files as they are now.
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in self.collectors:
+            registry.register(collector)
         return generate_latest(registry)
+
+    def watch(self, collector: JobsCollector) -> None:
+        """Read ``collector`` at every scrape."""
+        self.collectors.append(collector)
+        if not self.multiprocess:
+            self.registry.register(collector)
 
 
 def count_scored(scores: Mapping[str, list[float]]) -> None:
@@ -152,6 +198,11 @@ def init_app(app: Flask) -> None:
     metrics = app.extensions[c.EXT_METRICS] = Metrics(multiprocess)
     app.before_request(metrics.start)
     app.after_request(metrics.observe)
+
+
+def watch_jobs(app: Flask, counts: Callable[[], Mapping[str, int]], depth: Callable[[], int | None]) -> None:
+    """Publish the jobs by state (``counts``) and the queue's depth (``depth``), read at each scrape."""
+    app.extensions[c.EXT_METRICS].watch(JobsCollector(counts, depth))
 
 
 def attach(app: Flask) -> None:

@@ -22,10 +22,23 @@ from api.errors import (
     TooManyItems,
     UnsupportedMediaType,
 )
+from api.jobs.errors import (
+    BadUpload,
+    InsufficientStorage,
+    JobNotFinished,
+    JobNotFound,
+    JobsUnavailable,
+    QueueUnavailable,
+    TooManyJobs,
+    TooManyRows,
+    UnsupportedUpload,
+    UploadTooLarge,
+)
 from api.settings import HISTORY_OFF, Settings
 from api.web.budget import HEADER_LIMIT, HEADER_REMAINING, WorkLimitExceeded, WorkTooLarge
 from api.web.errors import NOT_READY, RATE_LIMITED, UNAUTHORIZED, Refusal
 from api.web.fairness import TooManyInFlight
+from api.web.jobshapes import JOB_URL
 
 JSON = dict[str, object]
 
@@ -56,10 +69,21 @@ def rate_headers() -> dict[str, JSON]:
     }
 
 
-def _retry_headers() -> dict[str, JSON]:
-    """Return the headers of a 429: when to retry, and the request limit's."""
-    retry = _header("Seconds to wait before retrying.", "^[0-9]+$", required=True)
+def _retry_headers(required: bool = True) -> dict[str, JSON]:
+    """Return the headers of a 429: when to retry (``required``: on every one), and the request limit's."""
+    retry = _header("Seconds to wait before retrying.", "^[0-9]+$", required=required)
     return {HeaderNames.RETRY_AFTER.value: retry, **rate_headers()}
+
+
+def location_header() -> dict[str, JSON]:
+    """Return the header of a created job: where it is."""
+    return {"Location": _header("The job's URL: /api/v1/jobs/{id}.", JOB_URL, required=True)}
+
+
+def download_headers() -> dict[str, JSON]:
+    """Return the header of a job's result: a file to save, named after the job."""
+    named = _header("An attachment named {job_id}.csv or {job_id}.ndjson.", "^attachment; ", True)
+    return {"Content-Disposition": named}
 
 
 def work_headers() -> dict[str, JSON]:
@@ -145,5 +169,54 @@ def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
         ),
         "HistoryUnavailable": ErrorAnswer(
             "The prediction history database does not answer; retry later.", refusals(HistoryUnavailable)
+        ),
+        **_job_answers(settings),
+    }
+
+
+def _job_answers(settings: Settings) -> dict[str, ErrorAnswer]:
+    """Return the error responses of the job API (api/web/jobs.py)."""
+    return {
+        "InvalidUpload": ErrorAnswer(
+            "A query parameter is unknown or has a wrong value (`key` names it); the file cannot be read as "
+            "the CSV or NDJSON it claims to be (the message names the row, never its text); or its chunked "
+            "framing is broken.",
+            refusals(InvalidParameter, BadUpload, MalformedBody),
+        ),
+        "UploadTooLarge": ErrorAnswer(
+            f"The file is over {settings.JOBS_MAX_UPLOAD_BYTES} bytes, or has over {settings.JOBS_MAX_ROWS} "
+            "rows.",
+            refusals(UploadTooLarge, TooManyRows),
+        ),
+        "UnsupportedUpload": ErrorAnswer(
+            "`Content-Type` is neither `text/csv` nor `application/x-ndjson` (or `application/jsonl`), "
+            "or names a charset other than UTF-8.",
+            refusals(UnsupportedUpload),
+        ),
+        "SubmitLimited": ErrorAnswer(
+            "Over the request limit (`Retry-After` says when it resets), or the token already has "
+            f"{settings.JOBS_MAX_ACTIVE} jobs queued or running: wait for one to finish, or cancel one.",
+            (RATE_LIMITED, *refusals(TooManyJobs)),
+            _retry_headers(required=False),
+        ),
+        "InsufficientStorage": ErrorAnswer(
+            f"Storing the file would leave less than {settings.JOBS_MIN_FREE_BYTES} bytes free on the "
+            "server's job disk; retry later.",
+            refusals(InsufficientStorage),
+        ),
+        "JobNotFound": ErrorAnswer(
+            "No such job, or another token's (the two answer alike), or it was deleted: jobs are kept "
+            f"{settings.JOBS_RETENTION_HOURS:g} hours.",
+            (*refusals(JobNotFound), Refusal.of_status(404)),
+        ),
+        "JobNotFinished": ErrorAnswer(
+            "The job has not succeeded (yet): it has no result.", refusals(JobNotFinished)
+        ),
+        "JobsUnavailable": ErrorAnswer(
+            "The job database does not answer; retry later.", refusals(JobsUnavailable)
+        ),
+        "SubmitUnavailable": ErrorAnswer(
+            "The job database, or the job queue's broker, does not answer: nothing was kept; retry later.",
+            refusals(JobsUnavailable, QueueUnavailable),
         ),
     }

@@ -146,6 +146,15 @@ class StorageState(BaseModel):
     fallbacks: int = Field(ge=0, description="Times a worker fell back to its own memory.")
 
 
+class JobsState(BaseModel):
+    """The job queue's broker, as /readyz reports it: one that is down does not make the server unready."""
+
+    broker: str = Field(description="embedded (the server's own worker), amqp or redis.")
+    ok: bool = Field(description="The broker answered its last check.")
+    error: str | None = Field(description="Why it did not (never its URL or password).")
+    embedded: bool = Field(description="Jobs run on the worker process this server starts.")
+
+
 class ErrorDetail(BaseModel):
     """What went wrong: the HTTP status, a code to act on, and a message for people."""
 
@@ -259,6 +268,7 @@ def _descriptions(
         models: list[ModelName]
         rate_limit_storage: StorageState
         history: HistoryState
+        jobs: JobsState
 
     class PredictQuery(BaseModel):
         """The query of /api/v1/predict."""

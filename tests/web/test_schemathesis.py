@@ -1,6 +1,7 @@
 """The OpenAPI document: valid, built from the app's limits, and no response of the server breaks it."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,11 +13,13 @@ import schemathesis
 from tests.e2e import request, running_server
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-# --max-examples counts per operation. The GET operations have no inputs, so they
-# are exhausted in a few cases; predict takes the rest: ~1,260 cases in ~30 s.
+# --max-examples counts per operation. The GET operations without inputs are exhausted in a few
+# cases; predict, the job submission and the job routes' ids take the rest.
 MAX_EXAMPLES = 1200
 MIN_CASES = 1000
-OPERATIONS = 7
+OPERATIONS = 12
+# Lets schemathesis send a job's NDJSON upload as the text it is.
+HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
 
 def _summary(output):
@@ -44,7 +47,8 @@ def server(tmp_path):
     """A Gunicorn of the test's own (schemathesis's requests then meet no other test's)."""
     folder = tmp_path / "server"
     folder.mkdir()
-    with running_server(folder) as running:
+    # Jobs too: the submissions it makes run on the server's embedded worker, in the test's folder.
+    with running_server(folder, env={"API_JOBS_DIR": str(folder / "jobs")}) as running:
         yield running
 
 
@@ -84,6 +88,7 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(server, tmp_path):
             str(report),
         ],
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
         capture_output=True,
         text=True,
         timeout=600,
