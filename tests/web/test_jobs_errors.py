@@ -216,3 +216,18 @@ def test_an_id_that_is_not_a_job_id_is_a_404(world, auth_header, path, method):
     assert error_of(response)[:2] == (404, "job_not_found")
     result = client.get(f"/api/v1/jobs/{path}/result", headers=auth_header)
     assert error_of(result)[:2] == (404, "job_not_found")
+
+
+def test_job_requests_spend_the_tokens_request_limit(world, auth_header):
+    _, client, _ = world(RATE_LIMIT="3/minute")
+    answers = [client.get("/api/v1/jobs", headers=auth_header) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    limited = submit(client, auth_header, tweets_csv(3))
+    assert error_of(limited)[:2] == (429, "rate_limited") and "Retry-After" in limited.headers
+
+
+def test_failed_authentications_on_the_job_routes_are_limited_by_address(world):
+    _, client, _ = world(AUTH_FAILURE_LIMIT="2/minute")
+    wrong = {"Authorization": "Bearer sa_wrong"}
+    statuses = [client.get(f"/api/v1/jobs/{'0' * 32}", headers=wrong).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
