@@ -6,7 +6,6 @@ and renamed once complete, so neither is ever held in memory. A 429 with Retry-A
 bounded number of times.
 """
 
-import contextlib
 import http.client
 import json
 import os
@@ -97,13 +96,23 @@ class Api:
         """Send one request (a file body from its start) and return its answer."""
         if body is not None:
             body.seek(0)
+        cut: OSError | None = None
         try:
+            conn.request(method, target, body=body, headers=dict(headers))
+        except (ssl.SSLEOFError, BrokenPipeError, ConnectionResetError) as exc:
             # A server refusing an upload (too large, say) answers before reading it all, then
             # closes: its answer may still be there to read.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                conn.request(method, target, body=body, headers=dict(headers))
+            cut = exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise ClientError(f"cannot reach {self.url}: {exc}") from exc
+        try:
             return conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
+            if cut is not None:
+                raise ClientError(
+                    f"the server closed the connection before the whole file was sent ({cut!r}): it refused"
+                    " it, most likely as over its upload limit (API_JOBS_MAX_UPLOAD_BYTES)"
+                ) from exc
             raise ClientError(f"cannot reach {self.url}: {exc}") from exc
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -15,6 +15,10 @@ from tests.e2e import ROOT, running_server
 from tests.jobs.live import reference_score, sha256_of, write_tweets_csv
 
 ROWS = 3000
+# The server's upload limit here: far above ROWS' file, far below BIG_ROWS' (~10 MB, more than the
+# connection's buffers hold, so that the server refuses it while the client is still sending).
+UPLOAD_LIMIT = 1 << 20
+BIG_ROWS = 200_000
 CLIENT_TIMEOUT = 300  # a deadline for a slow machine, not a speed
 
 
@@ -22,7 +26,11 @@ CLIENT_TIMEOUT = 300  # a deadline for a slow machine, not a speed
 def server(tmp_path_factory):
     """A server of the module's own: jobs in its folder, scored by its embedded worker in chunks of 500."""
     folder = tmp_path_factory.mktemp("server")
-    env = {"API_JOBS_DIR": str(folder / "jobs"), "API_JOBS_CHUNK_ROWS": "500"}
+    env = {
+        "API_JOBS_DIR": str(folder / "jobs"),
+        "API_JOBS_CHUNK_ROWS": "500",
+        "API_JOBS_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+    }
     with running_server(folder, env=env) as running:
         yield running
 
@@ -74,3 +82,12 @@ def test_a_wrong_token_exits_1_and_is_never_printed(server, tmp_path):
     refused = client(server, "submit", str(tweets), token="sa_not-a-real-token")
     assert refused.returncode == 1 and "HTTP 401 unauthorized" in refused.stderr
     assert "sa_not-a-real-token" not in refused.stdout + refused.stderr
+
+
+@pytest.mark.e2e
+def test_a_file_over_the_limit_is_told_as_the_servers_413_not_a_broken_connection(server, tmp_path):
+    big = write_tweets_csv(tmp_path / "big.csv", BIG_ROWS)
+    assert big.stat().st_size > 8 * UPLOAD_LIMIT
+    refused = client(server, "submit", str(big))
+    assert refused.returncode == 1
+    assert f"HTTP 413 upload_too_large: the upload is larger than {UPLOAD_LIMIT} bytes" in refused.stderr
