@@ -13,12 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -260,7 +258,10 @@ class JobClient:
 
     def wait_final(self, job_id: str, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
         """Poll the job until it is succeeded, failed or cancelled; return its JSON."""
-        return wait_until(lambda: _final(self.job(job_id)), f"job {job_id} finished", timeout)
+        try:
+            return wait_until(lambda: _final(self.job(job_id)), f"job {job_id} finished", timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the job now: {self.job(job_id)}") from None
 
     def download(self, job_id: str, out: Path) -> Any:
         """GET the job's result into ``out`` in blocks; return (status, headers)."""
@@ -281,19 +282,3 @@ class JobClient:
 def _final(job: dict[str, Any]) -> dict[str, Any] | None:
     """Return the job if its state is final, else None."""
     return job if job["state"] in ("succeeded", "failed", "cancelled") else None
-
-
-def scoring_seconds(job: dict[str, Any]) -> float:
-    """Return the seconds between the job's own started and finished times."""
-    return (datetime.fromisoformat(job["finished"]) - datetime.fromisoformat(job["started"])).total_seconds()
-
-
-def observe(sample: Any, seconds: float) -> list[Any]:
-    """Return ``sample()`` taken repeatedly over ``seconds`` (at least twice): what a value did meanwhile."""
-    values = [sample()]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.1)  # sampling over a bounded period, by design
-        values.append(sample())
-    values.append(sample())
-    return values

@@ -6,8 +6,10 @@ job, and a cancelled job stops scoring.
 """
 
 import statistics
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -21,10 +23,8 @@ from tests.jobs.live import (
     JobClient,
     WorkerPool,
     job_env,
-    observe,
     queue_counts,
     reference_score,
-    scoring_seconds,
     sha256_of,
     unique_queue,
     worker_pool,
@@ -177,3 +177,19 @@ def scored_chunks(live, job_id):
     """Return how many of the job's chunks have their scored output written (JobFiles' own paths)."""
     files = JobFiles(live.tmp / "jobs")
     return sum(files.chunk_output(job_id, index).exists() for index in range(-(-ROWS // CHUNK_ROWS)))
+
+
+def scoring_seconds(job):
+    """Return the seconds between the job's own started and finished times."""
+    return (datetime.fromisoformat(job["finished"]) - datetime.fromisoformat(job["started"])).total_seconds()
+
+
+def observe(sample, seconds):
+    """Return ``sample()`` taken repeatedly over ``seconds`` (at least twice): what a value did meanwhile."""
+    values = [sample()]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.1)  # sampling over a bounded period, by design
+        values.append(sample())
+    values.append(sample())
+    return values
