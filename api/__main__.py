@@ -1,4 +1,4 @@
-"""``python -m api token|history ...``: the operator's commands (api/ops/cli.py)."""
+"""``python -m api token|history|jobs ...``: the operator's commands (api/ops/cli.py, api/ops/jobs_cli.py)."""
 
 import sys
 

@@ -174,6 +174,8 @@ def start_api(tmp):
         "PORT": "0",  # any free port: see ApiStart.port
         "API_TOKENS_FILE": str(tmp / "tokens.json"),
         "API_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}",
+        # ...and its own jobs: files, and the embedded broker's queue folders under it.
+        "API_JOBS_DIR": str(tmp / "jobs"),
     }
     started = ApiStart(tmp / "api-start.out", tmp / "api-start.err", None)
     # Apart: the access log is on stdout, which `> api.log`, docker logs or journald keep.

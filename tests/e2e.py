@@ -77,6 +77,8 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
         "API_AUTH_FAILURE_LIMIT": "100000/minute",
         # Each server its own history, never the project's instance/history.db.
         "API_HISTORY_URL": f"sqlite:///{tmp / 'history.db'}",
+        # ...and its own jobs: files, and the embedded broker's queue folders under it.
+        "API_JOBS_DIR": str(tmp / "jobs"),
         **(env or {}),
     }
     log_path = tmp / "server.log"
