@@ -99,6 +99,8 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
         server = Server(url, port, token, context, certs, tokens_file, process, log_path)
         if ready:
             wait_ready(server.url, context, process, log_path)
+            if not full_env.get("API_JOBS_BROKER_URL", "").strip():
+                wait_embedded_jobs_worker(server)
         yield server
     finally:
         if process.poll() is None:
@@ -289,6 +291,19 @@ def pinned_tls_context(version):
 # A worker that is still loading its models accepts nothing, and the first one then takes every
 # connection: wait until both have loaded, from the log, without spending any request of the budget.
 BOOT_TIMEOUT_S = 60
+
+
+def wait_embedded_jobs_worker(server):
+    """Wait (at most BOOT_TIMEOUT_S) until the server's embedded job worker says it is ready.
+
+    A server is ready once it could take a job; the worker's start-up lines (Celery's own warnings
+    included) then never land in the middle of a test that watches the log.
+    """
+    wait_until(
+        lambda: any(r["message"].startswith("jobs worker ready") for r in log_records(server.log())),
+        "the embedded job worker's 'jobs worker ready' line",
+        timeout=BOOT_TIMEOUT_S,
+    )
 
 
 def wait_workers_loaded(server, workers=2):
