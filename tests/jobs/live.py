@@ -15,7 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,13 +164,12 @@ class WorkerPool:
         return list(self.workers)
 
     def _start(self) -> Worker:
-        """Start one more worker, with a log file and a Celery node name of its own."""
+        """Start one more worker, with a log file of its own (its Celery node name is its pid's)."""
         self.started += 1
         log_path = self.tmp / f"worker-{self.started}.log"
-        name = f"w{self.started}-{uuid.uuid4().hex[:8]}@%h"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [*WORKER_COMMAND, "--hostname", name],
+                WORKER_COMMAND,
                 cwd=ROOT,
                 env={**os.environ, **self.env},
                 stdout=log,
@@ -179,20 +178,15 @@ class WorkerPool:
             )
         return Worker(process, log_path)
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """Stop every worker."""
         while self.workers:
             self.workers.pop().stop()
 
 
-@contextmanager
-def worker_pool(tmp: Path, env: dict[str, str]) -> Iterator[WorkerPool]:
-    """Yield a WorkerPool (no worker running until scaled); stop its workers after."""
-    pool = WorkerPool(tmp, env)
-    try:
-        yield pool
-    finally:
-        pool.stop()
+def worker_pool(tmp: Path, env: dict[str, str]) -> AbstractContextManager[WorkerPool]:
+    """A WorkerPool (no worker running until scaled) whose workers are stopped at the end of a with."""
+    return closing(WorkerPool(tmp, env))
 
 
 class JobClient:
@@ -246,7 +240,7 @@ class JobClient:
         assert status == 200, (status, body)
         return body
 
-    def list(self) -> Any:
+    def jobs(self) -> Any:
         """GET the caller's jobs; return (status, body)."""
         status, _, body = self._call("GET", "/api/v1/jobs")
         return status, body
@@ -257,11 +251,34 @@ class JobClient:
         return status, body
 
     def wait_final(self, job_id: str, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
-        """Poll the job until it is succeeded, failed or cancelled; return its JSON."""
+        """Poll the job until it is succeeded, failed or cancelled; return its JSON.
+
+        Over one kept-alive connection: a TLS handshake per poll would take CPU from the timed runs.
+        """
+        kept = [self._connection()]
         try:
-            return wait_until(lambda: _final(self.job(job_id)), f"job {job_id} finished", timeout)
+            return wait_until(lambda: _final(self._kept_get(kept, job_id)), f"job {job_id} finished", timeout)
         except AssertionError as exc:
             raise AssertionError(f"{exc}; the job now: {self.job(job_id)}") from None
+        finally:
+            kept[0].close()
+
+    def _kept_get(self, kept: list[http.client.HTTPSConnection], job_id: str) -> dict[str, Any]:
+        """GET the job's JSON over ``kept[0]``; if the server closed it, once more over a new one."""
+        try:
+            return self._get_on(kept[0], job_id)
+        except (http.client.HTTPException, OSError):
+            kept[0].close()
+            kept[0] = self._connection()
+            return self._get_on(kept[0], job_id)
+
+    def _get_on(self, conn: http.client.HTTPSConnection, job_id: str) -> dict[str, Any]:
+        """GET the job's JSON over ``conn`` (failing on any answer but 200)."""
+        conn.request("GET", f"/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {self.token}"})
+        response = conn.getresponse()
+        status, body = response.status, json.loads(response.read())
+        assert status == 200, (status, body)
+        return body
 
     def download(self, job_id: str, out: Path) -> Any:
         """GET the job's result into ``out`` in blocks; return (status, headers)."""

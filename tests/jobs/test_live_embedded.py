@@ -145,6 +145,6 @@ def test_a_too_large_upload_is_refused_with_json_over_https(tmp_path, chunked):
         assert (status, body["error"]["code"]) == (413, "upload_too_large"), body
         assert headers["Content-Type"] == "application/json"
         assert body["error"]["status"] == 413
-        assert client.list() == (200, {"jobs": []})
+        assert client.jobs() == (200, {"jobs": []})
     # Nothing half-made stays: no job folder (the embedded broker's own folder aside).
     assert [p.name for p in (tmp_path / "jobs").glob("*") if not p.name.startswith(".")] == []
