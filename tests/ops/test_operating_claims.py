@@ -66,6 +66,17 @@ DEFAULTS = {
     "LOG_LEVEL": "info",
     "ACCESS_LOG": "-",
     "PROMETHEUS_MULTIPROC_DIR": None,  # a private temporary folder, made by the master
+    "API_JOBS_BROKER_URL": "",  # empty: the embedded worker and broker
+    "API_JOBS_QUEUE": "sentiment-jobs",
+    "API_JOBS_DATABASE_URL": "",  # empty: the history's database, or instance/jobs.db
+    "API_JOBS_DIR": ROOT / "instance" / "jobs",
+    "API_JOBS_MAX_UPLOAD_BYTES": 268435456,
+    "API_JOBS_MAX_ROWS": 2000000,
+    "API_JOBS_MAX_ACTIVE": 2,
+    "API_JOBS_MIN_FREE_BYTES": 1073741824,
+    "API_JOBS_RETENTION_HOURS": 24,
+    "API_JOBS_CHUNK_ROWS": 5000,
+    "API_JOBS_EMBEDDED_NICE": 10,
 }
 
 
