@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,22 +269,6 @@ def predict(server, token=None, conn=None):
     finally:
         if own:
             conn.close()
-
-
-def pinned_tls_context(version):
-    """A client context that offers exactly one TLS version, old ones included, and verifies nothing.
-
-    Lowering the client's security level lets it offer TLS 1.1 at all, so a
-    refusal is the server's, not the client's own.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_ciphers("ALL:@SECLEVEL=0")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        context.minimum_version = context.maximum_version = version
-    return context
 
 
 # A worker that is still loading its models accepts nothing, and the first one then takes every

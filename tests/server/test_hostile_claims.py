@@ -13,8 +13,8 @@ import time
 import pytest
 
 from api.settings import Settings
-from tests.e2e import log_records, pinned_tls_context, running_server
-from tests.web.hostile_helpers import CONF, read_response, tls_connect
+from tests.e2e import log_records, running_server
+from tests.web.hostile_helpers import CONF, pinned_tls_context, read_response, tls_connect
 
 # Each figure the section states, as (where it is set, the README's value).
 FIGURES = {

@@ -1,9 +1,11 @@
-"""Shared helpers of the hostile-client tests (tests/test_hostile*.py): settings, TLS, responses."""
+"""Shared helpers of the hostile-client tests (tests/*/test_hostile*.py): settings, TLS, responses."""
 
 import http.client
 import runpy
 import socket
+import ssl
 import time
+import warnings
 
 from tests.e2e import (
     ROOT,
@@ -39,3 +41,19 @@ def wait_for_workers(server, count=2, timeout=20):
             return pids
         assert predict(server)[0] == 200
     raise AssertionError(f"fewer than {count} workers answered in {timeout}s:\n{server.log()}")
+
+
+def pinned_tls_context(version):
+    """A client context that offers exactly one TLS version, old ones included, and verifies nothing.
+
+    Lowering the client's security level lets it offer TLS 1.1 at all, so a
+    refusal is the server's, not the client's own.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = version
+    return context

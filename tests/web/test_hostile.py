@@ -18,12 +18,18 @@ import pytest
 from tests.e2e import (
     LABELS,
     log_records,
-    pinned_tls_context,
     predict,
     running_server,
 )
 from tests.hostile import Hostile
-from tests.web.hostile_helpers import CONF, HANDSHAKE_TIMEOUT, read_response, tls_connect, wait_for_workers
+from tests.web.hostile_helpers import (
+    CONF,
+    HANDSHAKE_TIMEOUT,
+    pinned_tls_context,
+    read_response,
+    tls_connect,
+    wait_for_workers,
+)
 
 pytestmark = pytest.mark.e2e
 
