@@ -169,18 +169,21 @@ class ChunkRunner:
             if self.store.state(job.id) not in ACTIVE_STATES:
                 log.info("chunk %d stopped: the job was cancelled", message.index)
                 return "cancelled"
-            if piece.end > message.paid:
-                self._pay(job, message, texts[max(piece.start, message.paid) : piece.end], piece.start, defer)
+            if piece.end > message.paid:  # rows before ``paid`` were paid for before a retry
+                unpaid = (
+                    piece.cost if piece.start >= message.paid else text_cost(texts[message.paid : piece.end])
+                )
+                self._pay(job, message, unpaid, piece.start, defer)
             log_odds += model.log_odds(texts[piece.start : piece.end])
         self.files.write_chunk_output(
             job.id, message.index, format_rows(job.output_format, job.detail, ids, log_odds)
         )
         return "scored"
 
-    def _pay(self, job: Job, message: ScoreChunk, texts: list[str], start: int, defer: Defer) -> None:
-        """Charge the job's token for ``texts``, or defer the chunk to when its budget has room again."""
+    def _pay(self, job: Job, message: ScoreChunk, cost: int, start: int, defer: Defer) -> None:
+        """Charge the job's token ``cost``, or defer the chunk (from row ``start``) to when it can pay."""
         try:
-            self.budget.charge(job.budget_key, text_cost(texts))
+            self.budget.charge(job.budget_key, cost)
         except OverBudget as over:
             wait = min(over.retry_after, MAX_COUNTDOWN)
             log.info("chunk %d waits %d s for the work budget (from its row %d)", message.index, wait, start)

@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.metrics_port is not None:
         runner.metrics.serve(args.metrics_port, args.metrics_address)
     _keep_logging_ours(app, settings)
+    _without_event_loop(app)
     status = app.start(_celery_argv(settings, celery_args))
     store.dispose()
     return int(status or 0)
@@ -105,6 +106,26 @@ def _celery_argv(settings: Settings, extra: list[str]) -> list[str]:
         f"--hostname=jobs-{os.getpid()}@%h",
         *extra,
     ]
+
+
+def _without_event_loop(app: Celery) -> None:
+    """Make the worker read its broker in a plain loop: a solo worker otherwise stalls for up to 10 s.
+
+    With RabbitMQ (and Redis), Celery's event loop sometimes takes the next message and runs its task
+    from its queue of ready callbacks, where the task's acknowledgement then waits for the loop's next
+    wake-up (up to 10 s) before it is sent; with one message at a time (prefetch 1), the broker sends
+    nothing meanwhile. Measured on RabbitMQ, 60 tasks of 80 ms: 80 to 111 s in the event loop, 5.0 s
+    in the plain loop (``connection.drain_events``), which Celery already uses for the embedded broker.
+    """
+
+    class JobsWorker(app.Worker):  # Celery makes its worker class per app
+        """Celery's worker, without the event loop."""
+
+        def should_use_eventloop(self) -> bool:
+            """Never: see _without_event_loop."""
+            return False
+
+    app.Worker = JobsWorker
 
 
 def _keep_logging_ours(app: Celery, settings: Settings) -> None:
