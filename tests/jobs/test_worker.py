@@ -18,6 +18,7 @@ from api.jobs.errors import JobsUnavailable
 from api.jobs.queue import JobQueue
 from api.jobs.tasks import register
 from tests.e2e import ROOT, free_port, wait_until
+from tests.jobs.live import BROKER_URL
 from tests.jobs.test_tasks import SECRET, expected_result, new_job, texts_of, worker_thread
 
 # Deadlines for a slow machine, not speed requirements.
@@ -273,6 +274,21 @@ def test_a_worker_whose_parent_is_already_gone_exits_at_once(job_settings):
         check=False,
     )
     assert (result.returncode, result.stderr) == (0, b"")
+
+
+# Celery warns when a worker is made as root (the test machine's user), which says nothing about the loop.
+@pytest.mark.filterwarnings("ignore::celery.exceptions.SecurityWarning")
+def test_the_worker_reads_its_broker_without_celerys_event_loop(job_settings):
+    # In the event loop a solo worker with one message at a time stalled up to 10 s between chunks on
+    # RabbitMQ (api/jobs/worker.py, _without_event_loop; measured by tests/jobs/test_live_rabbitmq.py).
+    from api.jobs.worker import _without_event_loop
+
+    app = make_celery(job_settings.model_copy(update={"JOBS_BROKER_URL": BROKER_URL}))
+    assert app.Worker(pool="solo", quiet=True).use_eventloop is True  # Celery's choice for RabbitMQ
+
+    _without_event_loop(app)
+
+    assert app.Worker(pool="solo", quiet=True).use_eventloop is False
 
 
 def test_a_worker_with_a_bad_setting_says_which_and_exits_2(monkeypatch, capsys):
