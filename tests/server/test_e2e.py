@@ -14,7 +14,8 @@ from api.ops.certs import generate
 from model.paths import DEFAULT_DATA
 from model.training.data import fixed_split, read_rows
 from tests.conftest import ROOT
-from tests.e2e import client_context, pinned_tls_context, request, running_server
+from tests.e2e import client_context, request, running_server
+from tests.web.hostile_helpers import pinned_tls_context
 
 pytestmark = pytest.mark.e2e
 
