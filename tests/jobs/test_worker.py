@@ -242,40 +242,6 @@ def test_a_worker_that_cannot_reach_its_broker_says_so_without_the_password(tmp_
     assert "hunter2" not in log.read_text() + worker.stdout_path.read_text()
 
 
-PARENT = """
-import os, subprocess, sys, time
-child = subprocess.Popen([sys.executable, "-m", "api.jobs.worker", "--parent", str(os.getpid())])
-print(child.pid, flush=True)
-time.sleep(600)
-"""
-
-
-def test_a_worker_started_with_parent_dies_with_its_parent(tmp_path, job_settings):
-    env = {**os.environ, "API_JOBS_DIR": str(job_settings.JOBS_DIR), "API_HISTORY_URL": "none"}
-    env["API_JOBS_DATABASE_URL"] = job_settings.JOBS_DATABASE_URL
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    child = int(parent.stdout.readline())
-    assert alive(child)
-
-    parent.kill()
-    parent.wait(WORKER_TIMEOUT)
-
-    wait_until(lambda: not alive(child), "the worker gone with its parent", WORKER_TIMEOUT)
-
-
-def test_a_worker_whose_parent_is_already_gone_exits_at_once(job_settings):
-    result = subprocess.run(
-        [sys.executable, "-m", "api.jobs.worker", "--parent", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=WORKER_TIMEOUT,
-        check=False,
-    )
-    assert (result.returncode, result.stderr) == (0, b"")
-
-
 # Celery warns when a worker is made as root (the test machine's user), which says nothing about the loop.
 @pytest.mark.filterwarnings("ignore::celery.exceptions.SecurityWarning")
 def test_the_worker_reads_its_broker_without_celerys_event_loop(job_settings):
@@ -298,12 +264,3 @@ def test_a_worker_with_a_bad_setting_says_which_and_exits_2(monkeypatch, capsys)
 
     assert main([]) == 2
     assert "API_JOBS_QUEUE" in capsys.readouterr().err
-
-
-def alive(pid):
-    """Return whether process ``pid`` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
