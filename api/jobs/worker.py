@@ -21,10 +21,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from types import FrameType
 from typing import Any
 
 from celery import Celery, signals
+from celery.apps import worker as celery_worker
 from celery.exceptions import WorkerShutdown
 
 from api.jobs import logs
@@ -124,6 +126,16 @@ def _without_event_loop(app: Celery) -> None:
         def should_use_eventloop(self) -> bool:
             """Never: see _without_event_loop."""
             return False
+
+        def install_platform_tweaks(self, worker: Any) -> None:
+            """Celery's signal handlers, minus their lines on stdout, which is the server's JSON log."""
+            super().install_platform_tweaks(worker)
+            # "worker: Warm shutdown (MainProcess)" and the like are printed, not logged: the same
+            # shutdowns, quiet (SIGINT warm too, as Ctrl-C reaches every process of the server's group).
+            quiet = partial(celery_worker._shutdown_handler, worker, verbose=False)
+            quiet(sig="SIGTERM", how="Warm")
+            quiet(sig="SIGINT", how="Warm", exitcode=1)
+            quiet(sig="SIGQUIT", how="Cold", callback=celery_worker.on_cold_shutdown, exitcode=1)
 
     app.Worker = JobsWorker
 
