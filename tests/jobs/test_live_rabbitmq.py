@@ -43,7 +43,7 @@ SPEEDUP = 1.5
 # ...when the machine gives two cores. A shared VM may not (CPU steal: a plain CPU burn in 2 processes
 # measured 1.0-1.17x of 1 at busy moments), so the bar is also never above this share of what 2
 # processes of pure CPU gain here in the same rounds: a worker that stalls or serialises still fails.
-EFFICIENCY = 0.85
+EFFICIENCY = 0.75
 # Additions a CPU-burn process makes: about half a second of one core.
 BURN = 8_000_000
 # Measured runs of each worker count, alternated (1, 2, 1, 2, ...) so that a slow spell hits both.
