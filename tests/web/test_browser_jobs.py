@@ -82,6 +82,10 @@ def open_upload_form(page, server):
 def test_a_file_picked_by_keyboard_is_scored_with_moving_progress_and_downloads_the_reference(
     page, server, tmp_path
 ):
+    # Playwright asks Chromium to intercept file choosers when the first listener is added, without waiting
+    # for the answer; added only around the key press, it raced the press and on a busy machine lost (the
+    # chooser went unseen and the test timed out). One listener from the start keeps interception on.
+    page.on("filechooser", lambda _: None)
     source = write_tweets_csv(tmp_path / "tweets.csv", ROWS)
     reference = tmp_path / "reference.csv"
     reference_score(source, reference)
