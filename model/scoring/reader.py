@@ -24,8 +24,8 @@ _COLUMNS_SHOWN = 20
 Chunk = tuple[list[str], list[str]]
 
 
-class ChunkReader:
-    """Iterate over a CSV as ``(ids, texts)`` chunks of ``chunk_rows`` rows; ``rows`` counts rows read."""
+class _Reader:
+    """What both readers are given: the open input, its name for messages, the columns, the chunk size."""
 
     def __init__(
         self,
@@ -44,23 +44,20 @@ class ChunkReader:
         self.encoding = encoding
         self.rows = 0
 
+
+class ChunkReader(_Reader):
+    """Iterate over a CSV as ``(ids, texts)`` chunks of ``chunk_rows`` rows; ``rows`` counts rows read."""
+
     def __iter__(self) -> Iterator[Chunk]:
         """Yield the chunks in file order; raise ScoreError naming the row of any fault."""
         csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
         reader = csv.reader(self.handle)
         header = self._header(reader)
         text_at, id_at = self._columns(header)
-        ids: list[str] = []
-        texts: list[str] = []
-        number = self.rows
-        for number, row in self._rows(reader, header, max(text_at, -1 if id_at is None else id_at) + 1):
-            texts.append(row[text_at])
-            ids.append(str(number) if id_at is None else row[id_at])
-            if len(texts) == self.chunk_rows:
-                yield self._checked(ids, texts, number, id_at is not None)
-                ids, texts = [], []
-        if texts:
-            yield self._checked(ids, texts, number, id_at is not None)
+        rows = self._rows(reader, header, max(text_at, -1 if id_at is None else id_at) + 1)
+        numbered = ((n, str(n) if id_at is None else row[id_at], row[text_at]) for n, row in rows)
+        for last, (ids, texts) in _grouped(numbered, self.chunk_rows):
+            yield self._checked(ids, texts, last, id_at is not None)
 
     def _header(self, reader: Reader) -> list[str]:
         """Return the header row, or raise ScoreError for an empty or unreadable one."""
@@ -127,40 +124,14 @@ class ChunkReader:
                 )
 
 
-class NdjsonChunkReader:
+class NdjsonChunkReader(_Reader):
     """Iterate over NDJSON (one object per non-blank line) as ``(ids, texts)`` chunks, like ChunkReader."""
-
-    def __init__(
-        self,
-        handle: TextIO,
-        name: str,
-        text_column: str,
-        id_column: str,
-        chunk_rows: int,
-        encoding: str = "utf-8",
-    ) -> None:
-        self.handle = handle
-        self.name = name
-        self.text_column = text_column
-        self.id_column = id_column
-        self.chunk_rows = chunk_rows
-        self.encoding = encoding
-        self.rows = 0
 
     def __iter__(self) -> Iterator[Chunk]:
         """Yield the chunks in file order; raise ScoreError naming the row of any fault."""
-        ids: list[str] = []
-        texts: list[str] = []
-        for number, key, text in self._rows():
-            ids.append(key)
-            texts.append(text)
-            if len(texts) == self.chunk_rows:
-                self.rows = number
-                yield ids, texts
-                ids, texts = [], []
-        if texts:
-            self.rows += len(texts)
-            yield ids, texts
+        for last, chunk in _grouped(self._rows(), self.chunk_rows):
+            self.rows = last
+            yield chunk
 
     def _rows(self) -> Iterator[tuple[int, str, str]]:
         """Yield ``(row number, id, text)`` of each non-blank line."""
@@ -206,6 +177,21 @@ class NdjsonChunkReader:
         if _SURROGATE.search(key):
             raise ScoreError(f"{where}: the {self.id_column!r} value holds a lone surrogate escape")
         return key, text
+
+
+def _grouped(rows: Iterator[tuple[int, str, str]], size: int) -> Iterator[tuple[int, Chunk]]:
+    """Group numbered ``(row, id, text)`` rows into chunks of ``size``, each with its last row number."""
+    ids: list[str] = []
+    texts: list[str] = []
+    number = 0
+    for number, key, text in rows:
+        ids.append(key)
+        texts.append(text)
+        if len(texts) == size:
+            yield number, (ids, texts)
+            ids, texts = [], []
+    if texts:
+        yield number, (ids, texts)
 
 
 def _parse(line: str, where: str) -> object:
