@@ -6,7 +6,7 @@ log-odds by the one rule of ``model.serving.labels``, written here once for both
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -38,6 +38,10 @@ class TweetClassifier(ABC):
         """Return the log-odds of "Positive" for each raw tweet."""
 
     @abstractmethod
+    def unknown_shares(self, texts: Sequence[str]) -> list[float]:
+        """Return, per raw tweet, the share of its tokens the model never saw in training (0.0 for none)."""
+
+    @abstractmethod
     def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
 
@@ -62,6 +66,13 @@ class TweetClassifier(ABC):
         """Return ``decision_function`` as a list of Python floats, as scoring and labels.py take them."""
         scores: list[float] = self.decision_function(texts).tolist()
         return scores
+
+
+def unknown_share(tokens: Sequence[str], known: Container[str]) -> float:
+    """Return the share of ``tokens`` not in ``known`` (0.0 for no tokens)."""
+    if not tokens:
+        return 0.0
+    return len([token for token in tokens if token not in known]) / len(tokens)
 
 
 def artifact_header(format_name: str, version: int, params: Params) -> JSONObject:

@@ -11,7 +11,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
-from model.serving.base import JSONObject, Params, Targets, TweetClassifier, artifact_header, check_header
+from model.serving.base import (
+    JSONObject,
+    Params,
+    Targets,
+    TweetClassifier,
+    artifact_header,
+    check_header,
+    unknown_share,
+)
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.text import preprocess
 
@@ -78,6 +86,11 @@ class FrequencyLogisticModel(TweetClassifier):
         """
         coef, intercept = self.coef_list_, self.intercept_
         return [sum(map(mul, coef, row), intercept) for row in self.featurizer_.rows(self._tokens(texts))]
+
+    def unknown_shares(self, texts: Sequence[str]) -> list[float]:
+        """Return, per raw tweet, the share of its tokens without a learnt log-ratio (0.0 for none)."""
+        ratios = self.featurizer_.log_ratio_
+        return [unknown_share(tokens, ratios) for tokens in self._tokens(texts)]
 
     def _tokens(self, texts: Sequence[str]) -> list[list[str]]:
         """Preprocess raw tweets into token lists."""

@@ -14,7 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from model.errors import ArtifactError
-from model.serving.base import JSONObject, Params, Targets, TweetClassifier, artifact_header, check_header
+from model.serving.base import (
+    JSONObject,
+    Params,
+    Targets,
+    TweetClassifier,
+    artifact_header,
+    check_header,
+    unknown_share,
+)
 from model.serving.text import normalize, preprocess
 
 FORMAT = "nblr"
@@ -77,6 +85,12 @@ class NBLogisticModel(TweetClassifier):
         features = self._features(self._ngrams(words, chars), texts)
         scores: NDArray[np.float64] = features @ self.coef_ + self.intercept_
         return scores
+
+    def unknown_shares(self, texts: Sequence[str]) -> list[float]:
+        """Return, per raw tweet, the share of its word tokens not in the word vocabulary (0.0 for none)."""
+        vocabulary = self.word_.vocabulary_
+        # The vectorizer lower-cases ("NOT_good" is "not_good" in its vocabulary).
+        return [unknown_share([t.lower() for t in preprocess(text)], vocabulary) for text in texts]
 
     @staticmethod
     def _inputs(texts: Sequence[str]) -> tuple[list[str], list[str]]:
