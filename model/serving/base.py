@@ -7,7 +7,7 @@ log-odds by the one rule of ``model.serving.labels``, written here once for both
 
 from abc import ABC, abstractmethod
 from collections.abc import Container, Sequence
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,15 @@ JSONObject = dict[str, Any]
 Params = dict[str, float | int | bool]
 # The 0/1 labels (1: Positive) a model is fitted to.
 Targets = Sequence[int] | NDArray[np.int_]
+
+
+class Attribution(NamedTuple):
+    """One tweet's log-odds split exactly: per token, the text the user wrote and its share; the rest."""
+
+    words: list[str]
+    contributions: list[float]
+    intercept: float
+    other: float
 
 
 class TweetClassifier(ABC):
@@ -40,6 +49,10 @@ class TweetClassifier(ABC):
     @abstractmethod
     def unknown_shares(self, texts: Sequence[str]) -> list[float]:
         """Return, per raw tweet, the share of its tokens the model never saw in training (0.0 for none)."""
+
+    @abstractmethod
+    def attributions(self, texts: Sequence[str]) -> list[Attribution]:
+        """Return, per raw tweet, its log-odds split over its words, the intercept and word-free features."""
 
     @abstractmethod
     def to_dict(self) -> JSONObject:

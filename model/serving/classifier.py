@@ -12,6 +12,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
 from model.serving.base import (
+    Attribution,
     JSONObject,
     Params,
     Targets,
@@ -21,7 +22,7 @@ from model.serving.base import (
     unknown_share,
 )
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
-from model.serving.text import preprocess
+from model.serving.text import preprocess, preprocess_traced
 
 FORMAT = "freqlr"
 FORMAT_VERSION = 1
@@ -86,6 +87,15 @@ class FrequencyLogisticModel(TweetClassifier):
         """
         coef, intercept = self.coef_list_, self.intercept_
         return [sum(map(mul, coef, row), intercept) for row in self.featurizer_.rows(self._tokens(texts))]
+
+    def attributions(self, texts: Sequence[str]) -> list[Attribution]:
+        """Return, per raw tweet, its log-odds split over its words, the intercept and the length feature."""
+        out: list[Attribution] = []
+        for text in texts:
+            traced, _ = preprocess_traced(text, self.mark_negation)
+            shares, other = self.featurizer_.contributions([t[0] for t in traced], self.coef_list_)
+            out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other))
+        return out
 
     def unknown_shares(self, texts: Sequence[str]) -> list[float]:
         """Return, per raw tweet, the share of its tokens without a learnt log-ratio (0.0 for none)."""

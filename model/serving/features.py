@@ -86,6 +86,30 @@ class FrequencyFeaturizer:
                 rows.append((0.0, 0.0, 0.0, 0.0, log1p(len(tokens)), 0, 0))
         return rows
 
+    def contributions(self, tokens: Sequence[str], coef: Sequence[float]) -> tuple[list[float], float]:
+        """Return each token's exact share of ``coef`` . features, and the share of no token (the length).
+
+        Sum, mean and the two counts are sums over tokens; the maximum and the
+        minimum belong to the first token that reaches them.
+        """
+        get = self.log_ratio_.get
+        ratios = [get(token) for token in tokens]
+        known = [r for r in ratios if r is not None]
+        shares = [0.0] * len(tokens)
+        if known:
+            w_sum, w_mean, w_max, w_min, _, w_pos, w_neg = coef
+            for i, r in enumerate(ratios):
+                if r is not None:
+                    shares[i] = (
+                        w_sum * r
+                        + w_mean * r / len(known)
+                        + (w_pos if r > 0.0 else 0.0)
+                        + (w_neg if r < 0.0 else 0.0)
+                    )
+            shares[ratios.index(max(known))] += w_max * max(known)
+            shares[ratios.index(min(known))] += w_min * min(known)
+        return shares, coef[FEATURE_NAMES.index("log_tokens")] * math.log1p(len(tokens))
+
     def fit_transform(self, docs: Sequence[Sequence[str]], y: Targets) -> NDArray[np.float64]:
         """Fit on ``docs`` and return their features."""
         return self.fit(docs, y).transform(docs)

@@ -1,5 +1,6 @@
 """The stronger model: NB-weighted word and character n-grams, VADER lexicon scores, logistic regression."""
 
+import math
 from collections.abc import Sequence
 from functools import cache
 from typing import Self
@@ -15,6 +16,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from model.errors import ArtifactError
 from model.serving.base import (
+    Attribution,
     JSONObject,
     Params,
     Targets,
@@ -23,7 +25,8 @@ from model.serving.base import (
     check_header,
     unknown_share,
 )
-from model.serving.text import normalize, preprocess
+from model.serving.ngrams import char_ngram_occurrences, spread, word_ngram_occurrences
+from model.serving.text import normalize, preprocess, preprocess_traced
 
 FORMAT = "nblr"
 FORMAT_VERSION = 1
@@ -85,6 +88,32 @@ class NBLogisticModel(TweetClassifier):
         features = self._features(self._ngrams(words, chars), texts)
         scores: NDArray[np.float64] = features @ self.coef_ + self.intercept_
         return scores
+
+    def attributions(self, texts: Sequence[str]) -> list[Attribution]:
+        """Return, per raw tweet, its log-odds split over its words, the intercept and the lexicon scores."""
+        words, chars = self._inputs(texts)
+        features = self._features(self._ngrams(words, chars), texts)
+        n_words, n_ngrams = len(self.word_.vocabulary_), len(self.nb_ratio_)
+        out: list[Attribution] = []
+        for row, text in enumerate(texts):
+            traced, chunks = preprocess_traced(text)
+            values = features.getrow(row)
+            parts = {
+                int(j): float(v) * float(self.coef_[j])
+                for j, v in zip(values.indices, values.data, strict=True)
+            }
+            word_parts = {j: v for j, v in parts.items() if j < n_words}
+            char_parts = {j - n_words: v for j, v in parts.items() if n_words <= j < n_ngrams}
+            shares = [0.0] * len(traced)
+            tokens = [t[0].lower() for t in traced]
+            other = spread(word_parts, word_ngram_occurrences(tokens, self.word_.vocabulary_), shares)
+            # The character block reads the chunks of the normalised text; the traced ones are those.
+            spans = [(t[2], t[3], t[4]) for t in traced]
+            grams = char_ngram_occurrences(chunks, spans, self.char_.vocabulary_, self.char_.ngram_range)
+            other += spread(char_parts, grams, shares)
+            other += math.fsum(v for j, v in parts.items() if j >= n_ngrams)
+            out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other))
+        return out
 
     def unknown_shares(self, texts: Sequence[str]) -> list[float]:
         """Return, per raw tweet, the share of its word tokens not in the word vocabulary (0.0 for none)."""
