@@ -3,21 +3,24 @@
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
+from api.history import extension as history_extension
 from api.history.errors import HistoryReadError
 from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import metrics
 from api.web.auth import auth, current_user, is_admin
 from api.web.budget import WORK_BUDGET, work_cost
+from api.web.explaining import add_explanations, explain_cost, explain_models, explain_query
 from api.web.fairness import CPU_TURNS
+from api.web.identity import identity_headers
 from api.web.limits import rate_limit_key
 from api.web.shapes import BOOLEANS, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, TweetLimits
 from api.web.validation import check_tweets, parse_json_object
-from model.serving.registry import ModelRegistry
+from model.serving.registry import ModelSet
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
-PREDICT_PARAMETERS = ("model", "detail", "store")
+PREDICT_PARAMETERS = ("model", "detail", "store", "explain")
 
 
 @bp.post("/predict")
@@ -27,32 +30,46 @@ def predict() -> Response:
 
     ``?model=<name>|all`` picks the model (default: the configured one);
     ``?detail=true`` answers ``{"label", "score"}`` per key, the score being P(Positive);
-    ``?store=false`` keeps this request out of the prediction history.
+    ``?store=false`` keeps this request out of the prediction history;
+    ``?explain=true`` adds each tweet's explanation to its label and score (api/web/explaining.py).
     """
     registry = ext.MODEL.of(current_app)
-    name, detail, store = _query(registry)
+    # One set of models for the whole request: a reload swapping another in meanwhile changes nothing here.
+    served = registry.current()
+    name, detail, store = _query(served)
+    explained = explain_query()
     limits, caller = TweetLimits.of(settings_of(current_app)), current_user()
     turns = CPU_TURNS.of(current_app)
     with turns.admitted(caller):
         tweets = check_tweets(parse_json_object(request), limits)
-        cost = work_cost(list(tweets.values()), len(registry.names(name)))
+        cost = explain_cost(work_cost(list(tweets.values()), len(served.names(name))), explained)
         charge = WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
         # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
         with turns.turn(caller) as turn:
             scores = registry.score(
-                tweets, name, between=turn.pause_if_due, chunk_seconds=turns.slice_seconds
+                tweets, name, between=turn.pause_if_due, chunk_seconds=turns.slice_seconds, using=served
+            )
+            models = {n: served.models[n] for n in scores}
+            why = (
+                explain_models(models, list(tweets.values()), turn.pause_if_due, turns.slice_seconds)
+                if explained
+                else None
             )
     metrics.count_scored(scores)
-    history = ext.HISTORY.of(current_app)
+    history = history_extension.of(current_app)
     if store and history is not None:
-        # Only queues the request: the database is written by the history thread, never here.
-        history.record(caller, tweets, scores, {n: registry.infos[n]["version"] for n in scores})
-    response = jsonify(registry.shape(tweets, scores, name, detail))
+        # Only queues the request: the database is written by the history thread, never here. The
+        # models: a few tweets' unknown-token shares go with it, the drift monitor's sample.
+        versions = {n: served.infos[n]["version"] for n in scores}
+        history.record(caller, tweets, scores, versions, served.models)
+    answer = registry.shape(tweets, scores, name, detail or explained)
+    response = jsonify(answer if why is None else add_explanations(answer, why, name))
     response.headers.update(charge.headers())
+    response.headers.update(identity_headers(served.infos, scores))
     return response
 
 
-def _query(registry: ModelRegistry) -> tuple[str | None, bool, bool]:
+def _query(registry: ModelSet) -> tuple[str | None, bool, bool]:
     """Return the (model name, detail, store) the query string asks for, or raise InvalidParameter."""
     unknown = sorted(set(request.args) - set(PREDICT_PARAMETERS))
     if unknown:
@@ -112,5 +129,5 @@ def model_info() -> Response:
 @auth.login_required
 def models() -> Response:
     """List every served model with its version and held-out metrics; one is the default."""
-    registry = ext.MODEL.of(current_app)
-    return jsonify(models=list(registry.infos.values()), default=registry.default)
+    served = ext.MODEL.of(current_app).current()  # one set: a reload between two reads cannot mix them
+    return jsonify(models=list(served.infos.values()), default=served.default)

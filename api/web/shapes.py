@@ -16,6 +16,9 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import CoreSchema, core_schema
 
 from api.settings import Settings
+from api.web.driftshapes import DriftState
+from api.web.explainshapes import Explanation
+from model.serving.explain import DEFAULT_TOP
 from model.serving.labels import LABELS
 from model.serving.registry import ALL
 
@@ -79,6 +82,15 @@ class Scored(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: Label
     score: Score
+
+
+class Explained(BaseModel):
+    """With ?explain=true: the label and P(Positive), as with ?detail=true, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Label
+    score: Score
+    explanation: Explanation
 
 
 class Metrics(BaseModel):
@@ -231,8 +243,16 @@ def _bodies(limits: TweetLimits, models: tuple[str, ...]) -> tuple[type[BaseMode
     class AllDetailed(RootModel[ById[Annotated[dict[str, Scored], EveryKey(models)]]]):
         """With ?model=all&detail=true: every model's label and score per id."""
 
-    class Answers(RootModel[Labels | DetailedLabels | AllLabels | AllDetailed]):
-        """A label for every id, same keys, same order (shape: see model and detail)."""
+    class ExplainedLabels(RootModel[ById[Explained]]):
+        """With ?explain=true: one label, score and explanation per id."""
+
+    class AllExplained(RootModel[ById[Annotated[dict[str, Explained], EveryKey(models)]]]):
+        """With ?model=all&explain=true: every model's label, score and explanation per id."""
+
+    class Answers(
+        RootModel[Labels | DetailedLabels | AllLabels | AllDetailed | ExplainedLabels | AllExplained]
+    ):
+        """A label for every id, same keys, same order (shape: see model, detail and explain)."""
 
     return Tweets, Answers
 
@@ -269,6 +289,7 @@ def _descriptions(
         rate_limit_storage: StorageState
         history: HistoryState
         jobs: JobsState
+        drift: list[DriftState] = Field(description="Per served model with a reference: a warning only.")
 
     class PredictQuery(BaseModel):
         """The query of /api/v1/predict."""
@@ -280,5 +301,11 @@ def _descriptions(
             "false", description="true: a label and P(Positive) per id instead of the bare label."
         )
         store: Boolean = Field("true", description="false: keep this request out of the prediction history.")
+        explain: Boolean = Field(
+            "false",
+            description="true: the label, P(Positive) and an explanation per id (whatever detail says):"
+            " every word that moved the log-odds with its exact contribution, the top"
+            f" {DEFAULT_TOP} each way, and the rest. Charged more than plain scoring (the work budget).",
+        )
 
     return ModelInfo, Models, Ready, PredictQuery
