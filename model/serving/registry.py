@@ -1,7 +1,13 @@
-"""The models as the app serves them: every model of the manifest, loaded and verified once, at start-up."""
+"""The models as the app serves them: one verified set of the manifest's models, swapped whole on a reload.
+
+A request takes the current set once (``ModelRegistry.current``) and uses it to the end: a reload
+that swaps another set in meanwhile never gives it one model's answer and another's version.
+"""
 
 from collections.abc import Callable, Mapping
-from typing import Self, TypedDict
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NotRequired, Self, TypedDict
 
 from model.errors import ArtifactError
 from model.paths import AnyPath
@@ -11,6 +17,8 @@ from model.serving.chunks import score_in_chunks
 from model.serving.labels import label_of, sigmoid
 
 ALL = "all"
+# Scored once by every model of a new set before it serves: the first request should not pay for imports.
+WARM_UP = "warm-up: the first request should not pay for imports :)"
 
 
 class ModelInfo(TypedDict):
@@ -22,6 +30,8 @@ class ModelInfo(TypedDict):
     default: bool
     metrics: JSONObject
     training_data: JSONObject
+    # The held-out distribution drift is measured against (the manifest entry's), when it has one.
+    reference: NotRequired[JSONObject]
 
 
 class Detail(TypedDict):
@@ -35,39 +45,18 @@ class Detail(TypedDict):
 Answer = str | Detail
 
 
-class ModelRegistry:
-    """The verified models of one worker, by name; ``ready`` turns True only after ``load``."""
+@dataclass(frozen=True)
+class ModelSet:
+    """One verified set of models, their descriptions and the default: never changed once made."""
 
-    def __init__(self) -> None:
-        self.ready = False
-        self.models: dict[str, TweetClassifier] = {}
-        self.infos: dict[str, ModelInfo] = {}
-        self.default: str | None = None
-
-    def load(self, artifact_dir: AnyPath, default: str | None = None) -> Self:
-        """Load and verify every model of the manifest, then warm each one's caches with a prediction."""
-        loaded, manifest_default = artifacts.load_all(artifact_dir)
-        self.default = default or manifest_default
-        if self.default not in loaded:
-            raise ArtifactError(f"default model {self.default!r} is not in the manifest: {', '.join(loaded)}")
-        for name, (model, entry) in loaded.items():
-            model.predict_labels(["warm-up: the first request should not pay for imports :)"])
-            self.models[name] = model
-            self.infos[name] = {
-                "name": name,
-                "version": entry["version"],
-                "kind": entry["kind"],
-                "default": name == self.default,
-                "metrics": entry["metrics"],
-                "training_data": entry["training_data"],
-            }
-        self.ready = True
-        return self
+    models: Mapping[str, TweetClassifier]
+    infos: Mapping[str, ModelInfo]
+    default: str
 
     @property
     def info(self) -> ModelInfo:
         """Describe the default model."""
-        return self.infos[self._default()]
+        return self.infos[self.default]
 
     def choices(self) -> list[str]:
         """Return the values ``?model=`` accepts."""
@@ -75,7 +64,104 @@ class ModelRegistry:
 
     def names(self, name: str | None = None) -> list[str]:
         """Return the models ``name`` selects: the default for None, every model for ``all``."""
-        return list(self.models) if name == ALL else [name or self._default()]
+        return list(self.models) if name == ALL else [name or self.default]
+
+    def versions(self) -> dict[str, str]:
+        """Return ``{name: version}`` of every model of the set."""
+        return {name: info["version"] for name, info in self.infos.items()}
+
+
+def load_set(artifact_dir: AnyPath, default: str | None = None) -> ModelSet:
+    """Load and verify every model of the manifest, warm each one up, and return them as one set.
+
+    ``default`` (the operator's choice) wins over the manifest's. Raises ArtifactError naming what
+    is wrong; nothing of a set that fails is ever served.
+    """
+    loaded, manifest_default = artifacts.load_all(artifact_dir)
+    chosen = default or manifest_default
+    if chosen not in loaded:
+        raise ArtifactError(f"default model {chosen!r} is not in the manifest: {', '.join(loaded)}")
+    models: dict[str, TweetClassifier] = {}
+    infos: dict[str, ModelInfo] = {}
+    for name, (model, entry) in loaded.items():
+        model.predict_labels([WARM_UP])
+        models[name] = model
+        infos[name] = {
+            "name": name,
+            "version": entry["version"],
+            "kind": entry["kind"],
+            "default": name == chosen,
+            "metrics": entry["metrics"],
+            "training_data": entry["training_data"],
+        }
+        if isinstance(entry.get("reference"), dict):
+            infos[name]["reference"] = entry["reference"]
+    return ModelSet(MappingProxyType(models), MappingProxyType(infos), chosen)
+
+
+class ModelRegistry:
+    """The verified models of one worker; ``ready`` turns True only once a set is loaded.
+
+    The set is replaced by one reference assignment (``swap``), so a reader sees the old set or
+    the new one, whole. ``models``, ``infos``, ``default``, ``info``, ``choices`` and ``names``
+    read the current set: a request that reads more than one of them takes ``current()`` once instead.
+    """
+
+    def __init__(self) -> None:
+        self._set: ModelSet | None = None
+
+    def load(self, artifact_dir: AnyPath, default: str | None = None) -> Self:
+        """Load and verify every model of the manifest (see ``load_set``) and serve them."""
+        self.swap(load_set(artifact_dir, default))
+        return self
+
+    def swap(self, new: ModelSet) -> ModelSet | None:
+        """Serve ``new`` from now on; return the set it replaces (None at the first load)."""
+        old, self._set = self._set, new
+        return old
+
+    def current(self) -> ModelSet:
+        """Return the set being served; ArtifactError if none is loaded yet."""
+        served = self._set
+        if served is None:
+            raise ArtifactError("no model is loaded yet")
+        return served
+
+    @property
+    def ready(self) -> bool:
+        """Whether a verified set is loaded."""
+        return self._set is not None
+
+    @property
+    def models(self) -> Mapping[str, TweetClassifier]:
+        """The current set's models, by name."""
+        served = self._set
+        return served.models if served is not None else {}
+
+    @property
+    def infos(self) -> Mapping[str, ModelInfo]:
+        """The current set's descriptions, by name."""
+        served = self._set
+        return served.infos if served is not None else {}
+
+    @property
+    def default(self) -> str | None:
+        """The current set's default model, None before the first load."""
+        served = self._set
+        return served.default if served is not None else None
+
+    @property
+    def info(self) -> ModelInfo:
+        """Describe the current default model."""
+        return self.current().info
+
+    def choices(self) -> list[str]:
+        """Return the values ``?model=`` accepts."""
+        return self.current().choices()
+
+    def names(self, name: str | None = None) -> list[str]:
+        """Return the models ``name`` selects: the default for None, every model for ``all``."""
+        return self.current().names(name)
 
     def score(
         self,
@@ -83,17 +169,19 @@ class ModelRegistry:
         name: str | None = None,
         between: Callable[[], None] | None = None,
         chunk_seconds: float = 0.01,
+        using: ModelSet | None = None,
     ) -> dict[str, list[float]]:
         """Return ``{model: [log-odds per tweet]}`` for the model(s) ``name`` selects.
 
-        With ``between``, scores about ``chunk_seconds`` of tweets at a time and calls it
-        after each chunk (a chance to give the CPU to other requests, model/serving/chunks.py); the
-        scores are those of one whole batch.
+        ``using``: the set the request took (default: the current one). With ``between``, scores
+        about ``chunk_seconds`` of tweets at a time and calls it after each chunk (a chance to give the
+        CPU to other requests, model/serving/chunks.py); the scores are those of one whole batch.
         """
+        served = using if using is not None else self.current()
         texts = list(tweets.values())
         scores = {}
-        for n in self.names(name):
-            model = self.models[n]
+        for n in served.names(name):
+            model = served.models[n]
             if between is None:
                 scores[n] = model.log_odds(texts)
             else:
@@ -116,12 +204,6 @@ class ModelRegistry:
         if name != ALL:
             return dict(zip(tweets, next(iter(answers.values())), strict=True))
         return {key: {n: answers[n][i] for n in answers} for i, key in enumerate(tweets)}
-
-    def _default(self) -> str:
-        """Return the default model's name, which ``load`` sets."""
-        if self.default is None:
-            raise ArtifactError("no model is loaded yet")
-        return self.default
 
 
 def _answer(scores: list[float], detail: bool) -> list[Answer]:
