@@ -67,6 +67,10 @@ class HistoryUnavailable(APIError, code="history_unavailable", status=503):
     """The prediction history database does not answer."""
 
 
+class UnknownPrediction(APIError, code="unknown_prediction", status=422):
+    """Feedback names an id the caller's token has no stored prediction of; ``key`` names it."""
+
+
 def error_body(
     status: int, message: str, code: str | None = None, key: str | None = None
 ) -> dict[str, dict[str, int | str]]:

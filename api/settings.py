@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     # Seconds the Gunicorn master waits for the start-up migration (gunicorn.conf.py) before it gives
     # up and starts without it: a database that hangs must not hold the server's start for long.
     HISTORY_MIGRATE_TIMEOUT: float = Field(60, gt=0, allow_inf_nan=False)
+    # Live accuracy (api/history/monitor.py): over the newest this many feedback rows of each model
+    # and version.
+    FEEDBACK_WINDOW: int = Field(1000, ge=1)
+    # Drift: over the newest this many stored predictions of each served model and version; below
+    # model/serving/drift.py's MIN_WINDOW rows nothing is reported.
+    DRIFT_WINDOW: int = Field(1000, ge=1)
 
     # Jobs (api/jobs/): whole files scored by Celery workers, state in a SQL database, files in a folder.
     # Empty broker URL: the embedded default, a worker process the server starts and stops with itself,

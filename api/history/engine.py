@@ -30,7 +30,7 @@ CONNECT_ARGS = {
 }
 # Rows per SQLite INSERT statement, and per transaction: an eighth of what its limit on bound
 # parameters allows (32,766; 999 before 3.32), so that each one holds the worker's event loop
-# for a few milliseconds at most (511 rows, at about 5 us a row).
+# for a few milliseconds at most (455 rows, at about 5 us a row).
 SQLITE_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(COLUMNS) // 8
 
 

@@ -6,12 +6,13 @@ to the server's writer process (api/history/client.py); elsewhere (the Flask tes
 the store in both cases.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from api import constants as c
 from api.history.client import WriterClient
-from api.history.queue import HistoryQueue, HistoryState, Sink
+from api.history.monitor import Monitor
+from api.history.queue import HistoryQueue, HistoryState, Sink, UnknownSample, sample_indexes
 from api.history.store import Store
 from api.settings import settings_of
 
@@ -22,18 +23,36 @@ class App(Protocol):
     extensions: dict[str, Any]
 
 
+class UnknownShares(Protocol):
+    """A model, as far as the drift sample needs one (model/serving/base.py's TweetClassifier)."""
+
+    def unknown_shares(self, texts: Sequence[str]) -> list[float]:
+        """Return each tweet's share of tokens the model never saw."""
+        ...
+
+
 class History:
     """One worker's prediction history: requests queued for a sink, rows read from the store."""
 
-    def __init__(self, queue: HistoryQueue, store: Store) -> None:
+    def __init__(self, queue: HistoryQueue, store: Store, monitor: Monitor) -> None:
         self.queue = queue
         self.store = store
+        self.monitor = monitor
 
     def record(
-        self, token: str, tweets: Mapping[str, str], scores: dict[str, list[float]], versions: dict[str, str]
+        self,
+        token: str,
+        tweets: Mapping[str, str],
+        scores: dict[str, list[float]],
+        versions: dict[str, str],
+        models: Mapping[str, UnknownShares] | None = None,
     ) -> None:
-        """Queue one request's scored tweets (``{model: [log-odds]}``) for writing; never blocks or raises."""
-        self.queue.record(token, tweets, scores, versions)
+        """Queue one request's scored tweets (``{model: [log-odds]}``) for writing; never blocks or raises.
+
+        With ``models`` (by name), the drift sample's unknown-token shares are computed here, on the
+        request's path: a few tweets per model (api/history/queue.py's UNKNOWN_SAMPLE).
+        """
+        self.queue.record(token, tweets, scores, versions, _sample(tweets, scores, models))
 
     def recent(self, limit: int, token: str | None = None) -> list[dict[str, Any]]:
         """Return the newest ``limit`` rows, only ``token``'s unless None; HistoryReadError if unreadable."""
@@ -58,6 +77,18 @@ class History:
         self.queue.on_drop = on_drop
 
 
+def _sample(
+    tweets: Mapping[str, str], scores: Mapping[str, list[float]], models: Mapping[str, UnknownShares] | None
+) -> UnknownSample | None:
+    """Return the request's drift sample: a few evenly spaced tweets, and each model's unknown shares."""
+    if models is None:
+        return None
+    sampled = sample_indexes(len(tweets))
+    texts = list(tweets.values())
+    picked = [texts[i] for i in sampled]
+    return sampled, {name: models[name].unknown_shares(picked) for name in scores}
+
+
 def init_app(app: App) -> History | None:
     """Give ``app`` its prediction history, or None when API_HISTORY_URL is ``none``.
 
@@ -71,8 +102,15 @@ def init_app(app: App) -> History | None:
     store = Store.from_settings(settings)
     writer_socket = settings.HISTORY_WRITER_SOCKET
     sink: Sink = WriterClient(writer_socket) if writer_socket else store
-    history = History(HistoryQueue(sink, store_text=settings.HISTORY_TEXT), store)
+    monitor = Monitor(store, settings.FEEDBACK_WINDOW, settings.DRIFT_WINDOW)
+    history = History(HistoryQueue(sink, store_text=settings.HISTORY_TEXT), store, monitor)
     app.extensions[c.EXT_HISTORY] = history
+    return history
+
+
+def of(app: App) -> History | None:
+    """Return ``app``'s history, or None when it keeps none."""
+    history: History | None = app.extensions.get(c.EXT_HISTORY)
     return history
 
 

@@ -30,6 +30,10 @@ class Record(NamedTuple):
     texts: list[str] | None  # their texts, only when the operator keeps them (API_HISTORY_TEXT)
     scores: dict[str, list[float]]  # {model: [log-odds per tweet]}
     versions: dict[str, str]  # {model: version}
+    # The drift monitor's sample: the indexes of a few of the request's tweets, and each model's share
+    # of unknown tokens in each of them, in that order ({model: [share per sampled tweet]}).
+    sampled: list[int] | None = None
+    unknown: dict[str, list[float]] | None = None
 
     @property
     def row_count(self) -> int:
@@ -51,7 +55,18 @@ class Record(NamedTuple):
             lengths.add(len(record.texts))
         if len(lengths) != 1 or set(record.scores) != set(record.versions):
             raise ValueError("a record's keys, texts, scores and versions do not match")
+        if not record.sample_matches():
+            raise ValueError("a record's sample does not match its keys and models")
         return record
+
+    def sample_matches(self) -> bool:
+        """Return True if the sample's indexes are the record's and each of its models has one share each."""
+        sampled, unknown = self.sampled or [], self.unknown or {}
+        return (
+            all(isinstance(i, int) and 0 <= i < len(self.keys) for i in sampled)
+            and set(unknown) <= set(self.scores)
+            and all(len(shares) == len(sampled) for shares in unknown.values())
+        )
 
 
 class FrameError(ValueError):

@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 QUEUE_ROWS = 200_000
 # Queued requests merged into one write.
 BATCH_REQUESTS = 50
+# Tweets per request and model whose share of unknown tokens is stored (the drift monitor's input):
+# evenly spaced, so a request costs the same few model look-ups whatever its size.
+UNKNOWN_SAMPLE = 8
+
+# A request's drift sample: the indexes of its sampled tweets, and {model: [unknown share per sampled tweet]}.
+UnknownSample = tuple[list[int], dict[str, list[float]]]
+
+
+def sample_indexes(count: int) -> list[int]:
+    """Return the indexes of at most UNKNOWN_SAMPLE tweets, evenly spaced, out of ``count``."""
+    taken = min(count, UNKNOWN_SAMPLE)
+    return [i * count // taken for i in range(taken)]
 
 
 class Sink(Protocol):
@@ -75,14 +87,21 @@ class HistoryQueue:
         self._start_lock = threading.Lock()
 
     def record(
-        self, token: str, tweets: Mapping[str, str], scores: dict[str, list[float]], versions: dict[str, str]
+        self,
+        token: str,
+        tweets: Mapping[str, str],
+        scores: dict[str, list[float]],
+        versions: dict[str, str],
+        unknown: UnknownSample | None = None,
     ) -> None:
         """Queue one request's scored tweets for writing; never blocks, never raises.
 
-        ``scores`` is ``{model: [log-odds per tweet]}``, ``versions`` ``{model: version}``.
+        ``scores`` is ``{model: [log-odds per tweet]}``, ``versions`` ``{model: version}``,
+        ``unknown`` the request's drift sample, if any.
         """
         texts = list(tweets.values()) if self.store_text else None
-        item = Record(datetime.now(UTC), token, list(tweets), texts, scores, versions)
+        sampled, shares = unknown if unknown is not None else (None, None)
+        item = Record(datetime.now(UTC), token, list(tweets), texts, scores, versions, sampled, shares)
         self._ensure_started()
         with self._lock:
             full = self.queued_rows + item.row_count > self.capacity

@@ -1,4 +1,4 @@
-"""The history's table, as SQLAlchemy models: what the migrations (migrations/) create and the store fills."""
+"""The history's tables as SQLAlchemy models: what the migrations (migrations/) create, the store fills."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # The columns one INSERT fills, in the order of the store's row tuples.
-COLUMNS = ("created", "token", "tweet_id", "label", "score", "model", "version", "text")
+COLUMNS = ("created", "token", "tweet_id", "label", "score", "model", "version", "text", "unknown")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,6 +46,9 @@ class Prediction(Base):
     version: Mapped[str] = mapped_column(String(64), nullable=False)
     # Only with API_HISTORY_TEXT=true: tweets are personal data, so they are kept only on request.
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The share of the tweet's tokens the model never saw: only for a sample of each request's
+    # tweets (api/history/queue.py), the drift monitor's input; NULL for the others.
+    unknown: Mapped[float | None] = mapped_column(Double, nullable=True)
 
     __table_args__ = (
         # The per-token listing's; the only secondary index, as each one costs every insert.
@@ -68,3 +71,32 @@ class Prediction(Base):
         if self.text is not None:
             row["text"] = self.text
         return row
+
+
+class Feedback(Base):
+    """A caller's true label for a tweet it had scored, joined at once to that model's stored answer.
+
+    One row per model that answered (the newest stored row of that token, id and model), so live
+    accuracy is read from this table alone and outlives the prediction rows' retention.
+    """
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    token: Mapped[str] = mapped_column(String(64), nullable=False)
+    tweet_id: Mapped[str] = mapped_column(String(512), nullable=False)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)  # the caller's: the truth
+    model: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    predicted: Mapped[str] = mapped_column(String(16), nullable=False)  # the model's answer
+    # The predictions row it was joined to (no foreign key: retention deletes those rows first).
+    prediction_id: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __table_args__ = (
+        # A second feedback on a tweet replaces the first: found by token and id.
+        Index("ix_feedback_token_tweet", "token", "tweet_id"),
+        # Live accuracy: the newest rows of each model and version.
+        Index("ix_feedback_model_version_id", "model", "version", "id"),
+        {"mysql_charset": "utf8mb4"},
+    )

@@ -2,10 +2,12 @@
 
 ``insert`` stores a batch of records and never raises: a database that is slow, down or
 full makes it count the failure (api/history/outcome.py), log it without tweet text and
-return False. ``recent`` reads the newest rows and raises HistoryReadError when the
-database does not answer. Retention (by rows and by age) runs after a write, at most
-once a minute; a database the server could not migrate at start-up is migrated at the
-first write that reaches it.
+return False. ``recent`` reads the newest rows, ``add_feedback`` joins a caller's labels to
+its stored answers, ``live_accuracy`` and ``drift_windows`` read what api/history/monitor.py
+publishes; each raises HistoryReadError when the database does not answer. Retention (by
+rows and by age, of predictions and, on feedback's writes, of feedback alike) runs after a
+write, at most once a minute; a database the server could not migrate at start-up is
+migrated at the first write that reaches it.
 
 Two processes write through a store: the server's history writer (api/history/writer.py)
 in one transaction per batch, and, outside Gunicorn (the Flask test client, ``flask run``),
@@ -19,7 +21,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,15 +29,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.history.engine import SQLITE_ROWS_PER_STATEMENT, created_processor, insert_statement, make_engine
 from api.history.errors import HistoryReadError
 from api.history.messages import Record
 from api.history.outcome import Outcome, WriteState
-from api.history.schema import Base, Prediction
+from api.history.schema import Base, Feedback, Prediction
 from api.settings import Settings
 from model.paths import PROJECT_ROOT
 from model.serving.labels import label_of, sigmoid
@@ -51,7 +53,13 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 RETENTION_INTERVAL = 60.0
 
 # One row of COLUMNS (api/history/schema.py), as the driver takes it.
-Row = tuple[Any, str, str, str, float, str, str, str | None]
+Row = tuple[Any, str, str, str, float, str, str, str | None, float | None]
+# Ids per IN (...) of a feedback join: far below every backend's limit on bound parameters.
+IDS_PER_QUERY = 500
+# (model, version): the key of live accuracy and of drift.
+Served = tuple[str, str]
+# A stored answer a feedback joins: (predictions row id, version, label).
+Answer = tuple[int, str, str]
 
 
 def alembic_config(url: str) -> Config:
@@ -105,7 +113,7 @@ class Store:
         # transactions. False in the history writer process (api/history/writer.py).
         self.shared_loop = shared_loop
         self._schema_checked = False
-        self._retained_at = float("-inf")
+        self._retained_at = self._feedback_retained_at = float("-inf")
 
     @classmethod
     def from_settings(cls, settings: Settings, shared_loop: bool = True) -> "Store":
@@ -150,8 +158,105 @@ class Store:
             raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
         return [Prediction(**row._mapping).as_dict() for row in rows]
 
-    def enforce_retention(self) -> None:
-        """Delete rows older than the maximum age, then all but the newest ``max_rows``.
+    def add_feedback(self, token: str, labels: Mapping[str, str]) -> tuple[int, list[str]]:
+        """Store ``token``'s true labels (``{tweet id: label}``), joined to its newest stored answers.
+
+        All or nothing: return (rows stored, []) or, if some ids have no stored prediction of
+        ``token``, (0, those ids) and store nothing. One row per model that answered; a new label
+        for a tweet replaces the old. Raises HistoryReadError when the database does not answer.
+        """
+        ids, created = list(labels), datetime.now(UTC)
+        # No migration here: a stored prediction, which feedback needs, means the schema is current.
+        try:
+            with self.engine.begin() as conn:
+                newest = _newest_answers(conn, token, ids)
+                answered = {tweet for tweet, _ in newest}
+                missing = [key for key in ids if key not in answered]
+                if missing:
+                    return 0, missing
+                for part in _parts(ids):
+                    conn.execute(delete(Feedback).where(Feedback.token == token, Feedback.tweet_id.in_(part)))
+                rows = [
+                    {"created": created, "token": token, "tweet_id": tweet, "label": labels[tweet],
+                     "model": model, "version": version, "predicted": predicted, "prediction_id": row_id}
+                    for (tweet, model), (row_id, version, predicted) in newest.items()
+                ]  # fmt: skip
+                conn.execute(insert(Feedback), rows)
+            # Feedback is kept as long and as many as predictions, pruned by its own writes.
+            if time.monotonic() - self._feedback_retained_at >= self.retention_interval:
+                self.enforce_retention(Feedback)
+                self._feedback_retained_at = time.monotonic()
+        except (SQLAlchemyError, OSError) as exc:
+            raise HistoryReadError(f"feedback write failed: {type(exc).__name__}") from exc
+        return len(rows), []
+
+    def live_accuracy(self, window: int) -> dict[Served, tuple[int, float]]:
+        """Return {(model, version): (feedback rows, accuracy)} over each one's newest ``window`` rows."""
+        try:
+            with self.engine.connect() as conn:
+                served = conn.execute(select(Feedback.model, Feedback.version).distinct()).all()
+                result = {}
+                for model, version in served:
+                    newest = (
+                        select(Feedback.label, Feedback.predicted)
+                        .where(Feedback.model == model, Feedback.version == version)
+                        .order_by(Feedback.id.desc())
+                        .limit(window)
+                        .subquery()
+                    )
+                    right = func.sum(case((newest.c.label == newest.c.predicted, 1), else_=0))
+                    count, correct = conn.execute(select(func.count(), right)).one()
+                    if count:
+                        result[(model, version)] = (count, int(correct) / count)
+        except (SQLAlchemyError, OSError) as exc:
+            raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
+        return result
+
+    def drift_windows(
+        self, served: Iterable[Served], window: int, scan: int
+    ) -> dict[Served, tuple[list[float], list[float]]]:
+        """Return {(model, version): (P(Positive), unknown shares)} of each one's newest ``window`` rows.
+
+        Only among the newest ``scan`` rows of the table: a bounded walk down the primary key (a model
+        that answers too few of them has a short window). Unknown shares are the sampled rows' only.
+        """
+        try:
+            with self.engine.connect() as conn:
+                top = conn.execute(select(func.max(Prediction.id))).scalar() or 0
+                result = {}
+                for model, version in served:
+                    rows = conn.execute(
+                        select(Prediction.score, Prediction.unknown)
+                        .where(Prediction.id > top - scan, Prediction.model == model)
+                        .where(Prediction.version == version)
+                        .order_by(Prediction.id.desc())
+                        .limit(window)
+                    ).all()
+                    result[(model, version)] = (
+                        [row.score for row in rows],
+                        [row.unknown for row in rows if row.unknown is not None],
+                    )
+        except (SQLAlchemyError, OSError) as exc:
+            raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
+        return result
+
+    def feedback_texts(self) -> Iterator[tuple[str, str | None, str]]:
+        """Yield (tweet id, text, label) once per token and tweet whose feedback found its text stored."""
+        query = (
+            select(Feedback.token, Feedback.tweet_id, Prediction.text, Feedback.label)
+            .join(Prediction, Prediction.id == Feedback.prediction_id)
+            .where(Prediction.text.is_not(None))
+            .order_by(Feedback.id)
+        )
+        seen: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for token, tweet, text, label in conn.execute(query):
+                if (token, tweet) not in seen:
+                    seen.add((token, tweet))
+                    yield tweet, text, label
+
+    def enforce_retention(self, table: type[Prediction] | type[Feedback] = Prediction) -> None:
+        """Delete ``table``'s rows older than the maximum age, then all but the newest ``max_rows``.
 
         Both by an id boundary, then one ranged DELETE on the primary key. Ids follow the
         time rows were stored, so the first row young enough to keep is found by walking
@@ -160,16 +265,15 @@ class Store:
         cutoff = datetime.now(UTC) - self.max_age
         with self.engine.begin() as conn:
             kept = conn.execute(
-                select(Prediction.id).where(Prediction.created >= cutoff).order_by(Prediction.id).limit(1)
+                select(table.id).where(table.created >= cutoff).order_by(table.id).limit(1)
             ).scalar()
-            old = delete(Prediction) if kept is None else delete(Prediction).where(Prediction.id < kept)
-            conn.execute(old)
+            conn.execute(delete(table) if kept is None else delete(table).where(table.id < kept))
             # The id of the newest row beyond the limit: one walk down the primary key.
             boundary = conn.execute(
-                select(Prediction.id).order_by(Prediction.id.desc()).offset(self.max_rows).limit(1)
+                select(table.id).order_by(table.id.desc()).offset(self.max_rows).limit(1)
             ).scalar()
             if boundary is not None:
-                conn.execute(delete(Prediction).where(Prediction.id <= boundary))
+                conn.execute(delete(table).where(table.id <= boundary))
 
     def dispose(self) -> None:
         """Close the pooled connections (tests, and a process that is done with the database)."""
@@ -212,11 +316,32 @@ class Store:
         created = self._created(record.created)
         token, keys, versions = record.token, record.keys, record.versions
         texts = record.texts if record.texts is not None else [None] * len(keys)
+        sampled, unknown = record.sampled or [], record.unknown or {}
+        shares = {model: dict(zip(sampled, unknown[model], strict=True)) for model in unknown}
         return [
-            (created, token, key, label_of(score), sigmoid(score), model, versions[model], text)
+            (created, token, key, label_of(score), sigmoid(score), model, versions[model], text, got(i))
             for model, scores in record.scores.items()
-            for key, score, text in zip(keys, scores, texts, strict=True)
+            for got in [shares.get(model, {}).get]
+            for i, (key, score, text) in enumerate(zip(keys, scores, texts, strict=True))
         ]
+
+
+def _newest_answers(conn: Connection, token: str, ids: list[str]) -> dict[tuple[str, str], Answer]:
+    """Return {(tweet id, model): (row id, version, label)} of ``token``'s newest stored answer to each id."""
+    newest: dict[tuple[str, str], Answer] = {}
+    columns = (Prediction.id, Prediction.tweet_id, Prediction.model, Prediction.version, Prediction.label)
+    for part in _parts(ids):
+        query = select(*columns).where(Prediction.token == token, Prediction.tweet_id.in_(part))
+        for row_id, tweet, model, version, label in conn.execute(query):
+            if (tweet, model) not in newest or row_id > newest[(tweet, model)][0]:
+                newest[(tweet, model)] = (row_id, version, label)
+    return newest
+
+
+def _parts(ids: list[str]) -> Iterator[list[str]]:
+    """Yield ``ids`` in runs of at most IDS_PER_QUERY."""
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        yield ids[start : start + IDS_PER_QUERY]
 
 
 def _chunks(rows: list[Row]) -> Iterator[list[Row]]:

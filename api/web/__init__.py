@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         docs,
         errors,
         fairness,
+        feedback,
         health,
         jobs,
         limits,
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     metrics.init_app(app)
     auth.init_app(app)
     # Probes must answer however busy a client is.
-    limiter = limits.init_app(app, protected=(predict.bp, jobs.bp, metrics.bp))
+    limiter = limits.init_app(app, protected=(predict.bp, jobs.bp, metrics.bp, feedback.bp))
     limiter.exempt(health.bp)
     budget.init_app(app, limiter)
     fairness.init_app(app)
@@ -82,11 +83,13 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
 
     # After the model: a history that cannot even be configured must not hide a model error.
     history.init_app(app)
+    feedback.init_app(app)
     jobs.init_app(app)
     metrics.attach(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(predict.bp)
+    app.register_blueprint(feedback.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(pages.bp)

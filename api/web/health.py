@@ -4,7 +4,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from api.history import extension as history
 from api.web import extensions as ext
-from api.web import jobs
+from api.web import feedback, jobs
 from api.web.errors import NOT_READY
 from api.web.limits import storage_state
 
@@ -23,7 +23,8 @@ def readyz() -> Response:
 
     A failing history database degrades (``"history": {"ok": false}``) but does not make the
     server unready: predictions do not depend on it. Nor does the job queue's broker (``"jobs"``):
-    it is reported, for jobs wait for it while predictions go on.
+    it is reported, for jobs wait for it while predictions go on. Nor does drift (``"drift"``, per
+    served model: api/history/monitor.py): a warning, read from the history without waiting for it.
     """
     service = ext.MODEL.get(current_app)
     if service is None or not service.ready:
@@ -36,4 +37,5 @@ def readyz() -> Response:
         rate_limit_storage=storage_state(),
         history=history.state(current_app),
         jobs=jobs.state(current_app),
+        drift=feedback.drift_state(current_app),
     )

@@ -15,7 +15,8 @@ the method from a fixed set; the status code; model names and labels.
 """
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Protocol
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -39,6 +40,14 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 bp = Blueprint("metrics", __name__)
+
+
+class Collector(Protocol):
+    """What a scrape reads in the answering process: the job counts, the history's live statistics."""
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield the metric families as they are now."""
+        ...
 
 
 class JobsCollector:
@@ -82,7 +91,7 @@ class Metrics:
         self.registry = registry = CollectorRegistry()
         self.multiprocess = multiprocess
         # Read at each scrape, in this process (api/web/jobs.py adds the job API's).
-        self.collectors: list[JobsCollector] = []
+        self.collectors: list[Collector] = []
         self.requests = Counter(
             "sentiment_http_requests",
             "Requests answered by the app, by URL rule, method and status.",
@@ -162,7 +171,7 @@ class Metrics:
             registry.register(collector)
         return generate_latest(registry)
 
-    def watch(self, collector: JobsCollector) -> None:
+    def watch(self, collector: Collector) -> None:
         """Read ``collector`` at every scrape."""
         self.collectors.append(collector)
         if not self.multiprocess:
@@ -203,6 +212,11 @@ def init_app(app: Flask) -> None:
 def watch_jobs(app: Flask, counts: Callable[[], Mapping[str, int]], depth: Callable[[], int | None]) -> None:
     """Publish the jobs by state (``counts``) and the queue's depth (``depth``), read at each scrape."""
     app.extensions[c.EXT_METRICS].watch(JobsCollector(counts, depth))
+
+
+def watch(app: Flask, collector: Collector) -> None:
+    """Have ``app``'s scrapes read ``collector`` (api/history/monitor.py's live accuracy and drift)."""
+    app.extensions[c.EXT_METRICS].watch(collector)
 
 
 def attach(app: Flask) -> None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from api.errors import code_for
 from api.jobs.jobs import MEDIA_TYPES, NDJSON_ALIASES
 from api.settings import Settings
-from api.web import jobshapes, shapes
+from api.web import feedbackshapes, jobshapes, shapes
 from api.web.jsonschema import components, query_parameters
 from api.web.openapi_responses import (
     JSON,
@@ -81,9 +81,48 @@ class Operation:
         return [JOB_ID_PARAMETER] if "{job_id}" in self.path else []
 
 
-def _operations(app: shapes.Shapes, submit_query: type[BaseModel]) -> list[Operation]:
-    """Return the operations: predictions, jobs, model information, this document and the probes."""
-    return [*_predict_operations(app), *_job_operations(submit_query), *_public_operations(app)]
+def _operations(
+    app: shapes.Shapes, submit_query: type[BaseModel], feedback_body: type[BaseModel]
+) -> list[Operation]:
+    """Return the operations: predictions, feedback, jobs, model information, this document and the probes."""
+    return [
+        *_predict_operations(app),
+        *_feedback_operations(feedback_body),
+        *_job_operations(submit_query),
+        *_public_operations(app),
+    ]
+
+
+def _feedback_operations(body: type[BaseModel]) -> list[Operation]:
+    """Return the operations of feedback and live accuracy (api/web/feedback.py)."""
+    history = ("HistoryDisabled", "UriTooLong", "HistoryUnavailable")
+    return [
+        Operation(
+            "/api/v1/feedback",
+            "post",
+            "sendFeedback",
+            "Record the true labels of tweets the caller's token scored (all or nothing)",
+            feedbackshapes.Recorded,
+            (
+                "InvalidRequest",
+                "Unauthorized",
+                "RateLimited",
+                "TooLarge",
+                "UnsupportedMediaType",
+                "UnknownPrediction",
+                *history,
+            ),
+            body=body,
+        ),
+        Operation(
+            "/api/v1/feedback",
+            "get",
+            "liveAccuracy",
+            "Live accuracy per model and version, from the feedback",
+            feedbackshapes.LiveAccuracy,
+            ("InvalidRequest", "Unauthorized", "RateLimited", *history),
+        ),
+    ]
 
 
 def _predict_operations(app: shapes.Shapes) -> list[Operation]:
@@ -216,9 +255,11 @@ class _Document:
     """One build of the document: the schemas its operations refer to, and its error responses."""
 
     def __init__(self, settings: Settings, app_shapes: shapes.Shapes, submit_query: type[BaseModel]) -> None:
-        self.operations = _operations(app_shapes, submit_query)
+        feedback_body = feedbackshapes.feedback_body(shapes.TweetLimits.of(settings))
+        self.operations = _operations(app_shapes, submit_query, feedback_body)
         answers = [op.answer for op in self.operations if op.answer is not None]
-        self.refs, self.schemas = components([*answers, app_shapes.tweets, shapes.Error])
+        bodies = [op.body for op in self.operations if op.body is not None]
+        self.refs, self.schemas = components([*answers, *bodies, shapes.Error])
         self.errors = error_answers(settings)
 
     def operation(self, op: Operation) -> JSON:

@@ -20,6 +20,7 @@ from api.errors import (
     InvalidParameter,
     MalformedBody,
     TooManyItems,
+    UnknownPrediction,
     UnsupportedMediaType,
 )
 from api.jobs.errors import (
@@ -169,6 +170,12 @@ def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
         ),
         "HistoryUnavailable": ErrorAnswer(
             "The prediction history database does not answer; retry later.", refusals(HistoryUnavailable)
+        ),
+        "UnknownPrediction": ErrorAnswer(
+            "An id the caller's token has no stored prediction of (`key` names it): predictions are"
+            " stored asynchronously, tens of milliseconds after their answer, so retry shortly; nothing of"
+            " the request was recorded.",
+            refusals(UnknownPrediction),
         ),
         **_job_answers(settings),
     }

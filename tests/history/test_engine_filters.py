@@ -31,7 +31,7 @@ def test_a_failed_insert_after_binding_names_no_parameter(tmp_path):
     Base.metadata.create_all(engine)
     statement = insert_statement(engine.dialect)
     # NULL into a NOT NULL column: the driver fails once every parameter, the tweet included, is bound.
-    row = (None, "alice", "t1", "Positive", 0.9, "freqlr", "v1", SECRET)
+    row = (None, "alice", "t1", "Positive", 0.9, "freqlr", "v1", SECRET, None)
     with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
         conn.exec_driver_sql(statement, row)
     assert SECRET not in str(caught.value)

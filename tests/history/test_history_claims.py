@@ -126,8 +126,8 @@ def test_sqlite_rows_go_in_multi_row_inserts_short_transactions_in_app_one_in_th
         assert store.insert([record(*(f"k{i}" for i in range(total)))])
     finally:
         store.dispose()
-    assert SQLITE_ROWS_PER_STATEMENT == 511
-    assert _inserts(events) == [511, 511, 178]
+    assert SQLITE_ROWS_PER_STATEMENT == 455
+    assert _inserts(events) == [455, 455, 178]
     execute = [e[0] for e in events]
     if shared_loop:
         # One transaction per INSERT, and a turn for waiting requests between two, never inside one.
