@@ -147,6 +147,29 @@ def pre_fork(server, worker):
     balance.pre_fork(server, worker)
 
 
+def post_worker_init(worker):
+    """Start this worker's watch of the artifacts folder for new models (api/web/reload.py)."""
+    # Imported here, in the worker, once its app is loaded: the master never imports the app.
+    from api.web import reload
+
+    reload.start(worker.wsgi)
+
+
+def on_reload(server):
+    """SIGHUP: replace the workers only if the artifacts verify; else keep the running ones, and say why.
+
+    Gunicorn's reload starts new workers and stops the old ones at once, and a new worker that
+    cannot load its models fails to boot, which makes Gunicorn stop the whole server. So the
+    artifacts are checked first, as at start-up; if they fail, no new worker is started.
+    """
+    problem = _artifact_problem()
+    if problem:
+        server.log.error("SIGHUP refused: the running workers keep their models: %s", problem)
+        # reload() starts cfg.workers new workers after this hook, then stops those beyond
+        # num_workers, which this configuration already set: with none new, none is stopped.
+        server.cfg.set("workers", 0)
+
+
 def child_exit(server, worker):
     """A worker exited (and will be replaced): drop its live gauges and free its connection slot.
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     TOKEN_RELOAD_SECONDS: float = Field(1.0, ge=0)
     ARTIFACTS_DIR: Path = DEFAULT_ARTIFACTS_DIR
     MODEL: str | None = None
+    # How often each worker stat()s ARTIFACTS_DIR's manifest for a new set of models (api/web/reload.py);
+    # 0: never, new models need a restart.
+    MODEL_RELOAD_SECONDS: float = Field(2.0, ge=0, allow_inf_nan=False)
     RATE_LIMIT: str = "60/minute"
     RATE_LIMIT_STORAGE: str = "memory://"
     # Failed authentications per client address: brute-force protection.

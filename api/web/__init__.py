@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         metrics,
         pages,
         predict,
+        reload,
         requestid,
     )
     from api.web import extensions as ext
@@ -75,7 +76,10 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     budget.init_app(app, limiter)
     fairness.init_app(app)
 
-    registry = ext.MODEL.put(app, ModelRegistry().load(settings.ARTIFACTS_DIR, settings.MODEL))
+    registry = ext.MODEL.put(app, ModelRegistry())
+    # The watch stamps the manifest before the load: a new one written meanwhile is loaded at its first look.
+    reload.init_app(app, registry, settings.ARTIFACTS_DIR, settings.MODEL, settings.MODEL_RELOAD_SECONDS)
+    registry.load(settings.ARTIFACTS_DIR, settings.MODEL)
     for info in registry.infos.values():
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""

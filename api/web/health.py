@@ -34,6 +34,8 @@ def readyz() -> Response:
         model=service.default,
         version=service.info["version"],
         models=list(service.models),
+        # Each model's version this worker serves now: after a reload, the new ones.
+        versions=service.current().versions(),
         rate_limit_storage=storage_state(),
         history=history.state(current_app),
         jobs=jobs.state(current_app),

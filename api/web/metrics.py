@@ -30,6 +30,7 @@ from api.settings import settings_of
 from api.web.auth import auth, is_admin
 from api.web.errors import error_response
 from model.serving.labels import LABELS, label_of
+from model.serving.registry import ModelInfo
 
 # The classic text format: every Prometheus version reads it.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -138,6 +139,13 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        # Each worker reloads for itself (api/web/reload.py): one new manifest counts once per worker.
+        self.model_reloads = Counter(
+            "sentiment_model_reloads",
+            "Attempts to load a changed artifacts manifest: ok (swapped in) or refused (old models kept).",
+            ["outcome"],
+            registry=registry,
+        )
 
     def start(self) -> None:
         """Note when the request began."""
@@ -226,6 +234,30 @@ def attach(app: Flask) -> None:
         metrics.model_info.labels(info["name"], info["version"], str(info["default"]).lower()).set(1)
         for label in LABELS:  # every series from the start, at 0: rates need a first sample
             metrics.tweets.labels(info["name"], label)
+    for outcome in RELOAD_OUTCOMES:
+        metrics.model_reloads.labels(outcome)
     history = app.extensions[c.EXT_HISTORY]
     if history is not None:
         history.observe(on_failure=metrics.history_failures.inc, on_drop=metrics.history_dropped.inc)
+
+
+# The outcomes of a model reload (api/web/reload.py), every series from the start.
+RELOAD_OUTCOMES = ("ok", "refused")
+
+
+def count_reload(app: Flask, outcome: str) -> None:
+    """Count one attempt to reload the models: ``ok`` or ``refused``."""
+    app.extensions[c.EXT_METRICS].model_reloads.labels(outcome).inc()
+
+
+def publish_models(app: Flask, old: Iterable[ModelInfo], new: Iterable[ModelInfo]) -> None:
+    """After a reload: the versions this worker no longer serves go to 0, those it now serves to 1.
+
+    0 rather than removed: in multiprocess mode a series lives in the worker's file; the livemax
+    over the workers stays 1 while any worker still serves that version.
+    """
+    model_info = app.extensions[c.EXT_METRICS].model_info
+    for info in old:
+        model_info.labels(info["name"], info["version"], str(info["default"]).lower()).set(0)
+    for info in new:
+        model_info.labels(info["name"], info["version"], str(info["default"]).lower()).set(1)
