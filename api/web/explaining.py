@@ -1,4 +1,4 @@
-"""``?explain=true`` on predict: each tweet's exact explanation, computed in CPU turns, charged by a factor.
+"""``?explain=true`` on predict: each tweet's exact explanation, computed in CPU turns, charged by factors.
 
 The explanation is ``model.serving.explain``'s: every word that moved the log-odds with its exact
 contribution, the top positive and negative ones, and the rest (intercept, features tied to no word),
@@ -9,21 +9,26 @@ the scored log-odds, so asking for an explanation never changes them.
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 from flask import request
 
 from api.errors import InvalidParameter
 from api.web.shapes import BOOLEANS
+from api.workbudget import text_cost, work_cost
+from model.serving import classifier, nblr
+from model.serving.artifacts import FORMATS
 from model.serving.base import TweetClassifier
 from model.serving.chunks import FIRST_GUESS_SECONDS_PER_CHAR, MAX_GROWTH
 from model.serving.explain import Explanation, explain
 from model.serving.registry import ALL
 
-# An explained request is charged this many times a plain one (characters x models x factor): the
-# CPU an explanation takes over scoring alone, measured by `make bench` (bench/explain.py) on 1000
-# held-out tweets, rounded up.
-EXPLAIN_COST_FACTOR = 4
+# What an explanation costs over plain scoring with the same model, per model format: the explained /
+# plain CPU of a 1000-tweet request, measured by `make bench` (bench/explain.py, README "Performance"),
+# rounded up. An explained request is charged characters x the sum of its models' factors; a format
+# not measured here, the largest.
+EXPLAIN_COST_FACTORS: Mapping[str, int] = MappingProxyType({classifier.FORMAT: 8, nblr.FORMAT: 21})
 
 
 def explain_query() -> bool:
@@ -34,9 +39,17 @@ def explain_query() -> bool:
     return BOOLEANS[explain_]
 
 
-def explain_cost(cost: int, explained: bool) -> int:
-    """Return what a request that costs ``cost`` plain costs with or without explanations."""
-    return cost * EXPLAIN_COST_FACTOR if explained else cost
+def request_cost(texts: list[str], models: Sequence[TweetClassifier], explained: bool) -> int:
+    """Return what scoring ``texts`` with ``models`` costs, explained or plain (api/workbudget.py)."""
+    if not explained:
+        return work_cost(texts, len(models))
+    return text_cost(texts) * sum(explain_factor(model) for model in models)
+
+
+def explain_factor(model: TweetClassifier) -> int:
+    """Return the cost factor of explaining with ``model``: its format's, else the largest."""
+    formats = [name for name, kind in FORMATS.items() if isinstance(model, kind)]
+    return EXPLAIN_COST_FACTORS.get(formats[0] if formats else "", max(EXPLAIN_COST_FACTORS.values()))
 
 
 def explain_models(
@@ -64,8 +77,8 @@ def _in_chunks(
 ) -> list[Explanation]:
     """Return ``work(texts)`` done a chunk at a time, each sized by the rate the last one ran at."""
     out: list[Explanation] = []
-    # An explanation costs about EXPLAIN_COST_FACTOR times a score: the first chunk is sized for that.
-    start, rate = 0, FIRST_GUESS_SECONDS_PER_CHAR * EXPLAIN_COST_FACTOR
+    # An explanation costs up to the largest factor times a score: the first chunk is sized for that.
+    start, rate = 0, FIRST_GUESS_SECONDS_PER_CHAR * max(EXPLAIN_COST_FACTORS.values())
     while start < len(texts):
         end, size, budget = start, 0, max(1, round(chunk_seconds / rate))
         while end < len(texts) and (end == start or size + len(texts[end]) <= budget):

@@ -9,8 +9,8 @@ from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import metrics
 from api.web.auth import auth, current_user, is_admin
-from api.web.budget import WORK_BUDGET, work_cost
-from api.web.explaining import add_explanations, explain_cost, explain_models, explain_query
+from api.web.budget import WORK_BUDGET
+from api.web.explaining import add_explanations, explain_models, explain_query, request_cost
 from api.web.fairness import CPU_TURNS
 from api.web.identity import identity_headers
 from api.web.limits import rate_limit_key
@@ -42,7 +42,8 @@ def predict() -> Response:
     turns = CPU_TURNS.of(current_app)
     with turns.admitted(caller):
         tweets = check_tweets(parse_json_object(request), limits)
-        cost = explain_cost(work_cost(list(tweets.values()), len(served.names(name))), explained)
+        asked = [served.models[n] for n in served.names(name)]
+        cost = request_cost(list(tweets.values()), asked, explained)
         charge = WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
         # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
         with turns.turn(caller) as turn:

@@ -3,15 +3,17 @@ labels and scores equal to the plain answer's, the parameters it combines with, 
 
 import json
 import math
+from unittest.mock import Mock
 
 import pytest
 import time_machine
 
 from api.settings import settings_of
 from api.web import extensions as ext
-from api.web.explaining import EXPLAIN_COST_FACTOR, explain_models
+from api.web.explaining import EXPLAIN_COST_FACTORS, explain_factor, explain_models
 from api.web.fairness import CPU_TURNS, CpuTurns
 from api.web.shapes import TweetLimits, declare
+from model.serving.base import TweetClassifier
 from model.serving.explain import DEFAULT_TOP, explain
 from model.serving.labels import sigmoid
 from tests.history.helpers import stored
@@ -164,26 +166,30 @@ def test_unknown_parameters_name_explain_among_the_accepted_ones(client, auth_he
     assert "explain" in response.get_json()["error"]["message"].split("accepted: ")[1].split(", ")
 
 
-@pytest.mark.parametrize(("model", "models"), [("", 1), ("&model=all", 2)])
-def test_an_explained_request_is_charged_its_factor_times_the_plain_cost(
-    make_app, auth_header, model, models
+@pytest.mark.parametrize(
+    ("query", "formats"), [("", ["freqlr"]), ("&model=nblr", ["nblr"]), ("&model=all", ["freqlr", "nblr"])]
+)
+def test_an_explained_request_is_charged_its_models_factors_times_the_characters(
+    make_app, auth_header, query, formats
 ):
     client = make_app(WORK_LIMIT="10000/minute").test_client()
     body = {"a": "x" * 30, "b": "so happy"}
     with time_machine.travel(NOW, tick=False):
-        plain = _post(client, auth_header, f"?store=false{model}", body)
-        explained = _post(client, auth_header, f"?explain=true{model}", body)
-    plain_cost = 10000 - int(plain.headers["X-Work-Remaining"])
-    assert plain_cost == models * (30 + 8)
-    assert int(plain.headers["X-Work-Remaining"]) - int(explained.headers["X-Work-Remaining"]) == (
-        plain_cost * EXPLAIN_COST_FACTOR
-    )
+        plain = _post(client, auth_header, f"?store=false{query}", body)
+        explained = _post(client, auth_header, f"?explain=true{query}", body)
+    assert 10000 - int(plain.headers["X-Work-Remaining"]) == len(formats) * (30 + 8)
+    spent = int(plain.headers["X-Work-Remaining"]) - int(explained.headers["X-Work-Remaining"])
+    assert spent == (30 + 8) * sum(EXPLAIN_COST_FACTORS[name] for name in formats)
+
+
+def test_a_model_of_a_format_not_measured_is_charged_the_largest_factor():
+    assert explain_factor(Mock(spec=TweetClassifier)) == max(EXPLAIN_COST_FACTORS.values())
 
 
 def test_an_explanation_past_the_whole_budget_is_refused_before_any_work(make_app, auth_header):
     """A request a plain predict can afford may cost more than a window's budget explained: 413, no charge."""
     client = make_app(WORK_LIMIT="100/minute").test_client()
-    body = {"a": "x" * (100 // EXPLAIN_COST_FACTOR + 1)}
+    body = {"a": "x" * (100 // EXPLAIN_COST_FACTORS["freqlr"] + 1)}
     with time_machine.travel(NOW, tick=False):
         refused = _post(client, auth_header, "?explain=true", body)
         plain = _post(client, auth_header, "", body)
