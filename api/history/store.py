@@ -174,12 +174,17 @@ class Store:
                 missing = [key for key in ids if key not in answered]
                 if missing:
                     return 0, missing
+                position = {key: i for i, key in enumerate(ids)}
+
+                def order(item: tuple[tuple[str, str], Answer]) -> tuple[int, str]:
+                    return position[item[0][0]], item[0][1]  # the request's order, then the model's name
+
                 for part in _parts(ids):
                     conn.execute(delete(Feedback).where(Feedback.token == token, Feedback.tweet_id.in_(part)))
                 rows = [
                     {"created": created, "token": token, "tweet_id": tweet, "label": labels[tweet],
                      "model": model, "version": version, "predicted": predicted, "prediction_id": row_id}
-                    for (tweet, model), (row_id, version, predicted) in newest.items()
+                    for (tweet, model), (row_id, version, predicted) in sorted(newest.items(), key=order)
                 ]  # fmt: skip
                 conn.execute(insert(Feedback), rows)
             # Feedback is kept as long and as many as predictions, pruned by its own writes.

@@ -1,8 +1,11 @@
-"""Operator commands: ``python -m api token create|revoke|list``, ``python -m api history migrate``, and
+"""Operator commands: ``python -m api token create|revoke|list``, ``python -m api history
+migrate|export-feedback``, and
 ``python -m api jobs submit|status|list|cancel|result|migrate|worker``: the job API's client (api/jobs/
 client.py), the job database's migrations, and a job worker (api/jobs/worker.py)."""
 
 import argparse
+import csv
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from api import constants as c
+from api.files import FILE_MODE
 from api.history import store as history
 from api.ops import jobs_cli
 from api.ops.tokens import TokenExists, create_token, list_tokens, revoke_token
@@ -30,9 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("revoke", help="revoke a token").add_argument("name")
     actions.add_parser("list", help="list token names")
     database = groups.add_parser("history", help="manage the prediction history database")
-    database.add_subparsers(dest="action", required=True).add_parser(
+    history_actions = database.add_subparsers(dest="action", required=True)
+    history_actions.add_parser(
         "migrate", help="bring the database of $API_HISTORY_URL to the newest schema (alembic upgrade head)"
     )
+    history_actions.add_parser(
+        "export-feedback",
+        help="write id,text,label of the feedback whose tweet text was stored (API_HISTORY_TEXT=true), for"
+        " `make train FEEDBACK=...`; the file is made 0600",
+    ).add_argument("out", type=Path)
     jobs_cli.add_parser(groups)
     return parser
 
@@ -53,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else jobs_cli.run(args)
         )
     if args.group == "history":
+        if args.action == "export-feedback":
+            return _export_feedback(Settings().HISTORY_URL, args.out)
         return _migrate_history(Settings().HISTORY_URL)
     path = args.file or Settings().TOKENS_FILE
     try:
@@ -84,6 +96,37 @@ def _migrate_history(url: str) -> int:
         print("API_HISTORY_URL=none: no history database to migrate", file=sys.stderr)
         return 0
     return _migrate(url)
+
+
+def _export_feedback(url: str, out: Path) -> int:
+    """Write the feedback whose text was stored to a new 0600 file as id,text,label; return the status."""
+    if not url_keeps_history(url):
+        print("API_HISTORY_URL=none: no feedback to export", file=sys.stderr)
+        return 1
+    store = history.Store(url)
+    try:
+        # O_EXCL: never through an existing file or symlink; 0600 from the start (tweets are personal data).
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except OSError as exc:
+        print(f"error: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        with open(fd, "w", newline="", encoding="utf-8") as file:
+            writer = csv.writer(file)
+            writer.writerow(("id", "text", "label"))
+            rows = 0
+            for row in store.feedback_texts():
+                writer.writerow(row)
+                rows += 1
+    except (SQLAlchemyError, OSError) as exc:
+        out.unlink(missing_ok=True)  # half a file would train on part of the feedback
+        reason = f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}"
+        print(f"error: feedback export failed: {reason}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(f"{rows} feedback row(s) with their text written to {out}", file=sys.stderr)
+    return 0
 
 
 def _migrate(url: str, variable: str = "API_HISTORY_URL", what: str = "history") -> int:

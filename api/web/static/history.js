@@ -29,6 +29,32 @@ function show(predictions) {
   document.getElementById("history").hidden = false;
 }
 
+/** Fill the live accuracy table from /api/v1/feedback's answer; hide it while no feedback came. */
+function showAccuracy(data) {
+  const body = document.getElementById("accuracy-body");
+  body.replaceChildren();
+  for (const item of data.models) {
+    addRow(body, [
+      [item.model, "model"],
+      [item.version, "model"],
+      [String(item.feedback), "num"],
+      [`${(100 * item.accuracy).toFixed(1)}%`, "num"],
+    ]);
+  }
+  document.getElementById("accuracy-window").textContent =
+    `Share of the newest ${data.window} feedback labels of each model and version that it had given.`;
+  document.getElementById("accuracy").hidden = data.models.length === 0;
+}
+
+/** Load the live accuracy; a server without it (older, or its database down) leaves the table hidden. */
+async function loadAccuracy(token) {
+  try {
+    showAccuracy(await api("/api/v1/feedback", { token }));
+  } catch {
+    document.getElementById("accuracy").hidden = true;
+  }
+}
+
 /** Load the history with the token of the form. */
 async function load(event) {
   event?.preventDefault();
@@ -44,6 +70,7 @@ async function load(event) {
   try {
     const data = await api(`/api/v1/predictions?limit=${encodeURIComponent(limitBox.value)}`, { token });
     show(data.predictions);
+    await loadAccuracy(token);
     status(data.predictions.length ? `${data.predictions.length} shown, newest first.` : "No predictions yet.", "ok");
   } catch (error) {
     status("");
