@@ -7,6 +7,7 @@ exist. The work budget is not charged here: the workers charge it as the rows ar
 """
 
 import logging
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 Enqueue = Callable[[str, int], None]
 # Charsets an upload may declare: the chunk reader decodes UTF-8 (with or without a BOM).
 UTF8_CHARSETS = ("utf-8", "utf8")
+# too_many_jobs's Retry-After: the soonest estimated end of the token's active jobs, within these bounds
+# (seconds), or the upper one when no job has an estimate yet (queued, or no row scored).
+RETRY_AFTER_MIN, RETRY_AFTER_MAX = 1, 60
 
 
 @dataclass(frozen=True)
@@ -207,10 +211,21 @@ class JobService:
         """Raise TooManyJobs if ``owner`` has API_JOBS_MAX_ACTIVE jobs queued or running."""
         limit = self.settings.JOBS_MAX_ACTIVE
         if self.store.count_active(owner) >= limit:
+            retry_after = self._soonest_end(owner)
             raise TooManyJobs(
                 f"this token has {limit} job(s) queued or running, the most it may have;"
-                " wait for one to finish or cancel one"
+                f" wait for one to finish (about {retry_after} s) or cancel one",
+                headers={"Retry-After": str(retry_after)},
             )
+
+    def _soonest_end(self, owner: str) -> int:
+        """Return the seconds until the first of ``owner``'s active jobs should end, within the bounds."""
+        now = datetime.now(UTC)
+        lefts = [job.seconds_left(now) for job in self.store.list(owner) if job.active]
+        known = [left for left in lefts if left is not None]
+        if not known:
+            return RETRY_AFTER_MAX
+        return min(RETRY_AFTER_MAX, max(RETRY_AFTER_MIN, math.ceil(min(known))))
 
     def _discard(self, job_id: str, created: bool) -> None:
         """Remove what a submission that failed after its upload left: the files, and the record if made."""

@@ -125,6 +125,28 @@ def test_the_active_jobs_limit_counts_only_the_owners_active_jobs(service, job_s
     assert _submit(service).state == "queued"  # finished jobs free their places
 
 
+def test_too_many_jobs_says_when_the_soonest_active_job_should_end(service, monkeypatch):
+    first, second = _submit(service), _submit(service)
+    with pytest.raises(TooManyJobs) as raised:
+        _submit(service, stream=Untouched())
+    # Both queued, no estimate yet: the longest wait.
+    assert raised.value.headers == {"Retry-After": "60"}
+    # The first started 100 s ago and scored 20 of its 25 rows: 5 left at 0.2 rows/s, about 25 s.
+    monkeypatch.setattr("api.jobs.store._now", lambda: datetime.now(UTC) - timedelta(seconds=100))
+    service.store.start(first.id)
+    service.store.chunk_done(first.id, 0, 20)
+    with pytest.raises(TooManyJobs) as raised:
+        _submit(service, stream=Untouched())
+    assert raised.value.headers["Retry-After"] in {"25", "26"}
+    assert "about 2" in raised.value.message
+    # A job nearly done asks for at least a second, never zero.
+    service.store.start(second.id)
+    service.store.chunk_done(second.id, 0, 25)
+    with pytest.raises(TooManyJobs) as raised:
+        _submit(service, stream=Untouched())
+    assert raised.value.headers == {"Retry-After": "1"}
+
+
 def test_jobs_accepted_during_an_upload_count_when_it_ends(service, make_job, sent):
     class Racing(io.BytesIO):
         """A body during whose upload two other jobs of the same token are accepted."""

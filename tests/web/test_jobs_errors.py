@@ -172,6 +172,8 @@ def test_more_active_jobs_than_allowed_is_a_429_for_that_token_only(world, auth_
         assert submit(client, auth_header, tweets_csv(3)).status_code == 202
     response = submit(client, auth_header, tweets_csv(3))
     assert error_of(response)[:2] == (429, "too_many_jobs")
+    # The service's own wait (both jobs queued, no estimate), not flask-limiter's window reset.
+    assert response.headers["Retry-After"] == "60"
     assert submit(client, bearer(tokens[0], "bob"), tweets_csv(3)).status_code == 202
     assert len(queue.sent) == 3
 
