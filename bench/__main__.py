@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N] [--only tokens|hostile]`` (make bench)."""
+"""Run the benchmark: ``python -m bench [--seconds 5] [--workers N] [--only PART]`` (make bench)."""
 
 import argparse
 import json
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.history import messages as history_messages
-from bench import faults, hostile, inprocess, memory, report, tokens, wrk
+from bench import explain, faults, hostile, inprocess, memory, report, tokens, wrk
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
 from model.training.data import read_rows
@@ -60,10 +60,11 @@ def _parser():
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
     parser.add_argument(
         "--only",
-        choices=("all", "tokens", "hostile"),
+        choices=("all", "tokens", "hostile", "explain"),
         default="all",
         help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); hostile: only the timed"
-        " hostile load and faults (the figures the live tests do not bound); default: every part",
+        " hostile load and faults (the figures the live tests do not bound); explain: only the in-process"
+        " cost of ?explain=true and of the identity headers; default: every part",
     )
     return parser
 
@@ -239,6 +240,8 @@ def main(argv=None):
     print("in-process pipeline...", flush=True)
     in_process = inprocess.measure(model, texts)
     per_model = inprocess.measure_models({name: m for name, (m, _) in models.items()}, texts)
+    print("explain and identity headers, in process...", flush=True)
+    explained = explain.measure(texts)
     print("over HTTPS...", flush=True)
     https = measure_https(texts, args.seconds, args.workers, wrk_path)
     print("token lookup over HTTPS...", flush=True)
@@ -251,15 +254,17 @@ def main(argv=None):
         "model": entry["version"],
         "in_process": in_process,
         "in_process_per_model": per_model,
+        "explain": explained,
         "https": https,
         "tokens": token_lookup,
         **timed,
     }
-    result["ratios"] = report.ratios(result)
+    result["ratios"] = report.ratios(result) | explain.ratios(explained)
     latest = _write(result, args.out, "bench")
     plot = report.plot(result, args.out / "latest.png")
     print()
     print(report.table(result))
+    print("\n" + explain.table(explained))
     print(f"\nresults: {latest}, plot: {plot}")
     return 0
 
@@ -275,6 +280,10 @@ def _only(args, wrk_path):
         print("token lookup over HTTPS...", flush=True)
         result["tokens"] = tokens.measure(args.seconds, args.workers, wrk_path)
         text = tokens.table(result["tokens"])
+    elif args.only == "explain":
+        print("explain and identity headers, in process...", flush=True)
+        result["explain"] = explain.measure([text for text, _ in read_rows(args.data)])
+        text = explain.table(result["explain"])
     else:
         print("hostile load and faults, timed...", flush=True)
         result |= {"hostile": hostile.measure(), "faults": faults.measure()}
