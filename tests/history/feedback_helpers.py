@@ -5,10 +5,40 @@ import shutil
 
 import pytest
 
+from api import constants as c
 from api.ops.tokens import create_token
 from model.serving import drift
 from model.serving.artifacts import DEFAULT_DIR
 from model.serving.labels import sigmoid
+from model.serving.registry import ModelRegistry
+
+# The drift window of the monitored app: more than drift.MIN_WINDOW.
+WINDOW = 300
+
+
+@pytest.fixture(scope="module")
+def registry():
+    """The shipped models, loaded once for the module's references."""
+    return ModelRegistry().load(DEFAULT_DIR)
+
+
+@pytest.fixture
+def monitored(make_app, tmp_path, registry):
+    """An app whose models' reference is mixed_tweets(WINDOW), with a fresh monitor read on every call."""
+    folder = artifacts_with_reference(tmp_path / "artifacts", registry, mixed_tweets(WINDOW).values())
+    app = make_app(ARTIFACTS_DIR=folder, HISTORY_URL=f"sqlite:///{tmp_path / 'h.db'}", DRIFT_WINDOW=WINDOW)
+    app.extensions[c.EXT_HISTORY].monitor.ttl = 0
+    return app
+
+
+def send(app, header, tweets, per_request=10):
+    """Predict ``tweets`` in requests of ``per_request`` (each samples a few); wait for the history."""
+    keys = list(tweets)
+    for start in range(0, len(keys), per_request):
+        part = {key: tweets[key] for key in keys[start : start + per_request]}
+        assert app.test_client().post("/api/v1/predict", json=part, headers=header).status_code == 200
+    app.extensions[c.EXT_HISTORY].flush()
+
 
 # Tweets no reasonable model gets wrong, made here: the known answers of the feedback tests.
 CLEARLY_POSITIVE = [
