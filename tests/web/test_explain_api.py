@@ -13,9 +13,11 @@ from api.web import extensions as ext
 from api.web.explaining import EXPLAIN_COST_FACTORS, explain_factor, explain_models
 from api.web.fairness import CPU_TURNS, CpuTurns
 from api.web.shapes import TweetLimits, declare
+from model.paths import DEFAULT_DATA
 from model.serving.base import TweetClassifier
 from model.serving.explain import DEFAULT_TOP, explain
 from model.serving.labels import sigmoid
+from model.training.data import fixed_split, read_rows
 from tests.history.helpers import stored
 from tests.web import test_endpoints_claims as claims
 
@@ -233,3 +235,21 @@ def test_odd_tweets_are_explained_never_a_500(app, auth_header):
         assert all(entry["word"] for entry in why["words"]), (key, model)
     # Strict JSON: no NaN or Infinity reached the answer.
     json.loads(response.data, parse_constant=lambda name: pytest.fail(f"{name} in the answer"))
+
+
+@pytest.mark.data
+def test_every_heldout_tweet_is_explained_through_the_api_as_it_is_scored(make_app, auth_header):
+    """Acceptance 3 through the API: for all 2000 held-out tweets and both models, the parts add up to the
+    log-odds, and the label and score are the plain answer's."""
+    client = make_app(WORK_LIMIT="1000000000/minute").test_client()
+    texts = fixed_split(read_rows(DEFAULT_DATA)).test_texts
+    for start in range(0, len(texts), 1000):  # API_MAX_ITEMS a request
+        body = {str(i): texts[i] for i in range(start, min(start + 1000, len(texts)))}
+        plain = _post(client, auth_header, "?model=all&detail=true&store=false", body).get_json()
+        explained = _post(client, auth_header, "?model=all&explain=true&store=false", body).get_json()
+        for key, models in explained.items():
+            for model, value in models.items():
+                why = value["explanation"]
+                parts = math.fsum([*(w["contribution"] for w in why["words"]), *why["rest"].values()])
+                assert abs(parts - why["log_odds"]) <= 1e-9, (key, model)
+                assert (value["label"], value["score"]) == tuple(plain[key][model].values()), (key, model)
