@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from api.history import store as history_store
 from api.history.messages import Record
@@ -130,3 +131,30 @@ def test_a_database_that_does_not_answer_raises_the_read_error(tmp_path):
                 call()
     finally:
         broken.dispose()
+
+
+def test_migration_0004_adds_the_feedback_table_and_a_null_unknown_share_to_existing_rows(db_url):  # noqa: F811
+    config = history_store.alembic_config(db_url)
+    command.upgrade(config, "0003")
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            row = {"created": datetime(2026, 1, 1), "token": "alice", "tweet_id": "a", "label": "Positive"}
+            row |= {"score": 0.9, "model": "freqlr", "version": "v1"}
+            conn.execute(sa.table("predictions", *map(sa.column, row)).insert(), [row])
+        command.upgrade(config, "head")
+        engine.dispose()  # the inspector caches; PostgreSQL's DDL needs other connections closed
+        inspector = sa.inspect(engine)
+        assert {index["name"] for index in inspector.get_indexes("feedback")} == {
+            "ix_feedback_token_tweet",
+            "ix_feedback_model_version_id",
+        }
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT tweet_id, unknown FROM predictions")).all() == [("a", None)]
+        command.downgrade(config, "0003")
+        engine.dispose()
+        inspector = sa.inspect(engine)
+        assert "feedback" not in inspector.get_table_names()
+        assert "unknown" not in {column["name"] for column in inspector.get_columns("predictions")}
+    finally:
+        engine.dispose()
