@@ -70,11 +70,11 @@ def _ms_per_request(client, url, body, headers, seconds):
             return 1000 * (time.thread_time() - cpu) / done
 
 
-def measure_explain(client, headers, texts, rounds=ROUNDS, seconds=SLICE_S):
+def measure_explain(client, headers, texts, rounds=ROUNDS, seconds=SLICE_S, models=MODELS, batches=BATCHES):
     """Return rows per model and batch: plain and explained ms per request (medians) and their ratio."""
     rows = []
-    for model in MODELS:
-        for batch in BATCHES:
+    for model in models:
+        for batch in batches:
             body = json.dumps({str(i): texts[i] for i in range(batch)}).encode()
             plain_url, explain_url = f"{PREDICT}&model={model}", f"{PREDICT}&model={model}&explain=true"
             for url in (plain_url, explain_url):  # warm the memos, as a serving worker's are
@@ -121,13 +121,15 @@ def measure_headers(app, rounds=ROUNDS, calls=HEADER_CALLS):
     return out
 
 
-def measure(texts):
-    """Return the explain rows and the identity headers' cost, with its share of a plain 1-tweet request."""
+def measure(texts, calls=HEADER_CALLS, **explain_options):
+    """Return the explain rows and the identity headers' cost, with its share of a plain 1-tweet request.
+
+    ``explain_options`` go to ``measure_explain`` (rounds, seconds, models, batches).
+    """
     with tempfile.TemporaryDirectory() as tmp, one_core():
         app, headers = _app(Path(tmp))
-        client = app.test_client()
-        rows = measure_explain(client, headers, texts)
-        header_us = measure_headers(app)
+        rows = measure_explain(app.test_client(), headers, texts, **explain_options)
+        header_us = measure_headers(app, calls=calls)
     served = ext.MODEL.of(app).current()
     for row in rows:
         row["charged"] = explain_factor(served.models[row["model"]])
