@@ -19,6 +19,7 @@ from api.web.openapi_responses import (
     JSON,
     download_headers,
     error_answers,
+    identity_headers,
     json_content,
     location_header,
     rate_headers,
@@ -67,6 +68,7 @@ class Operation:
     secured: bool = True  # behind a bearer token
     limited: bool = True  # counted by the rate limiter, so its answers carry the limiter's headers
     charged: bool = False  # spends the work budget (api/web/budget.py), so its answers carry its headers
+    identified: bool = False  # answered by models, named in its success's headers (api/web/identity.py)
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     status: int = 200  # of success
@@ -146,6 +148,7 @@ def _predict_operations(app: shapes.Shapes) -> list[Operation]:
             query=app.predict_query,
             body=app.tweets,
             charged=True,
+            identified=True,
         ),
         Operation(
             "/api/v1/predictions",
@@ -285,6 +288,7 @@ class _Document:
     def ok(self, op: Operation) -> JSON:
         """Return the success response of ``op``, described by its answer's docstring (or as a file)."""
         headers = {**(rate_headers() if op.limited else {}), **(work_headers() if op.charged else {})}
+        headers |= identity_headers() if op.identified else {}
         if op.answer is None:
             ok: JSON = {"description": DOWNLOAD, "content": _files(op.download)}
             headers |= download_headers()

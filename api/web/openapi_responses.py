@@ -39,6 +39,7 @@ from api.settings import HISTORY_OFF, Settings
 from api.web.budget import HEADER_LIMIT, HEADER_REMAINING, WorkLimitExceeded, WorkTooLarge
 from api.web.errors import NOT_READY, RATE_LIMITED, UNAUTHORIZED, Refusal
 from api.web.fairness import TooManyInFlight
+from api.web.identity import MODEL_HEADER, SEPARATOR, VERSION_HEADER
 from api.web.jobshapes import JOB_URL
 
 JSON = dict[str, object]
@@ -85,6 +86,15 @@ def download_headers() -> dict[str, JSON]:
     """Return the header of a job's result: a file to save, named after the job."""
     named = _header("An attachment named {job_id}.csv or {job_id}.ndjson.", "^attachment; ", True)
     return {"Content-Disposition": named}
+
+
+def identity_headers() -> dict[str, JSON]:
+    """Return the headers naming the models that answered a predict (api/web/identity.py)."""
+    joined = f"with ?model=all, every model, joined by '{SEPARATOR}' in the order of each answer's keys"
+    return {
+        MODEL_HEADER: _header(f"The model that answered; {joined}.", required=True),
+        VERSION_HEADER: _header(f"Its version (as in /api/v1/models); {joined}.", required=True),
+    }
 
 
 def work_headers() -> dict[str, JSON]:

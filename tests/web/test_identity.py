@@ -107,3 +107,14 @@ def test_a_request_keeps_the_set_it_took_when_a_reload_swaps_another_in(make_app
     assert after.headers["X-Model-Version"].split(",")[at] == new != old
     # The history keeps the version that answered, before the swap and after it.
     assert [v["freqlr"] for v in history.versions] == [old, new]
+
+
+def test_the_openapi_document_declares_both_headers_on_predicts_answer(client, auth_header):
+    document = client.get("/api/v1/openapi.json").get_json()
+    declared = document["paths"]["/api/v1/predict"]["post"]["responses"]["200"]["headers"]
+    answer = client.post(PREDICT, json=TWEETS, headers=auth_header)
+    for name in ("X-Model", "X-Model-Version"):
+        assert declared[name]["required"] is True
+        assert "?model=all" in declared[name]["description"]
+        assert answer.headers[name]
+    assert "X-Model" not in document["paths"]["/api/v1/models"]["get"]["responses"]["200"].get("headers", {})
