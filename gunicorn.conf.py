@@ -12,7 +12,7 @@ import tempfile
 
 from api import constants as c
 from api.server import balance, multiproc, tls
-from api.settings import SettingsError, load_settings
+from api.settings import SettingsError, load_settings, variable_of
 
 # Typed and checked: a bad value stops the server here, in one line naming its variable (any other
 # error in this file would be a traceback of Gunicorn's "Failed to read config file").
@@ -134,6 +134,7 @@ def on_starting(server):
     _migrate_history(server)
     _migrate_jobs(server)
     _prepare_history_writer(server)
+    _prepare_verified_models(server)
     if not settings.OPENSSL_CONF:
         server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
     # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
@@ -187,6 +188,18 @@ def on_exit(server):
         multiproc.remove_multiprocess_dir(server.metrics_dir)
     if getattr(server, "history_writer_dir", None):
         shutil.rmtree(server.history_writer_dir, ignore_errors=True)
+    if getattr(server, "verified_models_dir", None):
+        shutil.rmtree(server.verified_models_dir, ignore_errors=True)
+
+
+def _prepare_verified_models(server):
+    """Make the private folder where workers keep the last set of models they verified (api/web/verified.py).
+
+    A worker that replaces one that died while the artifacts folder fails loads that set instead.
+    """
+    # mkdtemp: mode 0700, only this user's processes can read the copies or plant one.
+    server.verified_models_dir = tempfile.mkdtemp(prefix="sentiment-api-models-")
+    os.environ[variable_of("VERIFIED_MODELS_DIR")] = server.verified_models_dir
 
 
 def _prepare_history_writer(server):

@@ -179,6 +179,8 @@ class Settings(BaseSettings):
     # worker writes its metrics (api/server/multiproc.py), and the history writer's socket.
     PROMETHEUS_MULTIPROC_DIR: Path | None = Field(None, validation_alias=c.MULTIPROC_ENV)
     HISTORY_WRITER_SOCKET: Path | None = Field(None, validation_alias=c.HISTORY_WRITER_SOCKET)
+    # ...and the private folder where workers keep the last set of models they verified (api/web/verified.py).
+    VERIFIED_MODELS_DIR: Path | None = None
 
     @property
     def bind(self) -> str:

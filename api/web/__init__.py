@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         predict,
         reload,
         requestid,
+        verified,
     )
     from api.web import extensions as ext
     from model.serving.registry import ModelRegistry
@@ -78,8 +79,12 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
 
     registry = ext.MODEL.put(app, ModelRegistry())
     # The watch stamps the manifest before the load: a new one written meanwhile is loaded at its first look.
-    reload.init_app(app, registry, settings.ARTIFACTS_DIR, settings.MODEL, settings.MODEL_RELOAD_SECONDS)
-    registry.load(settings.ARTIFACTS_DIR, settings.MODEL)
+    kept = settings.VERIFIED_MODELS_DIR
+    reload.init_app(
+        app, registry, settings.ARTIFACTS_DIR, settings.MODEL, settings.MODEL_RELOAD_SECONDS, kept
+    )
+    # A worker that starts while the folder fails (replacing one that died) serves the last verified set.
+    verified.load(registry, settings.ARTIFACTS_DIR, settings.MODEL, kept)
     for info in registry.infos.values():
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""

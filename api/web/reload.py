@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import gevent
 from flask import Flask
@@ -24,6 +24,7 @@ from gevent import monkey
 
 from api.web import metrics
 from api.web.extensions import Key
+from api.web.verified import UNSERVABLE, keep
 from model.errors import ArtifactError
 from model.paths import AnyPath
 from model.serving.artifacts import MANIFEST
@@ -35,9 +36,6 @@ OK, REFUSED = metrics.RELOAD_OUTCOMES
 # What stat() tells of the manifest: a rename brings a new inode, a rewrite a new mtime or size.
 # None: there is no manifest to read (or it cannot be stat()ed), itself a state that a reload refuses.
 Stamp = tuple[int, int, int] | None
-# A set that cannot be served: the artifacts' own errors, and those of a file that passed its hash
-# check but that its model class cannot rebuild (from_dict's KeyError, TypeError, ValueError).
-UNSERVABLE = (ArtifactError, KeyError, TypeError, ValueError)
 T = TypeVar("T")
 
 
@@ -85,17 +83,20 @@ class ModelWatch:
         default: str | None,
         seconds: float,
         on_outcome: Callable[[str, ModelSet | None, ModelSet | None], None],
-        offload: Callable[[Callable[[], ModelSet]], ModelSet] = beside_the_loop,
+        kept: Path | None = None,
+        offload: Callable[[Callable[[], Any]], Any] = beside_the_loop,
     ) -> None:
         """Stamp the manifest now: made before the first load, a change during that load is seen.
 
-        ``on_outcome(outcome, old, new)`` hears of every attempt (old and new are None when refused).
+        ``on_outcome(outcome, old, new)`` hears of every attempt (old and new are None when refused);
+        ``kept``: where a swapped-in set is copied for workers that start later (api/web/verified.py).
         """
         self.registry = registry
         self.directory = directory
         self.default = default
         self.seconds = seconds
         self.on_outcome = on_outcome
+        self.kept = kept
         self.offload = offload
         self.manifest = Path(directory) / MANIFEST
         self.stamp = stamp(self.manifest)
@@ -113,7 +114,7 @@ class ModelWatch:
         self.stamp = now
         old = self.registry.current()
         try:
-            new = self.offload(lambda: load_set(self.directory, self.default))
+            new: ModelSet = self.offload(lambda: load_set(self.directory, self.default))
             _check_same_models(old, new)
         except UNSERVABLE as exc:
             log.error(
@@ -126,6 +127,9 @@ class ModelWatch:
             return REFUSED
         self.registry.swap(new)
         log.info("models reloaded: now serving %s (was %s)", _described(new), _described(old))
+        if self.kept is not None:
+            kept = self.kept
+            self.offload(lambda: keep(self.directory, new, kept))
         self.on_outcome(OK, old, new)
         return OK
 
@@ -148,7 +152,12 @@ WATCH: Key[ModelWatch] = Key("sentiment_model_watch")
 
 
 def init_app(
-    app: Flask, registry: ModelRegistry, directory: AnyPath, default: str | None, seconds: float
+    app: Flask,
+    registry: ModelRegistry,
+    directory: AnyPath,
+    default: str | None,
+    seconds: float,
+    kept: Path | None = None,
 ) -> None:
     """Give ``app`` an unstarted watch (see ``start``) of ``directory`` for ``registry``; before the load."""
 
@@ -158,7 +167,7 @@ def init_app(
         if old is not None and new is not None:
             metrics.publish_models(app, old.infos.values(), new.infos.values())
 
-    WATCH.put(app, ModelWatch(registry, directory, default, seconds, outcome))
+    WATCH.put(app, ModelWatch(registry, directory, default, seconds, outcome, kept))
 
 
 def start(app: Flask) -> bool:

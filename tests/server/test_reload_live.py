@@ -1,6 +1,7 @@
 """Acceptance 5 of issue 16, on a running server: new artifacts swapped in under wrk's load without one
 failed request, answers switching to the new version; tampered ones refused, counted, the old model
-serving on. And SIGHUP: Gunicorn's worker replacement, refused while the artifacts do not verify."""
+serving on; a worker that dies meanwhile replaced by one serving the last verified set. And SIGHUP:
+Gunicorn's worker replacement, refused while the artifacts do not verify."""
 
 import json
 import os
@@ -16,7 +17,16 @@ from api.ops.tokens import create_token
 from bench import wrk
 from model.paths import PROJECT_ROOT
 from model.serving.artifacts import DEFAULT_DIR
-from tests.e2e import BODY, log_records, request, running_server, wait_until, wait_workers_loaded, worker_pids
+from tests.e2e import (
+    BODY,
+    log_records,
+    request,
+    running_server,
+    wait_for_respawn,
+    wait_until,
+    wait_workers_loaded,
+    worker_pids,
+)
 from tests.web.metrics_helpers import samples, value
 from tests.web.reload_helpers import copy_artifacts, publish, stage, versions
 
@@ -165,3 +175,28 @@ def test_sighup_is_refused_while_the_artifacts_fail_and_replaces_the_workers_onc
         wait_until(lambda: worker_pids(server).isdisjoint(before), "new workers in place of the old", WAIT)
         wait_until(lambda: served_version(server) == fixed, "the new workers' version", WAIT)
         assert server.process.poll() is None
+
+
+def test_a_worker_that_dies_while_the_artifacts_fail_is_replaced_by_one_serving_the_last_verified_set(
+    tmp_path,
+):
+    live = copy_artifacts(tmp_path / "artifacts")
+    old = versions(live)["freqlr"]
+    env = {"API_ARTIFACTS_DIR": str(live), "API_MODEL_RELOAD_SECONDS": POLL}
+    with running_server(tmp_path, env=env, workers=WORKERS) as server:
+        wait_workers_loaded(server, WORKERS)
+        admin = create_token(server.tokens_file, "admin", admin=True)
+        stage(live, tmp_path / "tampered", folds=4, tamper=True)
+        publish(tmp_path / "tampered", live)
+        wait_until(lambda: reload_counts(server, admin)[1] == WORKERS, "each worker's refusal", WAIT)
+        victim = sorted(worker_pids(server))[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for_respawn(server, victim, WORKERS, timeout=WAIT)
+        wait_until(
+            lambda: any("serves the last verified set" in r["message"] for r in log_records(server.log())),
+            "the new worker's line",
+            WAIT,
+        )
+        assert server.process.poll() is None
+        # New connections, spread over both workers by the fair balance: every one answers the old version.
+        assert {served_version(server) for _ in range(20)} == {old}

@@ -11,6 +11,7 @@ import pytest
 
 from api.ops.tokens import create_token
 from api.web.reload import OK, REFUSED, WATCH
+from model.errors import ArtifactError
 from model.serving.artifacts import DEFAULT_DIR
 from tests.web.metrics_helpers import samples, value
 from tests.web.reload_helpers import copy_artifacts, publish, rewrite_manifest, stage, versions
@@ -210,3 +211,32 @@ def test_metrics_start_with_both_reload_outcomes_at_zero(make_app, admin_header)
     scraped = samples(make_app().test_client().get("/metrics", headers=admin_header).get_data(as_text=True))
     for outcome in (OK, REFUSED):
         assert ("sentiment_model_reloads_total", frozenset({("outcome", outcome)})) in scraped
+
+
+def test_a_worker_that_starts_while_the_folder_fails_serves_the_last_verified_set(
+    make_app, live, auth_header, tmp_path, caplog
+):
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o700)
+    first = make_app(ARTIFACTS_DIR=live, VERIFIED_MODELS_DIR=kept)
+    assert versions(kept / "current") == versions(live)
+    new = stage(live, tmp_path / "staging", folds=3)
+    publish(tmp_path / "staging", live)
+    assert WATCH.of(first).poll() == OK
+    assert versions(kept / "current")["freqlr"] == new  # the swapped-in set is kept too
+    stage(live, tmp_path / "tampered", folds=4, tamper=True)
+    publish(tmp_path / "tampered", live)
+    assert WATCH.of(first).poll() == REFUSED
+    assert versions(kept / "current")["freqlr"] == new  # a refused set never is
+
+    with caplog.at_level(logging.ERROR, logger="api.web.verified"):
+        second = make_app(ARTIFACTS_DIR=live, VERIFIED_MODELS_DIR=kept)  # a worker replacing one that died
+    assert served(second, auth_header) == (new, new, new)
+    (record,) = [r for r in caplog.records if r.name == "api.web.verified"]
+    assert "fails its SHA-256 check" in record.getMessage()
+    assert "serves the last verified set" in record.getMessage()
+    # The refused manifest is not tried again by the new worker either.
+    assert WATCH.of(second).poll() is None
+    # Without a kept set (a server's first workers), a folder that fails stops the start.
+    with pytest.raises(ArtifactError, match="SHA-256"):
+        make_app(ARTIFACTS_DIR=live)
