@@ -67,8 +67,11 @@ class HistoryUnavailable(APIError, code="history_unavailable", status=503):
     """The prediction history database does not answer."""
 
 
-class UnknownPrediction(APIError, code="unknown_prediction", status=422):
-    """Feedback names an id the caller's token has no stored prediction of; ``key`` names it."""
+class UnknownPrediction(APIError, code="unknown_prediction", status=404):
+    """Feedback names an id the caller's token has no stored prediction of; ``key`` names it.
+
+    404 as another token's job is: whose predictions exist is not the caller's to learn.
+    """
 
 
 def error_body(

@@ -53,7 +53,7 @@ NOT_STORED = (
 def feedback() -> Response:
     """Record the true labels of tweets the caller's token scored: ``{id: "Positive"|"Negative"}``.
 
-    All or nothing: an id the token has no stored prediction of is refused (422, ``key`` names it).
+    All or nothing: an id the token has no stored prediction of is refused (404, ``key`` names it).
     """
     history = _history()
     labels = check_labels(parse_json_object(request), TweetLimits.of(settings_of(current_app)))

@@ -97,7 +97,7 @@ def _operations(
 
 def _feedback_operations(body: type[BaseModel]) -> list[Operation]:
     """Return the operations of feedback and live accuracy (api/web/feedback.py)."""
-    history = ("HistoryDisabled", "UriTooLong", "HistoryUnavailable")
+    history = ("UriTooLong", "HistoryUnavailable")
     return [
         Operation(
             "/api/v1/feedback",
@@ -111,7 +111,7 @@ def _feedback_operations(body: type[BaseModel]) -> list[Operation]:
                 "RateLimited",
                 "TooLarge",
                 "UnsupportedMediaType",
-                "UnknownPrediction",
+                "FeedbackNotFound",
                 *history,
             ),
             body=body,
@@ -122,7 +122,7 @@ def _feedback_operations(body: type[BaseModel]) -> list[Operation]:
             "liveAccuracy",
             "Live accuracy per model and version, from the feedback",
             feedbackshapes.LiveAccuracy,
-            ("InvalidRequest", "Unauthorized", "RateLimited", *history),
+            ("InvalidRequest", "Unauthorized", "RateLimited", "HistoryDisabled", *history),
         ),
     ]
 

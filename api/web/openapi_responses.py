@@ -181,11 +181,12 @@ def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
         "HistoryUnavailable": ErrorAnswer(
             "The prediction history database does not answer; retry later.", refusals(HistoryUnavailable)
         ),
-        "UnknownPrediction": ErrorAnswer(
-            "An id the caller's token has no stored prediction of (`key` names it): predictions are"
-            " stored asynchronously, tens of milliseconds after their answer, so retry shortly; nothing of"
-            " the request was recorded.",
-            refusals(UnknownPrediction),
+        "FeedbackNotFound": ErrorAnswer(
+            f"This server keeps no prediction history (`API_HISTORY_URL={HISTORY_OFF}`), or an id the"
+            " caller's token has no stored prediction of (`key` names it): predictions are stored"
+            " asynchronously, tens of milliseconds after their answer, so retry shortly; nothing of the"
+            " request was recorded.",
+            refusals(HistoryDisabled, UnknownPrediction),
         ),
         **_job_answers(settings),
     }

@@ -1,4 +1,5 @@
-"""Feedback and drift: the feedback table, and the share of unknown tokens of sampled prediction rows.
+"""Feedback and drift: the feedback table, the share of unknown tokens of sampled prediction rows, and
+the index on predictions that feedback's join reads, (token, tweet_id).
 
 Revision ID: 0004
 Revises: 0003
@@ -15,8 +16,10 @@ depends_on = None
 
 
 def upgrade():
-    """Add predictions.unknown (nullable: older rows and unsampled tweets have none); create feedback."""
+    """Add predictions.unknown (nullable: older rows and unsampled tweets have none) and its
+    (token, tweet_id) index; create feedback."""
     op.add_column("predictions", sa.Column("unknown", sa.Double(), nullable=True))
+    op.create_index("ix_predictions_token_tweet", "predictions", ["token", "tweet_id"])
     op.create_table(
         "feedback",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -35,6 +38,7 @@ def upgrade():
 
 
 def downgrade():
-    """Drop the feedback table and predictions.unknown."""
+    """Drop the feedback table, the index and predictions.unknown."""
     op.drop_table("feedback")
+    op.drop_index("ix_predictions_token_tweet", table_name="predictions")
     op.drop_column("predictions", "unknown")

@@ -56,7 +56,7 @@ def test_another_tokens_ids_are_refused_by_name_and_nothing_of_the_request_is_ke
     body = {"a1": "Positive", "b1": "Positive", "a2": "Negative"}
     response = client.post(FEEDBACK, json=body, headers=more_tokens["alice"])
     error = response.get_json()["error"]
-    assert (response.status_code, error["code"], error["key"]) == (422, "unknown_prediction", "b1")
+    assert (response.status_code, error["code"], error["key"]) == (404, "unknown_prediction", "b1")
     assert "asynchronously" in error["message"] and "retry" in error["message"]
     assert client.get(FEEDBACK, headers=more_tokens["alice"]).get_json()["models"] == []
     # Bob's own id is his to label.
@@ -68,7 +68,7 @@ def test_an_id_asked_with_store_false_has_nothing_to_join(history_app, more_toke
     predict(app, more_tokens["alice"], {"kept": "so good"})
     predict(app, more_tokens["alice"], {"unkept": "so good"}, "?store=false")
     response = app.test_client().post(FEEDBACK, json={"unkept": "Positive"}, headers=more_tokens["alice"])
-    assert (response.status_code, response.get_json()["error"]["key"]) == (422, "unkept")
+    assert (response.status_code, response.get_json()["error"]["key"]) == (404, "unkept")
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def test_live_accuracy_in_metrics_is_the_share_of_right_answers_among_the_feedba
 
         # Another token's ids are refused, named, before and after the history has them.
         stranger = {labelled[5]: "Positive"}
-        assert post(server, "/api/v1/feedback", stranger, other)[0] == 422
+        assert post(server, "/api/v1/feedback", stranger, other)[0] == 404
         # The history is written asynchronously: the feedback is retried until every row is there.
         sent = wait_until(
             lambda: (reply := post(server, "/api/v1/feedback", truth, server.token))[0] == 200 and reply,
@@ -87,7 +87,7 @@ def test_live_accuracy_in_metrics_is_the_share_of_right_answers_among_the_feedba
         assert sent[1] == {"recorded": LABELLED}
         status, refused = post(server, "/api/v1/feedback", stranger, other)
         assert (status, refused["error"]["code"], refused["error"]["key"]) == (
-            422,
+            404,
             "unknown_prediction",
             labelled[5],
         )

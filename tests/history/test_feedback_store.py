@@ -133,7 +133,7 @@ def test_a_database_that_does_not_answer_raises_the_read_error(tmp_path):
         broken.dispose()
 
 
-def test_migration_0004_adds_the_feedback_table_and_a_null_unknown_share_to_existing_rows(db_url):  # noqa: F811
+def test_migration_0004_adds_the_feedback_table_its_index_and_a_null_unknown_share_to_existing_rows(db_url):  # noqa: F811
     config = history_store.alembic_config(db_url)
     command.upgrade(config, "0003")
     engine = sa.create_engine(db_url)
@@ -149,6 +149,9 @@ def test_migration_0004_adds_the_feedback_table_and_a_null_unknown_share_to_exis
             "ix_feedback_token_tweet",
             "ix_feedback_model_version_id",
         }
+        assert "ix_predictions_token_tweet" in {
+            index["name"] for index in inspector.get_indexes("predictions")
+        }
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT tweet_id, unknown FROM predictions")).all() == [("a", None)]
         command.downgrade(config, "0003")
@@ -156,5 +159,8 @@ def test_migration_0004_adds_the_feedback_table_and_a_null_unknown_share_to_exis
         inspector = sa.inspect(engine)
         assert "feedback" not in inspector.get_table_names()
         assert "unknown" not in {column["name"] for column in inspector.get_columns("predictions")}
+        assert {index["name"] for index in inspector.get_indexes("predictions")} == {
+            "ix_predictions_token_id"
+        }
     finally:
         engine.dispose()

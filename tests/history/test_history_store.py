@@ -130,7 +130,7 @@ def test_migration_0002_keeps_the_rows_and_leaves_one_secondary_index(db_url):
         assert indexes() == {"ix_predictions_token_created", "ix_predictions_created"}
         command.upgrade(config, "head")
         engine.dispose()  # the inspector caches; PostgreSQL's DDL needs other connections closed
-        assert indexes() == {"ix_predictions_token_id"}
+        assert indexes() == {"ix_predictions_token_id", "ix_predictions_token_tweet"}  # 0004's for feedback
         with engine.connect() as conn:
             assert conn.execute(sa.select(Prediction.tweet_id)).scalars().all() == ["a"]
         command.downgrade(config, "0001")
