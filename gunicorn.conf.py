@@ -112,7 +112,7 @@ def on_starting(server):
     Each worker verifies them again when it loads the model; this check only
     spares the operator a traceback per worker.
     """
-    problem = _artifact_problem()
+    problem = _artifact_problem() or _shadow_problem()
     if problem:
         server.log.error("refusing to start: %s", problem)
         sys.exit(1)
@@ -218,13 +218,23 @@ def _prepare_history_writer(server):
 ARTIFACT_CHECK_TIMEOUT = 60
 
 
-def _artifact_problem():
+def _shadow_problem():
+    """Return why API_SHADOW_MODEL cannot be served (one line), or None; checked as API_MODEL is."""
+    if settings.SHADOW_MODEL is None:
+        return None
+    problem = _artifact_problem(settings.SHADOW_MODEL)
+    return f"API_SHADOW_MODEL: {problem}" if problem else None
+
+
+def _artifact_problem(model=None):
     """Return why the artifacts cannot be served (one line), or None if ``python -m model check`` passes.
 
+    ``model``: the model that must be among them (default: API_MODEL, else the manifest's default).
     In a child process, so that the master never imports scikit-learn and the models:
     each worker loads them itself, and the master stays small.
     """
-    chosen = ["--model", settings.MODEL] if settings.MODEL else []
+    model = model or settings.MODEL
+    chosen = ["--model", model] if model else []
     try:
         # An argument list, no shell: the folder and the model name are the operator's own settings.
         result = subprocess.run(  # noqa: S603

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # How often each worker stat()s ARTIFACTS_DIR's manifest for a new set of models (api/web/reload.py);
     # 0: never, new models need a restart.
     MODEL_RELOAD_SECONDS: float = Field(2.0, ge=0, allow_inf_nan=False)
+    # A served model that scores a copy of each predict after its answer (api/web/shadow.py); None: none.
+    # A name the manifest lacks stops the server at start-up (gunicorn.conf.py, create_app).
+    SHADOW_MODEL: str | None = None
     RATE_LIMIT: str = "60/minute"
     RATE_LIMIT_STORAGE: str = "memory://"
     # Failed authentications per client address: brute-force protection.

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         predict,
         reload,
         requestid,
+        shadow,
         verified,
     )
     from api.web import extensions as ext
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     )
     # A worker that starts while the folder fails (replacing one that died) serves the last verified set.
     verified.load(registry, settings.ARTIFACTS_DIR, settings.MODEL, kept)
+    shadow.init_app(app, registry, settings.SHADOW_MODEL)
     for info in registry.infos.values():
         log.info(
             "model %s %s loaded%s", info["name"], info["version"], " (default)" if info["default"] else ""

@@ -14,6 +14,7 @@ from api.web.explaining import add_explanations, explain_models, explain_query, 
 from api.web.fairness import CPU_TURNS
 from api.web.identity import identity_headers
 from api.web.limits import rate_limit_key
+from api.web.shadow import SHADOW
 from api.web.shapes import BOOLEANS, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, TweetLimits
 from api.web.validation import check_tweets, parse_json_object
 from model.serving.registry import ModelSet
@@ -67,6 +68,9 @@ def predict() -> Response:
     response = jsonify(answer if why is None else add_explanations(answer, why, name))
     response.headers.update(charge.headers())
     response.headers.update(identity_headers(served.infos, scores))
+    shadow = SHADOW.of(current_app)
+    if shadow is not None:
+        shadow.after(response, tweets, scores)  # scored once the answer is sent, off the request's path
     return response
 
 
