@@ -163,7 +163,7 @@ def on_reload(server):
     cannot load its models fails to boot, which makes Gunicorn stop the whole server. So the
     artifacts are checked first, as at start-up; if they fail, no new worker is started.
     """
-    problem = _artifact_problem()
+    problem = _artifact_problem() or _shadow_problem()
     if problem:
         server.log.error("SIGHUP refused: the running workers keep their models: %s", problem)
         # reload() starts cfg.workers new workers after this hook, then stops those beyond

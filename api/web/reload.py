@@ -24,8 +24,7 @@ from gevent import monkey
 
 from api.web import metrics
 from api.web.extensions import Key
-from api.web.verified import UNSERVABLE, keep
-from model.errors import ArtifactError
+from api.web.verified import UNSERVABLE, keep, same_models
 from model.paths import AnyPath
 from model.serving.artifacts import MANIFEST
 from model.serving.registry import ModelRegistry, ModelSet, load_set
@@ -115,7 +114,7 @@ class ModelWatch:
         old = self.registry.current()
         try:
             new: ModelSet = self.offload(lambda: load_set(self.directory, self.default))
-            _check_same_models(old, new)
+            same_models(old.models, new.models)
         except UNSERVABLE as exc:
             log.error(
                 "model reload refused, still serving %s: %s: %s",
@@ -173,15 +172,6 @@ def init_app(
 def start(app: Flask) -> bool:
     """Start ``app``'s watch (gunicorn.conf.py's post_worker_init, in each worker); False if it is off."""
     return WATCH.of(app).start()
-
-
-def _check_same_models(old: ModelSet, new: ModelSet) -> None:
-    """Raise ArtifactError if ``new`` adds or removes a model: the API's choices are fixed at start-up."""
-    if set(old.models) != set(new.models):
-        raise ArtifactError(
-            f"the new manifest's models ({', '.join(new.models)}) are not the served ones"
-            f" ({', '.join(old.models)}): adding or removing a model needs a restart"
-        )
 
 
 def _described(models: ModelSet) -> str:

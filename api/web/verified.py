@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from model.errors import ArtifactError
@@ -65,13 +66,16 @@ def keep(source: AnyPath, served: ModelSet, folder: Path) -> bool:
 def load(registry: ModelRegistry, directory: AnyPath, default: str | None, folder: Path | None) -> None:
     """Load ``directory``'s set into ``registry`` and keep a copy; if it fails, load the kept one.
 
-    Raises what the load raised when there is no kept set (the server's first workers): a server
-    never starts with models it cannot vouch for.
+    A set with other models than the kept one is refused too, as the running workers refuse it
+    (``same_models``). Raises what the load raised when there is no kept set (the server's first
+    workers): a server never starts with models it cannot vouch for.
     """
+    kept = folder / CURRENT if folder is not None else None
     try:
         registry.load(directory, default)
+        if kept is not None and kept.exists():
+            same_models(artifacts.read_manifest(kept)["models"], registry.current().models)
     except UNSERVABLE as exc:
-        kept = folder / CURRENT if folder is not None else None
         if kept is None or not kept.exists():
             raise
         registry.load(kept, default)
@@ -84,3 +88,12 @@ def load(registry: ModelRegistry, directory: AnyPath, default: str | None, folde
         return
     if folder is not None:
         keep(directory, registry.current(), folder)
+
+
+def same_models(old: Collection[str], new: Collection[str]) -> None:
+    """Raise ArtifactError if ``new`` names other models than ``old``: ``?model=``'s choices are fixed."""
+    if set(old) != set(new):
+        raise ArtifactError(
+            f"the new manifest's models ({', '.join(new)}) are not the served ones"
+            f" ({', '.join(old)}): adding or removing a model needs a restart"
+        )

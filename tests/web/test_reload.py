@@ -240,3 +240,16 @@ def test_a_worker_that_starts_while_the_folder_fails_serves_the_last_verified_se
     # Without a kept set (a server's first workers), a folder that fails stops the start.
     with pytest.raises(ArtifactError, match="SHA-256"):
         make_app(ARTIFACTS_DIR=live)
+
+
+def test_a_worker_that_starts_on_a_set_of_other_models_serves_the_kept_one(
+    make_app, live, auth_header, tmp_path
+):
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o700)
+    first = make_app(ARTIFACTS_DIR=live, VERIFIED_MODELS_DIR=kept)
+    rewrite_manifest(live, lambda manifest: manifest["models"].pop("nblr"))  # verifies, but one model less
+    assert WATCH.of(first).poll() == REFUSED
+    second = make_app(ARTIFACTS_DIR=live, VERIFIED_MODELS_DIR=kept)
+    nblr = versions(kept / "current")["nblr"]
+    assert served(second, auth_header, model="nblr") == (nblr, nblr, nblr)
