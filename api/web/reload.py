@@ -50,11 +50,12 @@ def stamp(path: Path) -> Stamp:
 def beside_the_loop(work: Callable[[], T]) -> T:
     """Run ``work`` in an OS thread of gevent's pool when gevent runs this process, else right here.
 
-    Loading a set is ~1-2 s of CPU: in a greenlet it would stop every request of the worker for that
-    long. In a thread it takes turns on the GIL with the event loop (every 5 ms, Python's switch
-    interval), so requests go on, each slower while the load lasts. Nothing in ``work`` may log or
-    touch gevent: it runs outside the hub's thread. An UNSERVABLE error is raised here, in the
-    caller's greenlet, as if ``work`` had run here (gevent would also print it as a plain traceback).
+    Loading a set is CPU work (~0.1 s for the committed models, more for larger ones): in a greenlet
+    it would stop every request of the worker for that long. In a thread it takes turns on the GIL
+    with the event loop (every 5 ms, Python's switch interval), so requests go on, each slower while
+    the load lasts. Nothing in ``work`` may log or touch gevent: it runs outside the hub's thread.
+    An UNSERVABLE error is raised here, in the caller's greenlet, as if ``work`` had run here (gevent
+    would also print it as a plain traceback).
     """
     if not monkey.is_module_patched("threading"):
         return work()
