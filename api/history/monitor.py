@@ -23,7 +23,8 @@ from typing import Literal, TypedDict
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from api.history.errors import HistoryReadError
-from api.history.store import Served, Store
+from api.history.reads import Served
+from api.history.store import Store
 from model.serving import drift
 
 log = logging.getLogger(__name__)

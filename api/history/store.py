@@ -4,7 +4,8 @@
 full makes it count the failure (api/history/outcome.py), log it without tweet text and
 return False. ``recent`` reads the newest rows, ``add_feedback`` joins a caller's labels to
 its stored answers, ``live_accuracy`` and ``drift_windows`` read what api/history/monitor.py
-publishes; each raises HistoryReadError when the database does not answer. Retention (by
+publishes (their queries in api/history/reads.py); each raises HistoryReadError when the
+database does not answer. Retention (by
 rows and by age, of predictions and, on feedback's writes, of feedback alike) runs after a
 write, at most once a minute; a database the server could not migrate at start-up is
 migrated at the first write that reaches it.
@@ -29,14 +30,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import case, delete, func, insert, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.history import reads
 from api.history.engine import SQLITE_ROWS_PER_STATEMENT, created_processor, insert_statement, make_engine
 from api.history.errors import HistoryReadError
 from api.history.messages import Record
 from api.history.outcome import Outcome, WriteState
+from api.history.reads import Answer, Served
 from api.history.schema import Base, Feedback, Prediction
 from api.settings import Settings
 from model.paths import PROJECT_ROOT
@@ -54,12 +57,6 @@ RETENTION_INTERVAL = 60.0
 
 # One row of COLUMNS (api/history/schema.py), as the driver takes it.
 Row = tuple[Any, str, str, str, float, str, str, str | None, float | None]
-# Ids per IN (...) of a feedback join: far below every backend's limit on bound parameters.
-IDS_PER_QUERY = 500
-# (model, version): the key of live accuracy and of drift.
-Served = tuple[str, str]
-# A stored answer a feedback joins: (predictions row id, version, label).
-Answer = tuple[int, str, str]
 
 
 def alembic_config(url: str) -> Config:
@@ -169,7 +166,7 @@ class Store:
         # No migration here: a stored prediction, which feedback needs, means the schema is current.
         try:
             with self.engine.begin() as conn:
-                newest = _newest_answers(conn, token, ids)
+                newest = reads.newest_answers(conn, token, ids)
                 answered = {tweet for tweet, _ in newest}
                 missing = [key for key in ids if key not in answered]
                 if missing:
@@ -179,7 +176,7 @@ class Store:
                 def order(item: tuple[tuple[str, str], Answer]) -> tuple[int, str]:
                     return position[item[0][0]], item[0][1]  # the request's order, then the model's name
 
-                for part in _parts(ids):
+                for part in reads.parts(ids):
                     conn.execute(delete(Feedback).where(Feedback.token == token, Feedback.tweet_id.in_(part)))
                 rows = [
                     {"created": created, "token": token, "tweet_id": tweet, "label": labels[tweet],
@@ -197,68 +194,17 @@ class Store:
 
     def live_accuracy(self, window: int) -> dict[Served, tuple[int, float]]:
         """Return {(model, version): (feedback rows, accuracy)} over each one's newest ``window`` rows."""
-        try:
-            with self.engine.connect() as conn:
-                served = conn.execute(select(Feedback.model, Feedback.version).distinct()).all()
-                result = {}
-                for model, version in served:
-                    newest = (
-                        select(Feedback.label, Feedback.predicted)
-                        .where(Feedback.model == model, Feedback.version == version)
-                        .order_by(Feedback.id.desc())
-                        .limit(window)
-                        .subquery()
-                    )
-                    right = func.sum(case((newest.c.label == newest.c.predicted, 1), else_=0))
-                    count, correct = conn.execute(select(func.count(), right)).one()
-                    if count:
-                        result[(model, version)] = (count, int(correct) / count)
-        except (SQLAlchemyError, OSError) as exc:
-            raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
-        return result
+        return reads.live_accuracy(self.engine, window)
 
     def drift_windows(
         self, served: Iterable[Served], window: int, scan: int
     ) -> dict[Served, tuple[list[float], list[float]]]:
-        """Return {(model, version): (P(Positive), unknown shares)} of each one's newest ``window`` rows.
-
-        Only among the newest ``scan`` rows of the table: a bounded walk down the primary key (a model
-        that answers too few of them has a short window). Unknown shares are the sampled rows' only.
-        """
-        try:
-            with self.engine.connect() as conn:
-                top = conn.execute(select(func.max(Prediction.id))).scalar() or 0
-                result = {}
-                for model, version in served:
-                    rows = conn.execute(
-                        select(Prediction.score, Prediction.unknown)
-                        .where(Prediction.id > top - scan, Prediction.model == model)
-                        .where(Prediction.version == version)
-                        .order_by(Prediction.id.desc())
-                        .limit(window)
-                    ).all()
-                    result[(model, version)] = (
-                        [row.score for row in rows],
-                        [row.unknown for row in rows if row.unknown is not None],
-                    )
-        except (SQLAlchemyError, OSError) as exc:
-            raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
-        return result
+        """Return {(model, version): (P(Positive), unknown shares)} of each one's newest ``window`` rows."""
+        return reads.drift_windows(self.engine, served, window, scan)
 
     def feedback_texts(self) -> Iterator[tuple[str, str | None, str]]:
         """Yield (tweet id, text, label) once per token and tweet whose feedback found its text stored."""
-        query = (
-            select(Feedback.token, Feedback.tweet_id, Prediction.text, Feedback.label)
-            .join(Prediction, Prediction.id == Feedback.prediction_id)
-            .where(Prediction.text.is_not(None))
-            .order_by(Feedback.id)
-        )
-        seen: set[tuple[str, str]] = set()
-        with self.engine.connect() as conn:
-            for token, tweet, text, label in conn.execute(query):
-                if (token, tweet) not in seen:
-                    seen.add((token, tweet))
-                    yield tweet, text, label
+        return reads.feedback_texts(self.engine)
 
     def enforce_retention(self, table: type[Prediction] | type[Feedback] = Prediction) -> None:
         """Delete ``table``'s rows older than the maximum age, then all but the newest ``max_rows``.
@@ -329,24 +275,6 @@ class Store:
             for got in [shares.get(model, {}).get]
             for i, (key, score, text) in enumerate(zip(keys, scores, texts, strict=True))
         ]
-
-
-def _newest_answers(conn: Connection, token: str, ids: list[str]) -> dict[tuple[str, str], Answer]:
-    """Return {(tweet id, model): (row id, version, label)} of ``token``'s newest stored answer to each id."""
-    newest: dict[tuple[str, str], Answer] = {}
-    columns = (Prediction.id, Prediction.tweet_id, Prediction.model, Prediction.version, Prediction.label)
-    for part in _parts(ids):
-        query = select(*columns).where(Prediction.token == token, Prediction.tweet_id.in_(part))
-        for row_id, tweet, model, version, label in conn.execute(query):
-            if (tweet, model) not in newest or row_id > newest[(tweet, model)][0]:
-                newest[(tweet, model)] = (row_id, version, label)
-    return newest
-
-
-def _parts(ids: list[str]) -> Iterator[list[str]]:
-    """Yield ``ids`` in runs of at most IDS_PER_QUERY."""
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        yield ids[start : start + IDS_PER_QUERY]
 
 
 def _chunks(rows: list[Row]) -> Iterator[list[Row]]:

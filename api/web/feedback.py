@@ -25,7 +25,7 @@ from api.history import extension as history_extension
 from api.history.errors import HistoryReadError
 from api.history.extension import History
 from api.history.monitor import Drift, MonitorCollector
-from api.history.store import Served
+from api.history.reads import Served
 from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import metrics
