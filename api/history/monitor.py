@@ -23,6 +23,7 @@ from typing import Literal, TypedDict
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from api.history.errors import HistoryReadError
+from api.history.outcome import Throttle
 from api.history.reads import Served
 from api.history.store import Store
 from model.serving import drift
@@ -106,6 +107,7 @@ class Monitor:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
         self._background: threading.Thread | None = None
+        self._warnings = Throttle(log)  # a database that is down: once a minute, not every read
 
     def snapshot(self, wait: bool = True) -> Snapshot | None:
         """Return the last read; a fresh one first if it is stale and ``wait``, else in the background."""
@@ -131,7 +133,7 @@ class Monitor:
             scan = SCAN_FACTOR * self.drift_window
             windows = self.store.drift_windows(references, self.drift_window, scan)
         except HistoryReadError as exc:
-            log.warning("live accuracy and drift not read: %s", exc)
+            self._warnings.warn("live accuracy and drift not read: %s", exc)
             return Snapshot(time.monotonic(), ok=False)
         return Snapshot(
             time.monotonic(),

@@ -140,3 +140,17 @@ def test_readyz_never_waits_for_a_read_it_starts_one_in_the_background():
     read = wait_until(lambda: monitor.snapshot(wait=False), "the background read")
     assert store.reads == 1
     assert read.accuracy[0]["accuracy"] == 0.75
+
+
+def test_a_database_that_stays_down_is_logged_once_a_minute_not_at_every_read(caplog):
+    store = CountingStore()
+    store.fail = True
+    monitor = Monitor(store, feedback_window=10, drift_window=10)
+    monitor.ttl = 0
+    with caplog.at_level("WARNING", logger="api.history.monitor"):
+        for _ in range(3):
+            assert not monitor.snapshot().ok
+    assert store.reads == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "live accuracy and drift not read: history read failed: OperationalError"
+    ]
