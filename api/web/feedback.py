@@ -56,6 +56,7 @@ def feedback() -> Response:
     All or nothing: an id the token has no stored prediction of is refused (404, ``key`` names it).
     """
     history = _history()
+    _no_query()
     labels = check_labels(parse_json_object(request), TweetLimits.of(settings_of(current_app)))
     try:
         _, missing = history.store.add_feedback(current_user(), labels)
@@ -71,10 +72,7 @@ def feedback() -> Response:
 def live_accuracy() -> Response:
     """Live accuracy per model and version over the newest API_FEEDBACK_WINDOW feedback rows of each."""
     history = _history()
-    if request.args:
-        raise InvalidParameter(
-            "unknown query parameter; this endpoint takes none", key=sorted(request.args)[0]
-        )
+    _no_query()
     snapshot = history.monitor.snapshot(wait=True)
     if snapshot is None or not snapshot.ok:
         raise HistoryUnavailable(UNAVAILABLE)
@@ -95,6 +93,14 @@ def check_labels(data: dict[str, Any], limits: TweetLimits) -> dict[str, str]:
         if value not in LABELS:
             raise InvalidItem(f"value must be one of {', '.join(LABELS)}", key=key)
     return data
+
+
+def _no_query() -> None:
+    """Refuse any query parameter, as predict refuses unknown ones: these routes take none."""
+    if request.args:
+        raise InvalidParameter(
+            "unknown query parameter; this endpoint takes none", key=sorted(request.args)[0]
+        )
 
 
 def _history() -> History:

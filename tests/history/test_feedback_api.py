@@ -125,7 +125,11 @@ def test_a_database_that_does_not_answer_is_503_history_unavailable(make_app, au
         assert (response.status_code, response.get_json()["error"]["code"]) == (503, "history_unavailable")
 
 
-def test_the_live_accuracy_takes_no_query_parameter(history_app, auth_header):  # noqa: F811
-    response = history_app().test_client().get(f"{FEEDBACK}?window=5", headers=auth_header)
-    error = response.get_json()["error"]
-    assert (response.status_code, error["code"], error["key"]) == (400, "invalid_parameter", "window")
+def test_feedback_and_the_live_accuracy_take_no_query_parameter(history_app, auth_header):  # noqa: F811
+    client = history_app().test_client()
+    for response in (
+        client.get(f"{FEEDBACK}?window=5", headers=auth_header),
+        client.post(f"{FEEDBACK}?window=5", json={"a1": "Positive"}, headers=auth_header),
+    ):
+        error = response.get_json()["error"]
+        assert (response.status_code, error["code"], error["key"]) == (400, "invalid_parameter", "window")
