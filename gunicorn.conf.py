@@ -169,6 +169,12 @@ def on_reload(server):
         # reload() starts cfg.workers new workers after this hook, then stops those beyond
         # num_workers, which this configuration already set: with none new, none is stopped.
         server.cfg.set("workers", 0)
+        return
+    # The new workers start from the folder as it is, as after a restart (which may add or remove a
+    # model): a fresh folder for the sets they keep, not the old workers' last one.
+    replaced = server.verified_models_dir
+    _prepare_verified_models(server)
+    shutil.rmtree(replaced, ignore_errors=True)
 
 
 def child_exit(server, worker):

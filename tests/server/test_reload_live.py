@@ -16,6 +16,7 @@ import pytest
 from api.ops.tokens import create_token
 from bench import wrk
 from model.paths import PROJECT_ROOT
+from model.serving import artifacts
 from model.serving.artifacts import DEFAULT_DIR
 from tests.e2e import (
     BODY,
@@ -153,6 +154,7 @@ def test_new_artifacts_swap_in_under_load_and_tampered_ones_are_refused(tmp_path
 
 
 def test_sighup_is_refused_while_the_artifacts_fail_and_replaces_the_workers_once_they_verify(tmp_path):
+    """Refused: the same workers and version serve on. Accepted: new workers, from the folder as it is."""
     live = copy_artifacts(tmp_path / "artifacts")
     old = versions(live)["freqlr"]
     # No folder watch: SIGHUP alone changes the models here.
@@ -169,12 +171,23 @@ def test_sighup_is_refused_while_the_artifacts_fail_and_replaces_the_workers_onc
         assert {served_version(server) for _ in range(6)} == {old}
 
         # The master's reload waits for old workers to go (graceful_timeout) before it reads signals again.
+        # A good set, with one model more: SIGHUP starts workers from the folder, as a restart does.
         fixed = stage(DEFAULT_DIR, tmp_path / "fixed", folds=5)
+        model, entry = artifacts.load(tmp_path / "fixed", "freqlr")
+        artifacts.save(
+            model,
+            tmp_path / "fixed",
+            name="extra",
+            metrics=entry["metrics"],
+            training_data=entry["training_data"],
+        )
         publish(tmp_path / "fixed", live)
         server.process.send_signal(signal.SIGHUP)
         wait_until(lambda: worker_pids(server).isdisjoint(before), "new workers in place of the old", WAIT)
         wait_until(lambda: served_version(server) == fixed, "the new workers' version", WAIT)
         assert server.process.poll() is None
+        _, _, listed = request(server.url + "/api/v1/models", server.context, token=server.token)
+        assert {m["name"] for m in listed["models"]} == set(versions(live)) == {"freqlr", "nblr", "extra"}
 
 
 def test_a_worker_that_dies_while_the_artifacts_fail_is_replaced_by_one_serving_the_last_verified_set(
