@@ -56,8 +56,8 @@ revoke: $(VENV)/.runtime ## Revoke a token: make revoke NAME=alice (running work
 migrate: $(VENV)/.runtime ## Bring the history database (API_HISTORY_URL) to the newest schema
 	$(PY) -m api history migrate
 
-train: $(VENV)/.dev ## Train on the fixed split of DATA and write artifacts/
-	$(PY) -m model train --data "$(DATA)"
+train: $(VENV)/.dev ## Train on the fixed split of DATA (plus FEEDBACK=file.csv, training part only) and write artifacts/
+	$(PY) -m model train --data "$(DATA)" $(if $(FEEDBACK),--feedback "$(FEEDBACK)")
 
 evaluate: $(VENV)/.dev ## Evaluate every model on the held-out split; write reports/report.md and its plots
 	$(PY) -m model evaluate --data "$(DATA)" --out reports

@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--alpha", type=float, default=None, help="freqlr smoothing (default: chosen by CV)")
     train.add_argument("--nblr-C", type=float, default=None, help="nblr regularisation (default: by CV)")
     train.add_argument("--created", default=None, help="timestamp to record (default: now)")
+    train.add_argument(
+        "--feedback",
+        default=None,
+        help="CSV of id,text,label (Positive/Negative) to add to the training part",
+    )
     commands.choices["evaluate"].add_argument("--out", default="reports", help="folder for the report")
     score_cli.add_parser(commands)
     check = commands.add_parser("check", help="load and verify every artifact (the server's start-up check)")
@@ -55,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 models=[name.strip() for name in args.models.split(",") if name.strip()],
                 settings={name: value for name, value in settings.items() if value is not None},
                 created=args.created,
+                feedback=args.feedback,
             )
             for name, entry in entries.items():
                 print(f"{name} {entry['version']}: held-out accuracy {entry['metrics']['accuracy']:.4f}")

@@ -57,9 +57,11 @@ def save(
     training_data: JSONObject,
     created: str | None = None,
     compress: bool = False,
+    extra: Mapping[str, object] | None = None,
 ) -> JSONObject:
     """Write ``model`` as ``<name>.json`` (``.json.gz`` with compress) and record it in the manifest.
 
+    ``extra`` adds fields to the entry (training's drift ``reference``).
     Returns the model's manifest entry. Compression uses a fixed header
     timestamp, so equal models still give byte-identical files.
     """
@@ -81,6 +83,7 @@ def save(
         "params": model.get_params(),
         "metrics": metrics,
         "training_data": training_data,
+        **(extra or {}),
     }
     manifest["models"][name] = entry
     manifest["files"][filename] = digest

@@ -29,6 +29,8 @@ class Attribution(NamedTuple):
     contributions: list[float]
     intercept: float
     other: float
+    # The tweet's log-odds from the same feature pass (equal to ``log_odds`` within rounding).
+    log_odds: float
 
 
 class TweetClassifier(ABC):

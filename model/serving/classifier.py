@@ -22,10 +22,11 @@ from model.serving.base import (
     unknown_share,
 )
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
+from model.serving.lexicon import vader_tables
 from model.serving.text import preprocess, preprocess_traced
 
 FORMAT = "freqlr"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class FrequencyLogisticModel(TweetClassifier):
@@ -38,7 +39,11 @@ class FrequencyLogisticModel(TweetClassifier):
     """
 
     def __init__(
-        self, alpha: float = 3.0, C: float = 1.0, folds: int = 5, mark_negation: bool = True
+        self,
+        alpha: float = 3.0,
+        C: float = 1.0,
+        folds: int = 5,
+        mark_negation: bool = True,
     ) -> None:
         self.alpha = alpha
         self.C = C
@@ -59,11 +64,14 @@ class FrequencyLogisticModel(TweetClassifier):
         docs = self._tokens(texts)
         y = np.asarray(y, dtype=int)
         features = np.zeros((len(docs), len(FEATURE_NAMES)))
+        valence, boosters = vader_tables()
         splitter = StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=0)
         for fit_idx, out_idx in splitter.split(np.zeros(len(y)), y):
-            table = FrequencyFeaturizer(self.alpha).fit([docs[i] for i in fit_idx], y[fit_idx])
+            table = FrequencyFeaturizer(self.alpha, valence, boosters).fit(
+                [docs[i] for i in fit_idx], y[fit_idx]
+            )
             features[out_idx] = table.transform([docs[i] for i in out_idx])
-        self.featurizer_ = FrequencyFeaturizer(self.alpha).fit(docs, y)
+        self.featurizer_ = FrequencyFeaturizer(self.alpha, valence, boosters).fit(docs, y)
         regression = LogisticRegression(C=self.C, max_iter=1000).fit(features, y)
         self._set_weights(regression.coef_[0], regression.intercept_[0])
         return self
@@ -91,10 +99,14 @@ class FrequencyLogisticModel(TweetClassifier):
     def attributions(self, texts: Sequence[str]) -> list[Attribution]:
         """Return, per raw tweet, its log-odds split over its words, the intercept and the length feature."""
         out: list[Attribution] = []
+        coef, intercept = self.coef_list_, self.intercept_
         for text in texts:
             traced, _ = preprocess_traced(text, self.mark_negation)
-            shares, other = self.featurizer_.contributions([t[0] for t in traced], self.coef_list_)
-            out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other))
+            tokens = [t[0] for t in traced]
+            shares, other = self.featurizer_.contributions(tokens, coef)
+            [row] = self.featurizer_.rows([tokens])
+            score = sum(map(mul, coef, row), intercept)
+            out.append(Attribution([t[1] for t in traced], shares, intercept, other, score))
         return out
 
     def unknown_shares(self, texts: Sequence[str]) -> list[float]:
@@ -113,6 +125,9 @@ class FrequencyLogisticModel(TweetClassifier):
             "coef": [float(c) for c in self.coef_],
             "intercept": self.intercept_,
             "log_ratio": self.featurizer_.log_ratio_,
+            "pair_log_ratio": self.featurizer_.pair_ratio_,
+            "valence": self.featurizer_.valence,
+            "boosters": self.featurizer_.boosters,
         }
 
     @classmethod
@@ -124,18 +139,26 @@ class FrequencyLogisticModel(TweetClassifier):
             model = cls(**data["params"])
             coef = np.array(data["coef"], dtype=float)
             _check(coef.shape == (len(FEATURE_NAMES),), "coef has the wrong length")
-            ratios = data["log_ratio"]
-            _check(isinstance(ratios, dict), "log_ratio is not an object")
-            _check(
-                all(isinstance(v, float) and math.isfinite(v) for v in ratios.values()),
-                "log_ratio values must be finite numbers",
-            )
+            keys = ("log_ratio", "pair_log_ratio", "valence", "boosters")
+            ratios, pair_ratios, valence, boosters = (_table(data, key) for key in keys)
             model._set_weights(coef, data["intercept"])
-            model.featurizer_ = FrequencyFeaturizer(model.alpha)
+            model.featurizer_ = FrequencyFeaturizer(model.alpha, valence, boosters)
             model.featurizer_.log_ratio_ = ratios
+            model.featurizer_.pair_ratio_ = pair_ratios
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
         return model
+
+
+def _table(data: JSONObject, key: str) -> dict[str, float]:
+    """Return ``data[key]`` after checking it maps tokens to finite numbers."""
+    table = data[key]
+    _check(isinstance(table, dict), f"{key} is not an object")
+    _check(
+        all(isinstance(v, float) and math.isfinite(v) for v in table.values()),
+        f"{key} values must be finite numbers",
+    )
+    return dict(table)
 
 
 def _check(condition: bool, message: str) -> None:

@@ -40,9 +40,10 @@ class Explanation(TypedDict):
 
 def explain(model: TweetClassifier, texts: Sequence[str], top: int = DEFAULT_TOP) -> list[Explanation]:
     """Return each tweet's explanation: its words' contributions in text order, the top ones, the rest."""
-    scores = model.log_odds(texts)
     explanations: list[Explanation] = []
-    for score, parts in zip(scores, model.attributions(texts), strict=True):
+    # One feature pass: the attributions carry the log-odds they split (the score's arithmetic,
+    # so equal to the model's answer).
+    for parts in model.attributions(texts):
         words: list[WordContribution] = [
             {"word": word, "contribution": value}
             for word, value in zip(parts.words, parts.contributions, strict=True)
@@ -53,7 +54,7 @@ def explain(model: TweetClassifier, texts: Sequence[str], top: int = DEFAULT_TOP
         negative = sorted((w for w in words if w["contribution"] < 0), key=lambda w: w["contribution"])
         explanations.append(
             {
-                "log_odds": score,
+                "log_odds": parts.log_odds,
                 "words": words,
                 "top_positive": positive[:top],
                 "top_negative": negative[:top],

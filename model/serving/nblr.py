@@ -1,8 +1,6 @@
-"""The stronger model: NB-weighted word and character n-grams, VADER lexicon scores, logistic regression."""
+"""The stronger model: NB-weighted word and character n-grams, lexicon valences, logistic regression."""
 
-import math
 from collections.abc import Sequence
-from functools import cache
 from typing import Self
 
 import numpy as np
@@ -10,9 +8,6 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-
-# vaderSentiment ships no type information, and pyproject.toml's list of untyped libraries does not name it.
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from model.errors import ArtifactError
 from model.serving.base import (
@@ -25,12 +20,14 @@ from model.serving.base import (
     check_header,
     unknown_share,
 )
+from model.serving.lexicon import token_valences, vader_tables
 from model.serving.ngrams import char_ngram_occurrences, spread, word_ngram_occurrences
 from model.serving.text import normalize, preprocess, preprocess_traced
 
 FORMAT = "nblr"
-FORMAT_VERSION = 1
-LEXICON_FEATURES = ("vader_compound", "vader_positive", "vader_negative")
+FORMAT_VERSION = 2
+# Per tweet, over its tokens: the summed valence, and how many tokens are positive and negative.
+LEXICON_FEATURES = ("lexicon_sum", "lexicon_positive", "lexicon_negative")
 
 
 def _word_vectorizer(min_df: int) -> TfidfVectorizer:
@@ -53,7 +50,8 @@ class NBLogisticModel(TweetClassifier):
     Each n-gram's TF-IDF value is scaled by its smoothed log-count ratio between
     the classes (the "NB" of NBSVM, Wang and Manning 2012), which lets a linear
     model start from what each n-gram says on its own. VADER's hand-made
-    lexicon adds what 8,000 tweets cannot teach about rare words.
+    lexicon (``model.serving.lexicon``, per token, so a score splits by word)
+    adds what 8,000 tweets cannot teach about rare words and emoticons.
     """
 
     def __init__(self, C: float = 2.0, word_min_df: int = 2, char_min_df: int = 3) -> None:
@@ -68,7 +66,8 @@ class NBLogisticModel(TweetClassifier):
     def fit(self, texts: Sequence[str], y: Targets) -> Self:
         """Learn the vocabularies, the NB ratios and the regression weights from raw tweets."""
         y = np.asarray(y, dtype=int)
-        words, chars = self._inputs(texts)
+        self.valence_, self.boosters_ = (dict(table) for table in vader_tables())
+        tokens, words, chars = self._inputs(texts)
         self.word_ = _word_vectorizer(self.word_min_df).fit(words)
         self.char_ = _char_vectorizer(self.char_min_df).fit(chars)
         ngrams = self._ngrams(words, chars)
@@ -77,42 +76,50 @@ class NBLogisticModel(TweetClassifier):
         ratio: NDArray[np.float64] = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
         self.nb_ratio_ = ratio
         regression = LogisticRegression(C=self.C, max_iter=3000)
-        regression.fit(self._features(ngrams, texts), y)
+        regression.fit(self._features(ngrams, tokens), y)
         self.coef_: NDArray[np.float64] = regression.coef_[0].astype(float)
         self.intercept_ = float(regression.intercept_[0])
         return self
 
     def decision_function(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Return the log-odds of "Positive" for each raw tweet."""
-        words, chars = self._inputs(texts)
-        features = self._features(self._ngrams(words, chars), texts)
+        tokens, words, chars = self._inputs(texts)
+        features = self._features(self._ngrams(words, chars), tokens)
         scores: NDArray[np.float64] = features @ self.coef_ + self.intercept_
         return scores
 
     def attributions(self, texts: Sequence[str]) -> list[Attribution]:
-        """Return, per raw tweet, its log-odds split over its words, the intercept and the lexicon scores."""
-        words, chars = self._inputs(texts)
-        features = self._features(self._ngrams(words, chars), texts)
+        """Return, per raw tweet, its log-odds split over its words, the intercept and word-free n-grams."""
+        tokens, words, chars = self._inputs(texts)
+        features = self._features(self._ngrams(words, chars), tokens)
+        scores = (features @ self.coef_ + self.intercept_).tolist()
+        # Each feature's term, in the matrix's own layout: a row's terms are a slice of these arrays.
+        terms = (features.data * self.coef_[features.indices]).tolist()
+        columns, bounds = features.indices.tolist(), features.indptr.tolist()
         n_words, n_ngrams = len(self.word_.vocabulary_), len(self.nb_ratio_)
+        w_sum, w_pos, w_neg = self.coef_[n_ngrams:].tolist()
         out: list[Attribution] = []
         for row, text in enumerate(texts):
             traced, chunks = preprocess_traced(text)
-            values = features.getrow(row)
-            parts = {
-                int(j): float(v) * float(self.coef_[j])
-                for j, v in zip(values.indices, values.data, strict=True)
-            }
-            word_parts = {j: v for j, v in parts.items() if j < n_words}
-            char_parts = {j - n_words: v for j, v in parts.items() if n_words <= j < n_ngrams}
+            word_parts: dict[int, float] = {}
+            char_parts: dict[int, float] = {}
+            for j, term in zip(
+                columns[bounds[row] : bounds[row + 1]], terms[bounds[row] : bounds[row + 1]], strict=True
+            ):
+                if j < n_words:
+                    word_parts[j] = term
+                elif j < n_ngrams:
+                    char_parts[j - n_words] = term
             shares = [0.0] * len(traced)
-            tokens = [t[0].lower() for t in traced]
-            other = spread(word_parts, word_ngram_occurrences(tokens, self.word_.vocabulary_), shares)
+            lowered = [t[0].lower() for t in traced]
+            other = spread(word_parts, word_ngram_occurrences(lowered, self.word_.vocabulary_), shares)
             # The character block reads the chunks of the normalised text; the traced ones are those.
             spans = [(t[2], t[3], t[4]) for t in traced]
             grams = char_ngram_occurrences(chunks, spans, self.char_.vocabulary_, self.char_.ngram_range)
             other += spread(char_parts, grams, shares)
-            other += math.fsum(v for j, v in parts.items() if j >= n_ngrams)
-            out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other))
+            for i, value in enumerate(token_valences(tokens[row], self.valence_, self.boosters_)):
+                shares[i] += w_sum * value + (w_pos if value > 0.0 else w_neg if value < 0.0 else 0.0)
+            out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other, scores[row]))
         return out
 
     def unknown_shares(self, texts: Sequence[str]) -> list[float]:
@@ -122,24 +129,32 @@ class NBLogisticModel(TweetClassifier):
         return [unknown_share([t.lower() for t in preprocess(text)], vocabulary) for text in texts]
 
     @staticmethod
-    def _inputs(texts: Sequence[str]) -> tuple[list[str], list[str]]:
-        """Return the word-level and character-level views of raw tweets."""
-        return [" ".join(preprocess(text)) for text in texts], [normalize(text) for text in texts]
+    def _inputs(texts: Sequence[str]) -> tuple[list[list[str]], list[str], list[str]]:
+        """Return the tokens, the word-level and the character-level views of raw tweets."""
+        tokens = [preprocess(text) for text in texts]
+        return tokens, [" ".join(t) for t in tokens], [normalize(text) for text in texts]
 
     def _ngrams(self, words: list[str], chars: list[str]) -> sp.csr_matrix:
         """Return the TF-IDF n-gram matrix (word block, then character block)."""
         return sp.hstack([self.word_.transform(words), self.char_.transform(chars)]).tocsr()
 
-    def _features(self, ngrams: sp.csr_matrix, texts: Sequence[str]) -> sp.csr_matrix:
-        """Scale n-grams by their NB ratios and append the lexicon scores."""
-        scores = [_lexicon().polarity_scores(text) for text in texts]
-        lexicon = np.array([[s["compound"], s["pos"], s["neg"]] for s in scores]).reshape(-1, 3)
+    def _features(self, ngrams: sp.csr_matrix, tokens: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Scale n-grams by their NB ratios and append the lexicon features."""
+        rows = []
+        for doc in tokens:
+            values = token_valences(doc, self.valence_, self.boosters_)
+            rows.append(
+                (sum(values), len([v for v in values if v > 0.0]), len([v for v in values if v < 0.0]))
+            )
+        lexicon = np.array(rows, dtype=float).reshape(-1, len(LEXICON_FEATURES))
         return sp.hstack([ngrams.multiply(self.nb_ratio_).tocsr(), sp.csr_matrix(lexicon)]).tocsr()
 
     def to_dict(self) -> JSONObject:
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
         return artifact_header(FORMAT, FORMAT_VERSION, self.get_params()) | {
             "lexicon_features": list(LEXICON_FEATURES),
+            "valence": self.valence_,
+            "boosters": self.boosters_,
             "word_vocabulary": {k: int(v) for k, v in self.word_.vocabulary_.items()},
             "word_idf": self.word_.idf_.tolist(),
             "char_vocabulary": {k: int(v) for k, v in self.char_.vocabulary_.items()},
@@ -164,6 +179,7 @@ class NBLogisticModel(TweetClassifier):
             model.nb_ratio_ = _finite(data["nb_ratio"], n_ngrams, "nb_ratio")
             model.coef_ = _finite(data["coef"], n_ngrams + len(LEXICON_FEATURES), "coef")
             model.intercept_ = float(data["intercept"])
+            model.valence_, model.boosters_ = _token_table(data["valence"]), _token_table(data["boosters"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
         return model
@@ -187,7 +203,9 @@ def _finite(values: ArrayLike, length: int, name: str) -> NDArray[np.float64]:
     return array
 
 
-@cache
-def _lexicon() -> SentimentIntensityAnalyzer:
-    """Return the VADER analyzer, built once per process (it reads its lexicon files)."""
-    return SentimentIntensityAnalyzer()
+def _token_table(table: object) -> dict[str, float]:
+    """Return ``table`` as a token -> finite number map, or raise ValueError."""
+    if not isinstance(table, dict) or not all(isinstance(k, str) for k in table):
+        raise ValueError("a lexicon table is not an object")
+    values = _finite(list(table.values()), len(table), "lexicon values")
+    return dict(zip(table, values.tolist(), strict=True))

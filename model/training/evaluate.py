@@ -13,6 +13,8 @@ from numpy.typing import ArrayLike, NDArray
 from model.paths import AnyPath
 from model.serving import artifacts
 from model.serving.base import JSONObject, TweetClassifier
+from model.training import behaviour
+from model.training.behaviour import Outcome
 from model.training.data import Split, fixed_split, read_rows, sha256_file
 from model.training.metrics import THRESHOLD, Metrics, classification_metrics, predicted_classes
 
@@ -22,13 +24,14 @@ ERRORS_SHOWN = 10
 
 @dataclass(frozen=True)
 class ModelResult:
-    """One model's held-out scores: manifest entry, P(Positive) per tweet, metrics, worst errors' indices."""
+    """One model's held-out scores (entry, P(Positive), metrics, worst errors) and its behaviour cases."""
 
     name: str
     entry: JSONObject
     probabilities: NDArray[np.float64]
     metrics: Metrics
     errors: list[int]
+    behaviour: list[Outcome]
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ def _score(name: str, model: TweetClassifier, entry: JSONObject, split: Split) -
     # Mean confidence above accuracy means over-confident, below means under-confident.
     metrics["mean_confidence"] = round(float(np.mean(np.maximum(probabilities, 1 - probabilities))), 4)
     errors = confident_errors(split.test_labels, probabilities)
-    return ModelResult(name, entry, probabilities, metrics, errors)
+    return ModelResult(
+        name, entry, probabilities, metrics, errors, behaviour.run(model, behaviour.load_cases())
+    )
 
 
 def evaluate(data_path: AnyPath, artifact_dir: AnyPath, *, train_per_class: int) -> Evaluation:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from model.paths import AnyPath
 from model.serving.labels import LABELS
+from model.training.behaviour_report import behaviour_section
 from model.training.evaluate import CALIBRATION_BINS, Evaluation, ModelResult
 from model.training.markdown import md_cell, table
 from model.training.metrics import SCORES, THRESHOLD, Metrics
@@ -25,6 +26,7 @@ def write_report(evaluation: Evaluation, out_dir: AnyPath) -> Path:
         _calibration_section(evaluation, plots),
         _confusion_roc_section(evaluation, plots),
         _errors_section(evaluation),
+        behaviour_section(evaluation),
     )
     path = folder / REPORT
     path.write_text("\n\n".join(sections) + "\n", encoding="utf-8")

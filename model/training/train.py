@@ -8,11 +8,12 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from model.paths import AnyPath
-from model.serving import artifacts
+from model.serving import artifacts, drift
 from model.serving.base import JSONObject, TweetClassifier
 from model.serving.classifier import FrequencyLogisticModel
 from model.serving.nblr import NBLogisticModel
 from model.training.data import Split, fixed_split, read_rows, sha256_file
+from model.training.feedback import with_feedback
 from model.training.metrics import CrossValidation, classification_metrics
 
 CV_FOLDS = 5
@@ -36,7 +37,7 @@ class Recipe:
 # held-out part is never used to pick anything.
 RECIPES = {
     "freqlr": Recipe(FrequencyLogisticModel, "alpha", (0.5, 1.0, 2.0, 3.0, 5.0, 8.0)),
-    "nblr": Recipe(NBLogisticModel, "C", (0.5, 1.0, 2.0, 4.0), compress=True),
+    "nblr": Recipe(NBLogisticModel, "C", (1.0, 2.0, 4.0, 8.0), compress=True),
 }
 
 
@@ -82,11 +83,13 @@ def train(
     models: Iterable[str] = tuple(RECIPES),
     settings: Mapping[str, float] | None = None,
     created: str | None = None,
+    feedback: AnyPath | None = None,
 ) -> dict[str, JSONObject]:
     """Fit each model on the training part of ``data_path``, score the held-out part, save them.
 
     ``settings`` maps a model name to a fixed value of its tuned setting; the
-    others are chosen by cross-validation. Returns ``{name: manifest entry}``.
+    others are chosen by cross-validation. ``feedback`` (a CSV of id,text,label)
+    adds labelled rows to the training part only. Returns ``{name: manifest entry}``.
     """
     split = fixed_split(read_rows(data_path), train_per_class)
     training_data: JSONObject = {
@@ -96,12 +99,18 @@ def train(
         "train_rows": len(split.train_texts),
         "heldout_rows": len(split.test_texts),
     }
+    if feedback is not None:
+        split, training_data["feedback"] = with_feedback(split, feedback)
+        training_data["train_rows"] = len(split.train_texts)
     entries: dict[str, JSONObject] = {}
     for name in models:
         recipe = RECIPES[name]
         value, cv = _choose(recipe, split, (settings or {}).get(name))
         model = recipe.build(value).fit(split.train_texts, split.train_labels)
-        metrics = classification_metrics(split.test_labels, model.predict_proba(split.test_texts))
+        probabilities = model.predict_proba(split.test_texts)
+        metrics = classification_metrics(split.test_labels, probabilities)
+        # What the server's drift monitor compares live answers with (model.serving.drift).
+        reference = drift.reference(probabilities.tolist(), model.unknown_shares(split.test_texts))
         if cv is not None:
             metrics["cross_validation"] = cv
         entries[name] = artifacts.save(
@@ -112,5 +121,6 @@ def train(
             training_data=training_data,
             created=created,
             compress=recipe.compress,
+            extra={"reference": reference},
         )
     return entries

@@ -104,7 +104,7 @@ def test_unknown_model_name_is_named(make_app):
 
 def test_check_command_verifies_every_model(capsys):
     assert main(["check", "--artifacts", str(DEFAULT_DIR)]) == 0
-    assert re.fullmatch(r".*: freqlr v1-\w+, nblr v1-\w+ verified; serving freqlr\n", capsys.readouterr().out)
+    assert re.fullmatch(r".*: freqlr v2-\w+, nblr v2-\w+ verified; serving freqlr\n", capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ def test_saving_the_committed_models_gives_their_bytes_and_entries_back(tmp_path
             training_data=entry["training_data"],
             created=COMMITTED["created"],
             compress=entry["file"].endswith(".gz"),
+            extra={"reference": entry["reference"]},
         )
         assert saved == entry
         assert (out / entry["file"]).read_bytes() == (DEFAULT_DIR / entry["file"]).read_bytes()
@@ -60,7 +61,7 @@ def test_a_compressed_model_has_a_fixed_timestamp_and_the_best_compression(tmp_p
     payload = (tmp_path / "x.json.gz").read_bytes()
     assert payload[4:8] == b"\0\0\0\0"  # gzip's MTIME field
     assert payload[8] == 2  # XFL 2: compressed with the slowest, best level
-    assert saved["version"] == "v1-" + hashlib.sha256(payload).hexdigest()[:12]
+    assert saved["version"] == "v2-" + hashlib.sha256(payload).hexdigest()[:12]
     manifest = json.loads((tmp_path / MANIFEST).read_bytes())
     assert manifest["default_model"] == "x"
     assert manifest["files"] == {"x.json.gz": hashlib.sha256(payload).hexdigest()}

@@ -61,22 +61,23 @@ def test_words_keep_the_case_the_user_wrote(model_class):
 def test_a_negated_word_is_named_as_written(model_class):
     model = _small(model_class)
     words = explain(model, ["not GOOD"])[0]["words"]
-    assert [w["word"] for w in words if w["word"] != "not"] == ["GOOD"]
+    assert [w["word"] for w in words] == ["GOOD"]
 
 
-def test_negation_turns_a_positive_word_negative():
-    model = FrequencyLogisticModel(folds=2).fit(
-        ["good", "good day", "not good", "not good at all", "bad", "bad day"] * 3, [1, 1, 0, 0, 0, 0] * 3
-    )
-    good = [w for w in explain(model, ["not good"])[0]["words"] if w["word"] == "good"]
-    assert good and good[0]["contribution"] < 0
-    assert explain(model, ["good"])[0]["words"][0]["contribution"] > 0
+@pytest.mark.parametrize("model_class", MODEL_CLASSES)
+def test_negation_turns_a_positive_word_negative(model_class):
+    model = _small(model_class)
+    [good] = explain(model, ["not good"])[0]["words"]
+    assert good["word"] == "good" and good["contribution"] < 0
+    [plain] = explain(model, ["good"])[0]["words"]
+    assert plain["contribution"] > 0
 
 
 def test_handles_stems_and_entities_map_back_to_the_written_words():
     traced, chunks = preprocess_traced("@Alice Loving it &amp; NOT sooo GOOD.. http://x.co/A")
-    assert [t[0] for t in traced] == ["@user", "love", "it", "not", "NOT_soo", "NOT_good"]
-    assert [t[1] for t in traced] == ["@Alice", "Loving", "it", "NOT", "sooo", "GOOD"]
+    # "not" negates "good" (a sentiment word): the negation is carried by "NOT_good" alone.
+    assert [t[0] for t in traced] == ["@user", "love", "it", "so", "NOT_good"]
+    assert [t[1] for t in traced] == ["@Alice", "Loving", "it", "sooo", "GOOD"]
     assert chunks == ["@user", "loving", "it", "&", "not", "sooo", "good.."]
 
 

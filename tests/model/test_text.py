@@ -44,9 +44,21 @@ def test_elongations_are_shortened_per_token():
     assert preprocess("sooooo goooood!!!!!")[-1] == "!!"
 
 
-def test_negation_marks_until_clause_end():
-    assert preprocess("not good, but fine") == ["not", "NOT_good", "but", "fine"]
-    assert preprocess("I don't like it! love it") == ["i", "don't", "NOT_like", "NOT_it", "!", "love", "it"]
+def test_negation_marks_the_sentiment_words_it_negates_until_clause_end():
+    assert preprocess("not good, but fine") == ["NOT_good", "but", "fine"]
+    assert preprocess("I don't like it! love it") == ["i", "NOT_like", "it", "!", "love", "it"]
+    assert preprocess("not good :) good") == ["NOT_good", ":)", "good"]
+
+
+def test_a_negation_of_no_sentiment_word_stays_a_token():
+    assert preprocess("not at all") == ["not", "at", "all"]
+    assert preprocess("dont go") == ["dont", "go"]
+
+
+def test_negation_reaches_a_few_tokens_only():
+    # The scope is the NEGATION_SCOPE (4) tokens after the negation: "good" is the fifth here.
+    assert preprocess("not one two three four good") == ["not", "one", "two", "three", "four", "good"]
+    assert preprocess("not one two three good") == ["one", "two", "three", "NOT_good"]
 
 
 def test_negation_marking_can_be_turned_off():

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from model.__main__ import main
-from model.serving import artifacts
+from model.serving import artifacts, drift
 from model.training.data import DataError, fixed_split, read_rows
 from model.training.train import train
 from tests.samples import write_csv
@@ -51,7 +51,7 @@ def test_manifest_records_what_a_reader_needs(small_csv, tmp_path):
     assert entry["training_data"]["train_rows"] == 60
     assert entry["training_data"]["heldout_rows"] == 20
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "brier"} <= entry["metrics"].keys()
-    assert entry["version"].startswith("v1-")
+    assert entry["version"].startswith("v2-")
 
 
 def test_loaded_models_are_the_trained_ones(small_csv, tmp_path):
@@ -133,3 +133,17 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
 def test_cli_reports_missing_data_without_a_traceback(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "none.csv"), "--artifacts", str(tmp_path)]) == 1
     assert "data set not found" in capsys.readouterr().err
+
+
+def test_each_entry_keeps_the_heldout_reference_of_the_drift_monitor(small_csv, tmp_path):
+    entries = _train(small_csv, tmp_path)
+    heldout = fixed_split(read_rows(small_csv), 30).test_texts
+    for name, (model, _) in artifacts.load_all(tmp_path)[0].items():
+        reference = entries[name]["reference"]
+        probabilities = model.predict_proba(heldout)
+        assert reference["rows"] == len(heldout) == 20
+        assert reference["bins"] == drift.BINS
+        assert reference["shares"] == [round(s, 6) for s in drift.shares(probabilities)]
+        assert sum(reference["shares"]) == pytest.approx(1.0)
+        shares = model.unknown_shares(heldout)
+        assert reference["unknown_share"] == pytest.approx(sum(shares) / len(shares), abs=1e-6)

@@ -24,7 +24,7 @@ def test_a_tweet_without_tokens_has_no_unknown_share(model_class):
     assert model.unknown_shares(["", "   ", "..."]) == [0.0, 0.0, 0.0]
 
 
-def test_a_negated_word_is_unknown_unless_seen_negated():
+def test_a_negated_sentiment_word_is_known_when_its_plain_word_is():
     model = FrequencyLogisticModel(folds=2).fit(TEXTS, LABELS)
-    # "not" and "NOT_good" were never in training: two unknown tokens of two.
-    assert model.unknown_shares(["not good"]) == [1.0]
+    # "not good" is one token, "NOT_good", whose ratio is "good"'s flipped; "not zorblax" is two unknown ones.
+    assert model.unknown_shares(["not good", "not zorblax"]) == [0.0, 1.0]
