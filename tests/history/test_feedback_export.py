@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from api.history import store as history_store
 from api.history.messages import Record
 from api.ops.cli import main
+from model.serving.labels import LABELS
+from model.training.feedback import read_feedback
 
 
 def stored_feedback(url):
@@ -63,3 +65,13 @@ def test_a_failed_export_leaves_no_file_and_no_history_none_exports_nothing(tmp_
     monkeypatch.setenv("API_HISTORY_URL", "none")
     assert main(["history", "export-feedback", str(out)]) == 1
     assert not out.exists()
+
+
+def test_make_train_reads_the_export_as_it_was_written(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    texts = stored_feedback(url)  # one of them quoted and on two lines
+    monkeypatch.setenv("API_HISTORY_URL", url)
+    out = tmp_path / "feedback.csv"
+    assert main(["history", "export-feedback", str(out)]) == 0
+    positive = LABELS.index("Positive")
+    assert read_feedback(out) == [(texts[1], positive), (texts[0], positive)]
