@@ -286,6 +286,7 @@ def _descriptions(
         model: str
         version: str
         models: list[ModelName]
+        versions: dict[ModelName, str] = Field(description="Each served model's version in this worker.")
         rate_limit_storage: StorageState
         history: HistoryState
         jobs: JobsState

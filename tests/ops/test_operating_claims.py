@@ -23,7 +23,7 @@ from tests.ops.helpers import load_cert
 
 README = ROOT / "README.md"
 # Set by the Gunicorn master for its own children, never by an operator: not in the README's table.
-INTERNAL = {"HISTORY_WRITER_SOCKET"}
+INTERNAL = {"HISTORY_WRITER_SOCKET", "API_VERIFIED_MODELS_DIR"}
 # Read by `make certs` (api/ops/certs.py), not by the server: not a field of Settings.
 CERTS_ONLY = {"API_TLS_SANS"}
 TARGETS = ["help", "install", "certs", "client-cert", "token", "revoke", "migrate", "train", "evaluate"]
@@ -56,12 +56,16 @@ DEFAULTS = {
     "API_MAX_KEY_CHARS": 128,
     "API_ARTIFACTS_DIR": ROOT / "artifacts",
     "API_MODEL": None,  # the manifest's default
+    "API_MODEL_RELOAD_SECONDS": 2.0,
+    "API_SHADOW_MODEL": None,
     "API_HISTORY_URL": f"sqlite:///{ROOT / 'instance' / 'history.db'}",
     "API_HISTORY_TEXT": False,
     "API_HISTORY_MAX_ROWS": 100000,
     "API_HISTORY_MAX_AGE_DAYS": 30,
     "API_HISTORY_WRITER_NICE": 19,
     "API_HISTORY_MIGRATE_TIMEOUT": 60,
+    "API_FEEDBACK_WINDOW": 1000,
+    "API_DRIFT_WINDOW": 1000,
     "REQUEST_TIMEOUT": 30,
     "LOG_LEVEL": "info",
     "ACCESS_LOG": "-",

@@ -17,7 +17,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # cases; predict, the job submission and the job routes' ids take the rest.
 MAX_EXAMPLES = 1200
 MIN_CASES = 1000
-OPERATIONS = 12
+OPERATIONS = 14
 # Lets schemathesis send a job's NDJSON upload as the text it is.
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 
