@@ -126,8 +126,8 @@ class FrequencyLogisticModel(TweetClassifier):
             "intercept": self.intercept_,
             "log_ratio": self.featurizer_.log_ratio_,
             "pair_log_ratio": self.featurizer_.pair_ratio_,
-            "valence": self.featurizer_.valence,
-            "boosters": self.featurizer_.boosters,
+            "valence": self.featurizer_.lexicon.valence,
+            "boosters": self.featurizer_.lexicon.boosters,
         }
 
     @classmethod
@@ -144,7 +144,7 @@ class FrequencyLogisticModel(TweetClassifier):
             model._set_weights(coef, data["intercept"])
             model.featurizer_ = FrequencyFeaturizer(model.alpha, valence, boosters)
             model.featurizer_.log_ratio_ = ratios
-            model.featurizer_.pair_ratio_ = pair_ratios
+            model.featurizer_.set_pair_ratios(pair_ratios)
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
         return model

@@ -10,18 +10,20 @@ by this package's feature tokens (stems), and saved in the model file.
 
 from collections.abc import Mapping, Sequence
 from functools import cache
+from itertools import repeat
 
 # vaderSentiment ships no type information.
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, SentimentIntensityAnalyzer
 
 from model.serving.text import NEGATED_PREFIX, analyse, tokenize
 
-__all__ = ["N_SCALAR", "token_valences", "vader_tables"]
+__all__ = ["N_SCALAR", "Lexicon", "vader_tables"]
 
 # VADER's weights of words before and after a "but": the clause after it is the one meant.
 BEFORE_BUT = 0.5
 AFTER_BUT = 1.5
 BUT = "but"
+_PREFIX = len(NEGATED_PREFIX)
 
 
 @cache
@@ -49,26 +51,36 @@ def vader_tables() -> tuple[dict[str, float], dict[str, float]]:
     return valence, boosters
 
 
-def token_valences(
-    tokens: Sequence[str], valence: Mapping[str, float], boosters: Mapping[str, float]
-) -> list[float]:
-    """Return each token's valence after VADER's booster, negation and "but" rules (0.0: none)."""
-    values: list[float] = []
-    but_at = len(tokens) - 1 - tokens[::-1].index(BUT) if BUT in tokens else -1
-    previous = ""
-    for i, token in enumerate(tokens):
-        negated = token.startswith(NEGATED_PREFIX)
-        plain = token[len(NEGATED_PREFIX) :] if negated else token
-        value = valence.get(plain)
-        if value is None:
-            values.append(0.0)
-        else:
-            boost = boosters.get(previous, 0.0)
-            value += boost if value > 0 else -boost
-            if negated:
-                value *= N_SCALAR
-            if but_at >= 0 and i != but_at:
-                value *= BEFORE_BUT if i < but_at else AFTER_BUT
-            values.append(value)
-        previous = plain
-    return values
+class Lexicon:
+    """VADER's rules over one model's tables: each token's valence, computed with a dict hit per token."""
+
+    def __init__(self, valence: Mapping[str, float], boosters: Mapping[str, float]) -> None:
+        self.valence = dict(valence)
+        self.boosters = dict(boosters)
+        # A negated word's valence before any booster: one lookup for plain and negated tokens alike.
+        self._scaled = self.valence | {NEGATED_PREFIX + t: v * N_SCALAR for t, v in self.valence.items()}
+
+    def values(self, tokens: Sequence[str]) -> list[float]:
+        """Return each token's valence after VADER's booster, negation and "but" rules (0.0: none)."""
+        values = list(map(self._scaled.get, tokens, repeat(0.0)))
+        if not any(values):
+            return values
+        boosters = self.boosters
+        # Most tweets hold no booster: a set test in C skips the loop.
+        for i in range(1, len(tokens) if not boosters.keys().isdisjoint(tokens) else 0):
+            if values[i]:
+                previous = tokens[i - 1]
+                boost = boosters.get(previous[_PREFIX:] if previous.startswith(NEGATED_PREFIX) else previous)
+                if boost is not None:
+                    token = tokens[i]
+                    negated = token.startswith(NEGATED_PREFIX)
+                    value = self.valence[token[_PREFIX:]] if negated else values[i]
+                    value += boost if value > 0 else -boost
+                    values[i] = value * N_SCALAR if negated else value
+        if BUT in tokens:
+            but_at = len(tokens) - 1 - tokens[::-1].index(BUT)
+            values = [
+                v * (BEFORE_BUT if i < but_at else AFTER_BUT) if v and i != but_at else v
+                for i, v in enumerate(values)
+            ]
+        return values

@@ -20,7 +20,7 @@ from model.serving.base import (
     check_header,
     unknown_share,
 )
-from model.serving.lexicon import token_valences, vader_tables
+from model.serving.lexicon import Lexicon, vader_tables
 from model.serving.ngrams import char_ngram_occurrences, spread, word_ngram_occurrences
 from model.serving.text import normalize, preprocess, preprocess_traced
 
@@ -66,7 +66,7 @@ class NBLogisticModel(TweetClassifier):
     def fit(self, texts: Sequence[str], y: Targets) -> Self:
         """Learn the vocabularies, the NB ratios and the regression weights from raw tweets."""
         y = np.asarray(y, dtype=int)
-        self.valence_, self.boosters_ = (dict(table) for table in vader_tables())
+        self.lexicon_ = Lexicon(*vader_tables())
         tokens, words, chars = self._inputs(texts)
         self.word_ = _word_vectorizer(self.word_min_df).fit(words)
         self.char_ = _char_vectorizer(self.char_min_df).fit(chars)
@@ -117,7 +117,7 @@ class NBLogisticModel(TweetClassifier):
             spans = [(t[2], t[3], t[4]) for t in traced]
             grams = char_ngram_occurrences(chunks, spans, self.char_.vocabulary_, self.char_.ngram_range)
             other += spread(char_parts, grams, shares)
-            for i, value in enumerate(token_valences(tokens[row], self.valence_, self.boosters_)):
+            for i, value in enumerate(self.lexicon_.values(tokens[row])):
                 shares[i] += w_sum * value + (w_pos if value > 0.0 else w_neg if value < 0.0 else 0.0)
             out.append(Attribution([t[1] for t in traced], shares, self.intercept_, other, scores[row]))
         return out
@@ -142,7 +142,7 @@ class NBLogisticModel(TweetClassifier):
         """Scale n-grams by their NB ratios and append the lexicon features."""
         rows = []
         for doc in tokens:
-            values = token_valences(doc, self.valence_, self.boosters_)
+            values = self.lexicon_.values(doc)
             rows.append(
                 (sum(values), len([v for v in values if v > 0.0]), len([v for v in values if v < 0.0]))
             )
@@ -153,8 +153,8 @@ class NBLogisticModel(TweetClassifier):
         """Return the fitted model as plain JSON-ready data (no code, no pickle)."""
         return artifact_header(FORMAT, FORMAT_VERSION, self.get_params()) | {
             "lexicon_features": list(LEXICON_FEATURES),
-            "valence": self.valence_,
-            "boosters": self.boosters_,
+            "valence": self.lexicon_.valence,
+            "boosters": self.lexicon_.boosters,
             "word_vocabulary": {k: int(v) for k, v in self.word_.vocabulary_.items()},
             "word_idf": self.word_.idf_.tolist(),
             "char_vocabulary": {k: int(v) for k, v in self.char_.vocabulary_.items()},
@@ -179,7 +179,7 @@ class NBLogisticModel(TweetClassifier):
             model.nb_ratio_ = _finite(data["nb_ratio"], n_ngrams, "nb_ratio")
             model.coef_ = _finite(data["coef"], n_ngrams + len(LEXICON_FEATURES), "coef")
             model.intercept_ = float(data["intercept"])
-            model.valence_, model.boosters_ = _token_table(data["valence"]), _token_table(data["boosters"])
+            model.lexicon_ = Lexicon(_token_table(data["valence"]), _token_table(data["boosters"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
         return model

@@ -214,8 +214,8 @@ def preprocess(text: str, mark_negation: bool = True) -> list[str]:
                 append(plain)
             if role == NEGATION and mark_negation:
                 negated, negation_at = NEGATION_SCOPE, len(out) - 1
-            else:
-                negated = max(negated - 1, 0)
+            elif negated:
+                negated -= 1
     return out
 
 
@@ -295,6 +295,6 @@ def preprocess_traced(text: str, mark_negation: bool = True) -> tuple[list[Trace
                 out.append((plain, written, index, start, end))
             if role == NEGATION and mark_negation:
                 negated, negation_at = NEGATION_SCOPE, len(out) - 1
-            else:
-                negated = max(negated - 1, 0)
+            elif negated:
+                negated -= 1
     return out, chunks
