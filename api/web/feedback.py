@@ -31,7 +31,7 @@ from api.web import extensions as ext
 from api.web import metrics
 from api.web.auth import auth, current_user
 from api.web.shapes import TweetLimits
-from api.web.validation import _NOT_TEXT, parse_json_object
+from api.web.validation import NOT_TEXT, parse_json_object
 from model.serving.drift import Reference
 from model.serving.labels import LABELS
 from model.serving.registry import ModelRegistry
@@ -88,8 +88,8 @@ def check_labels(data: dict[str, Any], limits: TweetLimits) -> dict[str, str]:
     for key, value in data.items():
         if not key or len(key) > limits.max_key_chars:
             raise InvalidItem(f"keys must be 1 to {limits.max_key_chars} characters", key=key[:64])
-        if _NOT_TEXT.search(key):
-            raise InvalidItem("key contains NUL or a lone surrogate", key=_NOT_TEXT.sub("?", key))
+        if NOT_TEXT.search(key):
+            raise InvalidItem("key contains NUL or a lone surrogate", key=NOT_TEXT.sub("?", key))
         if value not in LABELS:
             raise InvalidItem(f"value must be one of {', '.join(LABELS)}", key=key)
     return data

@@ -31,7 +31,7 @@ from api.web.shapes import TweetLimits
 # NUL and lone UTF-16 surrogates (which JSON's \\u escapes can smuggle in) are
 # not text: refuse them rather than pass them to the model or echo them back. The document states
 # the NUL half as a pattern (api/web/shapes.py NO_NUL): JSON Schema cannot speak of surrogates.
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 class _DuplicateKey(ValueError):
@@ -182,9 +182,9 @@ def check_tweets(data: dict[str, Any], limits: TweetLimits) -> dict[str, str]:
             raise InvalidItem(
                 f"tweet is {len(value)} characters; the limit is {limits.max_tweet_chars}", key=key
             )
-        if _NOT_TEXT.search(key):
+        if NOT_TEXT.search(key):
             raise InvalidItem("key contains NUL or a lone surrogate", key=key)
-        if _NOT_TEXT.search(value):
+        if NOT_TEXT.search(value):
             raise InvalidItem("tweet contains NUL or a lone surrogate", key=key)
     return data
 
