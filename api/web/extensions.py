@@ -7,6 +7,7 @@ so that this module imports none of them. Each key is a constant: the objects li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -15,6 +16,7 @@ from flask import Flask
 from api import constants as c
 
 if TYPE_CHECKING:  # the modules that define these classes import this one
+    from api.history.extension import UnknownShares
     from api.ops.tokens import TokenStore
     from model.serving.registry import ModelRegistry
 
@@ -25,9 +27,14 @@ class History(Protocol):
     """What the views ask of the prediction history, whichever class of api/history keeps it."""
 
     def record(
-        self, token: str, tweets: dict[str, str], scores: dict[str, list[float]], versions: dict[str, str]
+        self,
+        token: str,
+        tweets: dict[str, str],
+        scores: dict[str, list[float]],
+        versions: dict[str, str],
+        models: Mapping[str, UnknownShares] | None = None,
     ) -> None:
-        """Queue one request's scored tweets for writing."""
+        """Queue one request's scored tweets for writing, with a sample's unknown-token shares per model."""
 
     def recent(self, limit: int, token: str | None = None) -> list[dict[str, Any]]:
         """Return the newest ``limit`` rows, only ``token``'s unless it is None."""

@@ -3,7 +3,6 @@
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
-from api.history import extension as history_extension
 from api.history.errors import HistoryReadError
 from api.settings import settings_of
 from api.web import extensions as ext
@@ -58,7 +57,7 @@ def predict() -> Response:
                 else None
             )
     metrics.count_scored(scores)
-    history = history_extension.of(current_app)
+    history = ext.HISTORY.of(current_app)
     if store and history is not None:
         # Only queues the request: the database is written by the history thread, never here. The
         # models: a few tweets' unknown-token shares go with it, the drift monitor's sample.
