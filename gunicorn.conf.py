@@ -6,12 +6,11 @@ Start: ``gunicorn --config gunicorn.conf.py wsgi:app`` (``make api-start`` does 
 import os
 import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 
 from api import constants as c
-from api.server import balance, multiproc, tls
+from api.server import balance, children, multiproc, tls
 from api.settings import SettingsError, load_settings, variable_of
 
 # Typed and checked: a bad value stops the server here, in one line naming its variable (any other
@@ -112,7 +111,7 @@ def on_starting(server):
     Each worker verifies them again when it loads the model; this check only
     spares the operator a traceback per worker.
     """
-    problem = _artifact_problem() or _shadow_problem()
+    problem = children.artifact_problem(settings) or children.shadow_problem(settings)
     if problem:
         server.log.error("refusing to start: %s", problem)
         sys.exit(1)
@@ -131,8 +130,8 @@ def on_starting(server):
             workers,
             workers,
         )
-    _migrate_history(server)
-    _migrate_jobs(server)
+    children.migrate_history(settings, server.log)
+    children.migrate_jobs(settings, server.log)
     _prepare_history_writer(server)
     _prepare_verified_models(server)
     if not settings.OPENSSL_CONF:
@@ -163,7 +162,7 @@ def on_reload(server):
     cannot load its models fails to boot, which makes Gunicorn stop the whole server. So the
     artifacts are checked first, as at start-up; if they fail, no new worker is started.
     """
-    problem = _artifact_problem() or _shadow_problem()
+    problem = children.artifact_problem(settings) or children.shadow_problem(settings)
     if problem:
         server.log.error("SIGHUP refused: the running workers keep their models: %s", problem)
         # reload() starts cfg.workers new workers after this hook, then stops those beyond
@@ -218,108 +217,3 @@ def _prepare_history_writer(server):
     # mkdtemp: mode 0700, so only this user's processes can reach the socket or forge its state file.
     server.history_writer_dir = tempfile.mkdtemp(prefix="sentiment-api-history-")
     os.environ[c.HISTORY_WRITER_SOCKET] = os.path.join(server.history_writer_dir, "writer.sock")
-
-
-# Loading and verifying both models takes ~1.5 s; far more means a hung disk, not a slow check.
-ARTIFACT_CHECK_TIMEOUT = 60
-
-
-def _shadow_problem():
-    """Return why API_SHADOW_MODEL cannot be served (one line), or None; checked as API_MODEL is."""
-    if settings.SHADOW_MODEL is None:
-        return None
-    problem = _artifact_problem(settings.SHADOW_MODEL)
-    return f"API_SHADOW_MODEL: {problem}" if problem else None
-
-
-def _artifact_problem(model=None):
-    """Return why the artifacts cannot be served (one line), or None if ``python -m model check`` passes.
-
-    ``model``: the model that must be among them (default: API_MODEL, else the manifest's default).
-    In a child process, so that the master never imports scikit-learn and the models:
-    each worker loads them itself, and the master stays small.
-    """
-    model = model or settings.MODEL
-    chosen = ["--model", model] if model else []
-    try:
-        # An argument list, no shell: the folder and the model name are the operator's own settings.
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "model", "check", "--artifacts", str(settings.ARTIFACTS_DIR), *chosen],
-            capture_output=True,
-            text=True,
-            timeout=ARTIFACT_CHECK_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"the model artifact check did not finish in {ARTIFACT_CHECK_TIMEOUT} s"
-    if result.returncode == 0:
-        return None
-    lines = result.stderr.strip().splitlines() or [f"python -m model check exited {result.returncode}"]
-    return lines[-1].removeprefix("error: ")
-
-
-def _migrate_history(server):
-    """Bring the history database to the newest schema once, before any worker starts.
-
-    Done here, once, rather than in each worker, so that workers never race to create
-    the same tables; in a child process, so the master never imports a database
-    driver before the workers' gevent patching. If the database is down, or hangs past
-    API_HISTORY_MIGRATE_TIMEOUT, the server starts anyway (predictions do not need it) and
-    the history writer migrates once it answers. A URL no installed driver can serve stops
-    the server here, naming the driver, before any worker would fail on it.
-    """
-    if not settings.history_enabled:
-        return
-    _migrate(
-        server,
-        "history",
-        "the history writer migrates once the database answers",
-        "predictions are served without history until it answers",
-    )
-
-
-def _migrate_jobs(server):
-    """Bring the job database to the newest schema, as the history's, when it is another database.
-
-    With history on and no API_JOBS_DATABASE_URL the jobs' tables are in the history's database,
-    migrated above. If it fails, the server starts anyway: the job store migrates at its first use.
-    """
-    if settings.history_enabled and settings.jobs_database_url == settings.HISTORY_URL:
-        return
-    later = "the job store migrates at its first use"
-    _migrate(server, "jobs", later, later)
-
-
-def _migrate(server, group, when_slow, when_failed):
-    """Run ``python -m api <group> migrate`` in a child process, bounded by API_HISTORY_MIGRATE_TIMEOUT.
-
-    A URL no installed driver can serve stops the server; any other failure is logged, with
-    what happens instead (``when_slow``, ``when_failed``).
-    """
-    timeout = settings.HISTORY_MIGRATE_TIMEOUT
-    try:
-        # Our own interpreter and module, a fixed group: no input from outside.
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "api", group, "migrate"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        server.log.error(
-            "%s migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it, %s",
-            group,
-            timeout,
-            when_slow,
-        )
-        return
-    if result.returncode == c.MIGRATE_UNUSABLE_URL:
-        server.log.error(
-            "refusing to start: %s", result.stderr.strip().splitlines()[-1].removeprefix("error: ")
-        )
-        sys.exit(1)
-    if result.returncode != 0:
-        server.log.error(
-            "%s database not migrated, %s: %s", group, when_failed, result.stderr.strip().splitlines()[-1:]
-        )
