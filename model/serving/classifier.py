@@ -23,6 +23,7 @@ from model.serving.base import (
 )
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.lexicon import vader_tables
+from model.serving.linear import LinearScorer
 from model.serving.text import preprocess, preprocess_traced
 
 FORMAT = "freqlr"
@@ -71,30 +72,33 @@ class FrequencyLogisticModel(TweetClassifier):
                 [docs[i] for i in fit_idx], y[fit_idx]
             )
             features[out_idx] = table.transform([docs[i] for i in out_idx])
-        self.featurizer_ = FrequencyFeaturizer(self.alpha, valence, boosters).fit(docs, y)
+        featurizer = FrequencyFeaturizer(self.alpha, valence, boosters).fit(docs, y)
         regression = LogisticRegression(C=self.C, max_iter=1000).fit(features, y)
-        self._set_weights(regression.coef_[0], regression.intercept_[0])
+        self._set_weights(featurizer, regression.coef_[0], regression.intercept_[0])
         return self
 
-    def _set_weights(self, coef: NDArray[np.float64], intercept: float) -> None:
-        """Keep the regression's weights, and a list copy of them for the plain-Python scoring."""
+    def _set_weights(
+        self, featurizer: FrequencyFeaturizer, coef: NDArray[np.float64], intercept: float
+    ) -> None:
+        """Keep the fitted table and weights, and the scorer that folds them together for serving."""
+        self.featurizer_ = featurizer
         self.coef_: NDArray[np.float64] = np.asarray(coef, dtype=float)
         self.coef_list_: list[float] = self.coef_.tolist()
         self.intercept_ = float(intercept)
+        self.scorer_ = LinearScorer(featurizer, self.coef_list_, self.intercept_)
 
     def decision_function(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Return the log-odds of "Positive" for each raw tweet."""
-        return np.array(self._scores(texts), dtype=float)
+        return np.array(self.log_odds(texts), dtype=float)
 
-    def _scores(self, texts: Sequence[str]) -> list[float]:
-        """Return the log-odds as a list, computed in plain Python.
+    def log_odds(self, texts: Sequence[str]) -> list[float]:
+        """Return the log-odds as a list, computed in plain Python (see ``LinearScorer``).
 
-        Seven products per tweet cost less than numpy's per-call overhead for
-        small batches, and the same arithmetic for every batch size keeps a
-        tweet's score independent of its batch.
+        Without numpy: its per-call overhead costs more than the arithmetic for small
+        batches, and the same arithmetic for every batch size keeps a tweet's score
+        independent of its batch.
         """
-        coef, intercept = self.coef_list_, self.intercept_
-        return [sum(map(mul, coef, row), intercept) for row in self.featurizer_.rows(self._tokens(texts))]
+        return self.scorer_.scores(self._tokens(texts))
 
     def attributions(self, texts: Sequence[str]) -> list[Attribution]:
         """Return, per raw tweet, its log-odds split over its words, the intercept and the length feature."""
@@ -141,10 +145,10 @@ class FrequencyLogisticModel(TweetClassifier):
             _check(coef.shape == (len(FEATURE_NAMES),), "coef has the wrong length")
             keys = ("log_ratio", "pair_log_ratio", "valence", "boosters")
             ratios, pair_ratios, valence, boosters = (_table(data, key) for key in keys)
-            model._set_weights(coef, data["intercept"])
-            model.featurizer_ = FrequencyFeaturizer(model.alpha, valence, boosters)
-            model.featurizer_.log_ratio_ = ratios
-            model.featurizer_.set_pair_ratios(pair_ratios)
+            featurizer = FrequencyFeaturizer(model.alpha, valence, boosters)
+            featurizer.log_ratio_ = ratios
+            featurizer.set_pair_ratios(pair_ratios)
+            model._set_weights(featurizer, coef, data["intercept"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"malformed {FORMAT} model: {exc!r}") from exc
         return model

@@ -57,12 +57,13 @@ class Lexicon:
     def __init__(self, valence: Mapping[str, float], boosters: Mapping[str, float]) -> None:
         self.valence = dict(valence)
         self.boosters = dict(boosters)
-        # A negated word's valence before any booster: one lookup for plain and negated tokens alike.
-        self._scaled = self.valence | {NEGATED_PREFIX + t: v * N_SCALAR for t, v in self.valence.items()}
+        # Each token's valence before the rules (a negated word's scaled): one lookup for plain and
+        # negated tokens alike.
+        self.scaled = self.valence | {NEGATED_PREFIX + t: v * N_SCALAR for t, v in self.valence.items()}
 
     def values(self, tokens: Sequence[str]) -> list[float]:
         """Return each token's valence after VADER's booster, negation and "but" rules (0.0: none)."""
-        values = list(map(self._scaled.get, tokens, repeat(0.0)))
+        values = list(map(self.scaled.get, tokens, repeat(0.0)))
         if not any(values):
             return values
         boosters = self.boosters

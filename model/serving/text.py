@@ -9,6 +9,7 @@ import html
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from sys import intern
 
 from nltk.stem.porter import PorterStemmer
 
@@ -92,6 +93,8 @@ _stemmer = PorterStemmer()
 WORD, NEGATION, LOUD_END, SILENT_END = range(4)
 # One analysed token: its feature form, its negated form and its role.
 Analysed = tuple[str, str, int]
+# One analysed chunk (see analyse_chunk).
+Chunk = tuple[tuple[str, ...] | None, tuple[Analysed, ...]]
 
 
 def normalize(text: str) -> str:
@@ -129,15 +132,20 @@ def stem(token: str) -> str:
 # unbounded memo would let them grow a worker's memory without limit.
 @lru_cache(maxsize=1 << 17)
 def analyse(token: str) -> Analysed:
-    """Return ``(feature token, its negated form, role)`` of one raw token, memoised."""
+    """Return ``(feature token, its negated form, role)`` of one raw token, memoised.
+
+    The forms are interned: a model that interns its tables' keys (``model.serving.linear``) then
+    finds a token by identity, without comparing its characters.
+    """
     if not token.strip(_CLAUSE_ENDS):
-        short = _ELONGATION_RE.sub(r"\1\1", token)
+        short = intern(_ELONGATION_RE.sub(r"\1\1", token))
         return short, short, (SILENT_END if not token.strip(_SILENT_CLAUSE_ENDS) else LOUD_END)
     if _FACE_RE.fullmatch(token):
-        return token, token, LOUD_END
+        face = intern(token)
+        return face, face, LOUD_END
     short = _shorten(token)
-    stemmed = _stemmer.stem(short, to_lowercase=False) if short[0].isalpha() else short
-    negated = NEGATED_PREFIX + stemmed if short in _SENTIMENT_WORDS else stemmed
+    stemmed = intern(_stemmer.stem(short, to_lowercase=False) if short[0].isalpha() else short)
+    negated = intern(NEGATED_PREFIX + stemmed) if short in _SENTIMENT_WORDS else stemmed
     return stemmed, negated, (NEGATION if is_negation(short) else WORD)
 
 
@@ -150,12 +158,18 @@ def _shorten(token: str) -> str:
     return single if single in _KNOWN_WORDS else short
 
 
-def analyse_chunk(chunk: str) -> tuple[Analysed, ...]:
-    """Return the analysed tokens (see analyse) of one whitespace-free chunk."""
-    return tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
+def analyse_chunk(chunk: str) -> Chunk:
+    """Return one whitespace-free chunk's tokens as emitted outside a negation's scope, and analysed.
+
+    The first is None for a chunk holding a negation, which must go token by token.
+    """
+    analysed = tuple(analyse(token) for token in _TOKEN_RE.findall(chunk))
+    if any(role == NEGATION for _, _, role in analysed):
+        return None, analysed
+    return tuple(form for form, _, role in analysed if role != SILENT_END), analysed
 
 
-class BoundedMemo(dict[str, tuple[Analysed, ...]]):
+class BoundedMemo(dict[str, Chunk]):
     """A memo of a one-argument function that empties itself when full.
 
     Bounded, because clients can send any number of distinct chunks; emptied
@@ -164,12 +178,12 @@ class BoundedMemo(dict[str, tuple[Analysed, ...]]):
     chunks are back after a few tweets.
     """
 
-    def __init__(self, function: Callable[[str], tuple[Analysed, ...]], maxsize: int) -> None:
+    def __init__(self, function: Callable[[str], Chunk], maxsize: int) -> None:
         super().__init__()
         self.function = function
         self.maxsize = maxsize
 
-    def __missing__(self, key: str) -> tuple[Analysed, ...]:
+    def __missing__(self, key: str) -> Chunk:
         """Compute, remember and return the value of a key not seen yet."""
         if len(self) >= self.maxsize:
             self.clear()
@@ -199,7 +213,12 @@ def preprocess(text: str, mark_negation: bool = True) -> list[str]:
     negated = 0  # tokens left in the current negation's scope
     negation_at = -1
     for chunk in normalize(text).split():
-        for plain, negated_form, role in chunks[chunk]:
+        emitted, analysed = chunks[chunk]
+        if emitted is not None and not negated:
+            # Outside a negation's scope, a chunk without one emits what it always does.
+            out += emitted
+            continue
+        for plain, negated_form, role in analysed:
             if role >= LOUD_END:
                 negated = 0
                 if role == LOUD_END:

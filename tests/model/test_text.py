@@ -1,5 +1,7 @@
 """The preprocessing pieces: normalisation, tokenization, negation, stemming."""
 
+import sys
+
 import pytest
 
 from model.serving.text import analyse, normalize, preprocess, stem, tokenize
@@ -77,3 +79,9 @@ def test_urls_and_handles_do_not_become_tokens():
 @pytest.mark.parametrize("text", ["", "   ", "...", "\u200b", "🙂" * 300])
 def test_degenerate_text_gives_a_token_list(text):
     assert isinstance(preprocess(text), list)
+
+
+def test_tokens_are_interned_so_tables_find_them_by_identity():
+    tokens = preprocess("Not so good :) @bob #win loooove it!!! 42 ...")
+    assert len(tokens) >= 6
+    assert all(sys.intern(token) is token for token in tokens)
