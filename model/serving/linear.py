@@ -13,9 +13,11 @@ itself. The scores equal ``coef . rows + intercept`` within floating-point round
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from itertools import pairwise, repeat
-from typing import cast
+from operator import is_not
+from typing import Any
 
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.lexicon import BUT
@@ -27,6 +29,7 @@ _AT = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _NONLINEAR = ("ratio_mean", "ratio_max", "ratio_min", "pair_sum", "pair_mean", "pair_count")
 # Tweets up to this many tokens find their length term in a list rather than calling log1p.
 _LENGTHS = 128
+_known = partial(is_not, None)
 # Booster pairs ("veri good") remembered with their change to the lexicon terms, before the memo empties.
 _BOOSTER_MEMO = 1 << 14
 
@@ -57,6 +60,10 @@ class LinearScorer:
             (intern(first), intern(second)): ratio
             for (first, second), ratio in featurizer.pair_tuples_.items()
         }
+        # Unknown pairs give None; filter(bool) drops them in C, and would drop ratios of exactly 0.0 too.
+        self.pair_known: Callable[[float | None], object] = (
+            _known if 0.0 in self.pair_ratios.values() else bool
+        )
         # Boosters, negated or not ("not very good" has NOT_veri), change the next token's valence.
         boosters = featurizer.lexicon.boosters
         self.booster_forms = frozenset(boosters).union(NEGATED_PREFIX + booster for booster in boosters)
@@ -86,19 +93,22 @@ class LinearScorer:
         w_mean, w_max, w_min, w_pair_sum, w_pair_mean, w_pair_count = self.nonlinear
         share, ratio, pair_ratio = self.shares.get, self.ratios.get, self.pair_ratios.get
         lengths, context_free, intercept = self.lengths, self.context_tokens.isdisjoint, self.intercept
+        pair_known = self.pair_known
         out: list[float] = []
         for tokens in docs:
             n = len(tokens)
             score = sum(map(share, tokens, repeat(0.0)), intercept)
             score += lengths[n] if n < _LENGTHS else self._length_term(n)
-            found = list(map(ratio, tokens))
-            ratios = cast(list[float], [r for r in found if r is not None] if None in found else found)
+            # Any: None until removed (a cast per tweet would cost more than the test it saves).
+            ratios: list[Any] = list(map(ratio, tokens))
+            while None in ratios:  # a token without a ratio: rare, and C-level scans beat a comprehension
+                ratios.remove(None)
             if ratios:
                 # The sum's and the signs' terms are in the shares; the mean and extremes are not linear.
                 score += w_mean * sum(ratios) / len(ratios) + w_max * max(ratios) + w_min * min(ratios)
             if not context_free(tokens):
                 score += self._rule_changes(tokens)
-            pairs = [r for r in map(pair_ratio, pairwise(tokens)) if r is not None]
+            pairs: list[Any] = list(filter(pair_known, map(pair_ratio, pairwise(tokens))))
             if pairs:
                 total = sum(pairs)
                 score += w_pair_sum * total + w_pair_mean * total / len(pairs) + w_pair_count * len(pairs)
@@ -111,10 +121,13 @@ class LinearScorer:
 
     def _rule_changes(self, tokens: Sequence[str]) -> float:
         """Return how VADER's booster and "but" rules change the lexicon terms of the shares."""
+        lexicon = self.featurizer.lexicon
         if BUT in tokens:
             # "but" reweighs every valence of the tweet.
-            return sum(map(self._change, tokens, self.featurizer.lexicon.values(tokens)))
-        if self.featurizer.lexicon.boosters.keys().isdisjoint(tokens):
+            plain = map(lexicon.scaled.get, tokens, repeat(0.0))
+            changed = zip(tokens, lexicon.values(tokens), plain, strict=True)
+            return sum([self._change(token, value) for token, value, before in changed if value != before])
+        if lexicon.boosters.keys().isdisjoint(tokens):
             # Lexicon.values applies its booster rule only when a plain booster is in the tweet.
             return 0.0
         # A booster changes only the valence of the token after it: each such pair is worked out alone.

@@ -1,5 +1,6 @@
 """freqlr's serving arithmetic (model/serving/linear.py): the log-odds its features and weights give."""
 
+import copy
 import random
 from operator import mul
 
@@ -82,3 +83,16 @@ def test_booster_pairs_score_the_same_when_the_memo_empties(model, monkeypatch):
     docs = [["veri", "good"], ["so", "bad"], ["realli", "love"], ["veri", "sad"], ["veri", "good"]] * 3
     _assert_same(model, docs)
     assert 0 < len(memo) <= 3
+
+
+def test_a_pair_ratio_of_exactly_zero_still_counts_as_a_known_pair(model):
+    featurizer = model.featurizer_
+    pair = sorted(featurizer.pair_ratio_)[0]
+    zeroed = copy.copy(featurizer)
+    zeroed.set_pair_ratios(featurizer.pair_ratio_ | {pair: 0.0})
+    scorer = linear.LinearScorer(zeroed, model.coef_list_, model.intercept_)
+    docs = [pair.split(" "), [*pair.split(" "), "good"]]
+    expected = [sum(map(mul, model.coef_list_, row), model.intercept_) for row in zeroed.rows(docs)]
+    assert [row[-1] for row in zeroed.rows(docs)] == [1, 1]  # the zero pair is counted
+    for fast, plain in zip(scorer.scores(docs), expected, strict=True):
+        assert abs(fast - plain) <= TOLERANCE
