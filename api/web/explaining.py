@@ -28,7 +28,7 @@ from model.serving.registry import ALL
 # plain CPU of a 1000-tweet request, measured by `make bench` (bench/explain.py, README "Performance"),
 # rounded up. An explained request is charged characters x the sum of its models' factors; a format
 # not measured here, the largest.
-EXPLAIN_COST_FACTORS: Mapping[str, int] = MappingProxyType({classifier.FORMAT: 6, nblr.FORMAT: 9})
+EXPLAIN_COST_FACTORS: Mapping[str, int] = MappingProxyType({classifier.FORMAT: 8, nblr.FORMAT: 9})
 
 
 def explain_query() -> bool:
