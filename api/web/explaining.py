@@ -25,9 +25,9 @@ from model.serving.explain import Explanation, explain
 from model.serving.registry import ALL
 
 # What an explanation costs over plain scoring with the same model, per model format: the explained /
-# plain CPU of a 1000-tweet request, measured by `make bench` (bench/explain.py, README "Performance"),
-# rounded up. An explained request is charged characters x the sum of its models' factors; a format
-# not measured here, the largest.
+# plain CPU of a 1000-tweet request, measured by `make bench` (bench/explain.py, README "Performance"):
+# the largest of its runs, rounded up. An explained request is charged characters x the sum of its
+# models' factors; a format not measured here, the largest.
 EXPLAIN_COST_FACTORS: Mapping[str, int] = MappingProxyType({classifier.FORMAT: 8, nblr.FORMAT: 9})
 
 
