@@ -24,7 +24,8 @@ from model.serving.base import (
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.lexicon import vader_tables
 from model.serving.linear import LinearScorer
-from model.serving.text import preprocess, preprocess_traced
+from model.serving.text import preprocess
+from model.serving.traced import preprocess_traced
 
 FORMAT = "freqlr"
 FORMAT_VERSION = 2

@@ -22,7 +22,8 @@ from model.serving.base import (
 )
 from model.serving.lexicon import Lexicon, vader_tables
 from model.serving.ngrams import char_ngram_occurrences, spread, word_ngram_occurrences
-from model.serving.text import normalize, preprocess, preprocess_traced
+from model.serving.text import normalize, preprocess
+from model.serving.traced import preprocess_traced
 
 FORMAT = "nblr"
 FORMAT_VERSION = 2

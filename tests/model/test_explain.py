@@ -9,7 +9,8 @@ from model.serving import artifacts
 from model.serving.classifier import FrequencyLogisticModel
 from model.serving.explain import explain
 from model.serving.nblr import NBLogisticModel
-from model.serving.text import normalize, preprocess, preprocess_traced
+from model.serving.text import normalize, preprocess
+from model.serving.traced import preprocess_traced
 from model.training.data import fixed_split, read_rows
 
 TOLERANCE = 1e-9
