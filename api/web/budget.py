@@ -59,6 +59,11 @@ class Charge:
         return {HEADER_LIMIT: str(self.limit), HEADER_REMAINING: str(self.remaining)}
 
 
+# How a request's cost was counted, as the refusals say it.
+PLAIN_BASIS = "characters x models"
+EXPLAINED_BASIS = "characters x the models' explain factors"
+
+
 class WorkBudget:
     """One app's view of the work budgets, kept in its limiter's storage."""
 
@@ -68,29 +73,32 @@ class WorkBudget:
         self._events = events
         self._own_fallback: Storage | None = None
 
-    def charge(self, key: str, cost: int) -> Charge:
-        """Spend ``cost`` from ``key``'s budget, or raise WorkLimitExceeded / WorkTooLarge."""
+    def charge(self, key: str, cost: int, basis: str = PLAIN_BASIS) -> Charge:
+        """Spend ``cost`` from ``key``'s budget, or raise WorkLimitExceeded / WorkTooLarge.
+
+        ``basis`` says, in the refusal's message, how the cost was counted.
+        """
         amount = self.item.amount
         if cost > amount:
             raise WorkTooLarge(
-                f"this request costs {cost} work units (characters x models), more than the whole"
+                f"this request costs {cost} work units ({basis}), more than the whole"
                 f" budget of {self.item}; split it into smaller requests"
             )
         storage = self._storage()
         try:
-            return self._spend(storage, key, cost)
+            return self._spend(storage, key, cost, basis)
         except StorageError:
             # The shared storage failed before the rate limiter noticed: count here alone, as it will.
             self._events.warning("work budget storage unreachable - counting in this worker's memory")
-            return self._spend(self._fallback(), key, cost)
+            return self._spend(self._fallback(), key, cost, basis)
 
-    def _spend(self, storage: Storage, key: str, cost: int) -> Charge:
+    def _spend(self, storage: Storage, key: str, cost: int, basis: str) -> Charge:
         """Add ``cost`` to the window's count; give it back and refuse if that overran the budget."""
         try:
             return Charge(self.item.amount, spend(storage, self.item, key, cost))
         except OverBudget as over:
             raise WorkLimitExceeded(
-                f"work budget exceeded: this request costs {cost} work units (characters x models),"
+                f"work budget exceeded: this request costs {cost} work units ({basis}),"
                 f" {over.remaining} of {self.item} remain; retry after {over.retry_after} s",
                 headers={
                     **Charge(over.limit, over.remaining).headers(),

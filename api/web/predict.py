@@ -8,7 +8,7 @@ from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import metrics
 from api.web.auth import auth, current_user, is_admin
-from api.web.budget import WORK_BUDGET
+from api.web.budget import EXPLAINED_BASIS, PLAIN_BASIS, WORK_BUDGET
 from api.web.explaining import add_explanations, explain_models, explain_query, request_cost
 from api.web.fairness import CPU_TURNS
 from api.web.identity import identity_headers
@@ -44,7 +44,8 @@ def predict() -> Response:
         tweets = check_tweets(parse_json_object(request), limits)
         asked = [served.models[n] for n in served.names(name)]
         cost = request_cost(list(tweets.values()), asked, explained)
-        charge = WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost)
+        basis = EXPLAINED_BASIS if explained else PLAIN_BASIS
+        charge = WORK_BUDGET.of(current_app).charge(rate_limit_key(), cost, basis)
         # Scored in slices that take turns with other tokens' requests (api/web/fairness.py).
         with turns.turn(caller) as turn:
             scores = registry.score(

@@ -197,6 +197,8 @@ def test_an_explanation_past_the_whole_budget_is_refused_before_any_work(make_ap
         plain = _post(client, auth_header, "", body)
     assert refused.status_code == 413
     assert refused.get_json()["error"]["code"] == "work_too_large"
+    # The message counts the cost as it was counted, not as a plain request's.
+    assert "(characters x the models' explain factors)" in refused.get_json()["error"]["message"]
     assert plain.status_code == 200
     assert plain.headers["X-Work-Remaining"] == str(100 - len(body["a"]))
 
