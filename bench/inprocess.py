@@ -42,10 +42,13 @@ def one_core():
         os.sched_setaffinity(0, before)
 
 
-def clear_memos():
-    """Forget every memoised token and chunk, as in a worker that just started."""
+def clear_memos(pipeline=None):
+    """Forget every memoised token and chunk (and a served model's booster pairs), as in a new worker."""
     text_module.analyse.cache_clear()
     text_module.CHUNKS.clear()
+    scorer = getattr(pipeline, "scorer_", None)
+    if scorer is not None:
+        scorer.booster_changes.clear()
 
 
 def tweets_per_second(pipeline, batches, seconds, start_at=0):
@@ -63,7 +66,7 @@ def tweets_per_second(pipeline, batches, seconds, start_at=0):
 
 def cold_tweets_per_second(pipeline, texts, batch):
     """Return tweets/s of one pass over ``texts`` in batches, starting with empty memos."""
-    clear_memos()
+    clear_memos(pipeline)
     start = time.perf_counter()
     for i in range(0, len(texts), batch):
         pipeline.predict_labels(texts[i : i + batch])
