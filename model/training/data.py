@@ -2,7 +2,7 @@
 
 import csv
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +34,35 @@ def sha256_file(path: AnyPath) -> str:
 
 def read_rows(path: AnyPath) -> list[tuple[str, int]]:
     """Return (text, label) pairs in file order from a CSV with text and target columns."""
+    return read_labelled(
+        path, REQUIRED_COLUMNS, {"0": 0, "1": 1}, "data set not found: {} (pass --data PATH)"
+    )
+
+
+def read_labelled(
+    path: AnyPath, columns: tuple[str, str], labels: Mapping[str, int], not_found: str
+) -> list[tuple[str, int]]:
+    """Return (text, 0/1 label) pairs in file order from a CSV whose ``columns`` are its text and its label.
+
+    ``labels`` maps each value the label column may hold to 0 or 1; ``not_found`` is the message of a
+    missing file, ``{}`` standing for its path. Any other column is ignored.
+    """
     file = Path(path)
     if not file.is_file():
-        raise DataError(f"data set not found: {file} (pass --data PATH)")
+        raise DataError(not_found.format(file))
+    text_column, label_column = columns
     with file.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+        missing = [c for c in columns if c not in (reader.fieldnames or ())]
         if missing:
             raise DataError(f"{file}: missing column(s) {', '.join(missing)}")
         rows: list[tuple[str, int]] = []
         for line, record in enumerate(reader, start=2):
-            if record["target"] not in ("0", "1"):
-                raise DataError(f"{file}:{line}: target must be 0 or 1, got {record['target']!r}")
-            rows.append((record["text"], int(record["target"])))
+            value = record[label_column]
+            if value not in labels:
+                allowed = " or ".join(labels)
+                raise DataError(f"{file}:{line}: {label_column} must be {allowed}, got {value!r}")
+            rows.append((record[text_column], labels[value]))
     return rows
 
 

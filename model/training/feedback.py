@@ -1,33 +1,18 @@
 """Labelled feedback rows (the API's export) added to the training part of the fixed split."""
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 
-from model.errors import DataError
 from model.paths import AnyPath
 from model.serving.labels import LABELS
-from model.training.data import Split, sha256_file
-
-FEEDBACK_COLUMNS = ("id", "text", "label")
+from model.training.data import Split, read_labelled, sha256_file
 
 
 def read_feedback(path: AnyPath) -> list[tuple[str, int]]:
     """Return (text, 0/1 label) pairs from a CSV with columns id,text,label (Positive/Negative)."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"feedback file not found: {file}")
-    with file.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in FEEDBACK_COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise DataError(f"{file}: missing column(s) {', '.join(missing)}")
-        rows: list[tuple[str, int]] = []
-        for line, record in enumerate(reader, start=2):
-            if record["label"] not in LABELS:
-                raise DataError(f"{file}:{line}: label must be Positive or Negative, got {record['label']!r}")
-            rows.append((record["text"], LABELS.index(record["label"])))
-    return rows
+    # Named as the API names them, Positive first, as the messages list them.
+    labels = {label: LABELS.index(label) for label in ("Positive", "Negative")}
+    return read_labelled(path, ("text", "label"), labels, "feedback file not found: {}")
 
 
 def with_feedback(split: Split, path: AnyPath) -> tuple[Split, dict[str, object]]:
