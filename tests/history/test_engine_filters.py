@@ -46,7 +46,7 @@ def test_a_failed_insert_after_binding_names_no_parameter(tmp_path):
         ("postgresql+psycopg://u@127.0.0.1/db", "postgresql", True),
         ("sqlite://", "sqlite", False),
         # A colon in the path: the scheme is what comes before the first one.
-        ("sqlite:///file:h.db?mode=memory&uri=true", "sqlite", False),
+        ("sqlite:///file:h.db?mode=ro&uri=true", "sqlite", False),
         ("mariadb+pymysql://u@127.0.0.1/db", "mariadb", True),
     ],
 )
