@@ -12,8 +12,11 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c const
 
 .PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start jobs-worker test bench lint mutate first-token clean
 
+# The names' column is as wide as the longest name, so a description never runs into its target.
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} \
+	  {name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1)} \
+	  END {for (i = 1; i <= NR; i++) printf "  make %-*s  %s\n", width, name[i], text[i]}'
 
 # Stamp files: reinstall only when a requirements file changes.
 $(VENV)/.runtime: requirements.txt constraints.txt
@@ -69,14 +72,18 @@ score: $(VENV)/.runtime ## Label a CSV or NDJSON file: make score IN=tweets.csv 
 
 # The first token goes to stderr only: stdout carries the access log, which `make api-start > api.log`,
 # docker logs or journald keep.
+# Framed, since the server's log follows it on the same terminal: README "Two commands" quotes these lines.
 first-token: $(VENV)/.runtime
 	@if [ -z "$$(API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token list)" ]; then \
+	  echo "==================== first token ====================" >&2; \
 	  echo "No token yet: creating 'operator', an admin token (it reads /metrics and every caller's history)." >&2; \
-	  echo "It is shown once, below, on stderr only. Use it as: Authorization: Bearer <token>" >&2; \
+	  echo "It is shown once, here, on stderr only: the line below that starts with sa_ is the token." >&2; \
 	  API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create operator --admin >&2; \
+	  echo "Use it as: Authorization: Bearer <token>. The server's log follows; the token is not shown again." >&2; \
+	  echo "==================== end of first token ====================" >&2; \
 	fi
 
-api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:$${PORT:-5000} (foreground)
+api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:5000 (PORT=8443 for another port), in the foreground
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
 	  exec $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
 
