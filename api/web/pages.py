@@ -4,7 +4,9 @@ The pages are public; their scripts call the API with the bearer token the
 user types, kept in the tab's sessionStorage only.
 """
 
-from flask import Blueprint, Response, make_response, render_template
+from flask import Blueprint, Response, current_app, make_response, render_template
+
+from api.web import extensions as ext
 
 bp = Blueprint("web", __name__)
 
@@ -17,9 +19,19 @@ PAGE_CSP = (
 )
 
 
+def _models() -> list[tuple[str, bool]]:
+    """Return each served model's name and whether it is the default, in the registry's order.
+
+    Public, unlike /api/v1/models (versions, metrics): the form lists the models before any token is typed.
+    """
+    served = ext.MODEL.of(current_app).current()
+    return [(name, name == served.default) for name in served.models]
+
+
 def _page(name: str) -> Response:
     """Render page ``name`` (its template and its script share the name) with the pages' CSP."""
-    response = make_response(render_template(f"{name}.html", script=f"{name}.js", active=name))
+    page = render_template(f"{name}.html", script=f"{name}.js", active=name, models=_models())
+    response = make_response(page)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 

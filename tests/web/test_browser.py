@@ -104,13 +104,13 @@ def open_form(page, server):
 
 
 def enter_token(page, token):
-    """Type ``token`` and wait until the page has used it to read the model list.
+    """Type ``token`` and wait until the page has used it to read the models' accuracy.
 
     Reading the list clears a shown token error, which moves the submit button; a click must not race that.
     """
     page.fill("#token", token)
     page.dispatch_event("#token", "change")
-    page.locator("#model option[value='nblr']").wait_for(state="attached")
+    page.locator("#model option[value='nblr']", has_text="accuracy").wait_for(state="attached")
 
 
 def predict_requests(page):
@@ -168,11 +168,11 @@ def test_form_labels_tweets_and_shows_the_positive_share(page, server):
 
 
 def test_model_chooser_is_filled_from_the_api(page, server):
-    """Once the token is typed, the chooser lists the served models, and a chosen one is asked for."""
+    """Once the token is typed, the served models' options gain their accuracy; a chosen one is asked for."""
     open_form(page, server)
     enter_token(page, server.token)
     values = page.eval_on_selector_all("#model option", "options => options.map(o => o.value)")
-    assert values == ["", "freqlr", "nblr"]
+    assert values == ["freqlr", "nblr"]
 
     sent = predict_requests(page)
     page.select_option("#model", "nblr")

@@ -56,6 +56,8 @@ def test_scripts_never_build_html_or_keep_the_token_beyond_the_tab():
     assert set(scripts) == {
         "common.js",
         "index.js",
+        "explain.js",
+        "results.js",
         "history.js",
         "jobs.js",
         "jobs_common.js",

@@ -46,7 +46,12 @@ export class ApiError extends Error {
 }
 
 /** Call the API; return the parsed JSON, or throw ApiError with the server's own message. */
-export async function api(path, { token, body } = {}) {
+export async function api(path, options = {}) {
+  return (await apiResponse(path, options)).data;
+}
+
+/** Call the API; return {data: the parsed JSON, headers}, or throw ApiError with the server's own message. */
+export async function apiResponse(path, { token, body } = {}) {
   const headers = { Accept: "application/json" };
   if (token) {
     headers.Authorization = `Bearer ${token}`;
@@ -67,7 +72,7 @@ export async function api(path, { token, body } = {}) {
   if (!response.ok) {
     throw new ApiError(response.status, data.error || {});
   }
-  return data;
+  return { data, headers: response.headers };
 }
 
 /** Append a table row whose cells hold ``values`` as text, each with its class name if given. */

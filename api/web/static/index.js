@@ -1,5 +1,6 @@
 // The form page: client-side checks that mirror the server's limits, then one predict call.
-import { addRow, api, fieldError, formatScore, labelClass, loadToken, saveToken, status } from "./common.js";
+import { api, apiResponse, fieldError, loadToken, saveToken, status } from "./common.js";
+import { answeringModels, clearResults, resultsCsv, saveText, showResults } from "./results.js";
 
 const form = document.getElementById("predict-form");
 const tweetsBox = document.getElementById("tweets");
@@ -7,6 +8,10 @@ const tokenBox = document.getElementById("token");
 const modelBox = document.getElementById("model");
 const storeBox = document.getElementById("store");
 const explainBox = document.getElementById("explain");
+const compareBox = document.getElementById("compare");
+
+// The rows of the results shown, for the CSV export; null while none are.
+let shown = null;
 
 // Filled from the OpenAPI document, the server's own statement of its limits; null until read.
 let limits = null;
@@ -28,7 +33,7 @@ async function readLimits() {
   }
 }
 
-/** Fill the model chooser from /api/v1/models (needs the token), keeping the current choice. */
+/** Add each model's held-out accuracy to its option (the names and the default come with the page). */
 async function readModels() {
   const token = tokenBox.value.trim();
   if (!token) {
@@ -36,13 +41,13 @@ async function readModels() {
   }
   try {
     const data = await api("/api/v1/models", { token });
-    const chosen = modelBox.value;
-    modelBox.replaceChildren(new Option("server default", ""));
     for (const model of data.models) {
-      const text = `${model.name}${model.name === data.default ? " (default)" : ""} - accuracy ${model.metrics.accuracy}`;
-      modelBox.append(new Option(text, model.name));
+      const option = [...modelBox.options].find((o) => o.value === model.name);
+      if (option) {
+        const marked = `${model.name}${model.name === data.default ? " (default)" : ""}`;
+        option.textContent = `${marked} - accuracy ${model.metrics.accuracy}`;
+      }
     }
-    modelBox.value = [...modelBox.options].some((o) => o.value === chosen) ? chosen : "";
     fieldError("token", "");
   } catch (error) {
     showApiError(error);
@@ -103,129 +108,6 @@ function showApiError(error) {
   }
 }
 
-// ?explain=true: the words that moved a score, marked in the tweet. Built from DOM nodes: the tweet and
-// its words only ever reach the page as text nodes, never as HTML.
-
-/** A contribution to the log-odds with its sign and two decimals: "+1.23", "-0.45". */
-function formatContribution(value) {
-  return `${value > 0 ? "+" : ""}${value.toFixed(2)}`;
-}
-
-/** The entries of ``words`` that are among the top ones, by index: each top entry claims one equal word. */
-function topIndexes(explanation) {
-  const chosen = new Set();
-  for (const top of [...explanation.top_positive, ...explanation.top_negative]) {
-    const index = explanation.words.findIndex(
-      (w, i) => !chosen.has(i) && w.word === top.word && w.contribution === top.contribution,
-    );
-    if (index !== -1) {
-      chosen.add(index);
-    }
-  }
-  return chosen;
-}
-
-/** A <mark> holding ``word`` as text, its sign as a class (and a + or - after it, from the stylesheet). */
-function mark(entry) {
-  const sign = entry.contribution > 0 ? "pos" : "neg";
-  const element = document.createElement("mark");
-  element.className = `why ${sign}`;
-  element.textContent = entry.word;
-  element.dataset.contribution = String(entry.contribution);
-  const direction = entry.contribution > 0 ? "raised" : "lowered";
-  element.title = `${direction} the score: ${formatContribution(entry.contribution)} to the log-odds`;
-  return element;
-}
-
-const WORD_CHAR = /[\p{L}\p{N}_]/u;
-
-/** Where ``word`` stands alone in ``text`` from ``from`` on (not inside a longer word), or -1. */
-function findWord(text, word, from) {
-  for (let at = text.indexOf(word, from); at !== -1; at = text.indexOf(word, at + 1)) {
-    const before = at > 0 && WORD_CHAR.test(word[0]) && WORD_CHAR.test(text[at - 1]);
-    const end = at + word.length;
-    const after = end < text.length && WORD_CHAR.test(word[word.length - 1]) && WORD_CHAR.test(text[end]);
-    if (!before && !after) {
-      return at;
-    }
-  }
-  return -1;
-}
-
-/** The tweet ``text`` as nodes, its top words in <mark>s; the rest, and anything not found, as text. */
-function markedText(text, explanation) {
-  const tops = topIndexes(explanation);
-  const nodes = [];
-  let cursor = 0;
-  explanation.words.forEach((entry, index) => {
-    // Words come in the tweet's order, as written: each is looked for after the last one found.
-    const at = entry.word ? findWord(text, entry.word, cursor) : -1;
-    if (at === -1) {
-      return;
-    }
-    const end = at + entry.word.length;
-    if (tops.has(index)) {
-      nodes.push(document.createTextNode(text.slice(cursor, at)), mark(entry));
-    } else {
-      nodes.push(document.createTextNode(text.slice(cursor, end)));
-    }
-    cursor = end;
-  });
-  nodes.push(document.createTextNode(text.slice(cursor)));
-  return nodes;
-}
-
-/** One line of text naming the top words each way with their contributions: the marks in words. */
-function summary(explanation) {
-  const list = (entries) => entries.map((e) => `${e.word} ${formatContribution(e.contribution)}`).join(", ");
-  const parts = [];
-  if (explanation.top_positive.length) {
-    parts.push(`raised by ${list(explanation.top_positive)}`);
-  }
-  if (explanation.top_negative.length) {
-    parts.push(`lowered by ${list(explanation.top_negative)}`);
-  }
-  const line = document.createElement("span");
-  line.className = "why-summary";
-  line.textContent = parts.length ? parts.join("; ") : "no word moved the score";
-  return line;
-}
-
-/** Fill the tweet ``cell`` with ``text``, its top words marked, and a line naming them. */
-function showExplained(cell, text, explanation) {
-  const tweet = document.createElement("span");
-  tweet.className = "tweet-text";
-  tweet.append(...markedText(text, explanation));
-  cell.replaceChildren(tweet, summary(explanation));
-}
-
-/** Fill the results table (the words that moved each score marked, if asked) and the positive-share bar. */
-function showResults(lines, answer) {
-  const body = document.getElementById("results-body");
-  body.replaceChildren();
-  let positive = 0;
-  for (const [number, line] of lines) {
-    const { label, score, explanation } = answer[String(number)];
-    positive += label === "Positive" ? 1 : 0;
-    const row = addRow(body, [
-      [String(number), "num"],
-      [line, "tweet"],
-      [label, labelClass(label)],
-      [formatScore(score), "num"],
-    ]);
-    if (explanation) {
-      showExplained(row.cells[1], line, explanation);
-    }
-  }
-  const share = Math.round((100 * positive) / lines.length);
-  // CSSOM, not a style attribute: allowed under style-src 'self'.
-  document.getElementById("share-fill").style.width = `${share}%`;
-  const text = `${positive} of ${lines.length} positive (${share}%)`;
-  document.getElementById("share-bar").setAttribute("aria-label", text);
-  document.getElementById("share-text").textContent = text;
-  document.getElementById("results").hidden = false;
-}
-
 /** Check the form; call the API; show the answer or the problem. */
 async function submit(event) {
   event.preventDefault();
@@ -233,6 +115,9 @@ async function submit(event) {
     fieldError(id, "");
   }
   status("");
+  // A new attempt: the results of an earlier one must not stand under its problems.
+  clearResults();
+  shown = null;
   const lines = parseLines(tweetsBox.value);
   const token = tokenBox.value.trim();
   const problems = { tweets: checkTweets(lines), token: token ? "" : "Enter your bearer token." };
@@ -245,24 +130,44 @@ async function submit(event) {
     return;
   }
   saveToken(token);
+  const compare = compareBox.checked;
   const query = new URLSearchParams({ detail: "true" });
-  if (modelBox.value) {
+  if (compare) {
+    query.set("model", "all");
+  } else if (modelBox.value) {
     query.set("model", modelBox.value);
   }
   if (!storeBox.checked) {
     query.set("store", "false");
   }
-  if (explainBox.checked) {
+  if (explainBox.checked && !compare) {
     query.set("explain", "true");
   }
   status("Labelling...");
   try {
-    const answer = await api(`/api/v1/predict?${query}`, { token, body: Object.fromEntries(lines) });
-    showResults(lines, answer);
+    const body = Object.fromEntries(lines);
+    const { data, headers } = await apiResponse(`/api/v1/predict?${query}`, { token, body });
+    shown = showResults(lines, data, answeringModels(headers), compare);
     status(`${lines.length} labelled.`, "ok");
   } catch (error) {
     status("");
     showApiError(error);
+  }
+}
+
+/** Compare mode asks every model (?model=all): the model chooser and explain, which is per model, step aside. */
+function compareChanged() {
+  const compare = compareBox.checked;
+  modelBox.disabled = compare;
+  explainBox.disabled = compare;
+  document.getElementById("compare-hint").hidden = !compare;
+}
+
+/** Save the results shown as a CSV built in the page: line, tweet, model, version, label, score. */
+function exportCsv() {
+  if (shown) {
+    const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "-");
+    saveText(resultsCsv(shown), `labels-${stamp}.csv`);
   }
 }
 
@@ -272,5 +177,8 @@ tokenBox.addEventListener("change", () => {
   readModels();
 });
 form.addEventListener("submit", submit);
+compareBox.addEventListener("change", compareChanged);
+document.getElementById("export").addEventListener("click", exportCsv);
 readLimits();
 readModels();
+compareChanged();
