@@ -1,9 +1,10 @@
 """A client of the job API, for ``python -m api jobs ...`` (api/ops/jobs_cli.py) and for programs.
 
-HTTPS with the standard library only (requests is not a dependency), verifying the server against a CA
-file. An upload is streamed from the file with its Content-Length, a result streamed to ``OUT.partial``
-and renamed once complete, so neither is ever held in memory. A 429 with Retry-After is retried a
-bounded number of times.
+HTTPS with the standard library's http.client, verifying the server against a CA file. An upload is
+streamed from the file with its Content-Length, a result streamed to ``OUT.partial`` and renamed once
+complete, so neither is ever held in memory. What it shares with the Python client (api/client/) is
+stated there once: the token and its variable, the TLS context, when a 429 is retried (a bounded number
+of times, waiting its Retry-After) and how an error answer reads.
 """
 
 import http.client
@@ -21,9 +22,15 @@ from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
+from api.client.auth import TOKEN_ENV, Token
+from api.client.errors import ERROR_BODY_BYTES, ClientError, error_of
+from api.client.retry import RETRIES, RetryPolicy
+from api.client.tls import https_base
 from api.jobs.jobs import FINAL_STATES, JOBS_PATH
 
-TOKEN_ENV = "API_TOKEN"  # noqa: S105 - the variable's name, not a token
+# Re-exported: api/ops/jobs_cli.py and the tests name them from here.
+__all__ = ["RETRIES", "TOKEN_ENV", "Api", "ClientError", "job_path"]
+
 DEFAULT_URL = "https://127.0.0.1:5000"
 DEFAULT_CAFILE = Path("certs") / "ca.crt"
 # The input's media type by its format, as the API reads it.
@@ -31,17 +38,8 @@ MEDIA_TYPES = {"csv": "text/csv", "ndjson": "application/x-ndjson"}
 STDOUT = "-"
 BLOCK_BYTES = 1 << 16
 TIMEOUT_S = 60.0
-# A 429 that says when to come back is retried, this many times, waiting at most this long each time.
-RETRIES = 5
-MAX_RETRY_AFTER_S = 300
 POLL_S = 1.0
 WAIT_TIMEOUT_S = 24 * 3600.0
-# Read of an error answer: errors are small JSON; a larger body is not one of ours.
-ERROR_BODY_BYTES = 1 << 16
-
-
-class ClientError(Exception):
-    """A request could not be made or was refused; the message says why, for the person at the terminal."""
 
 
 @dataclass
@@ -49,41 +47,41 @@ class Api:
     """One job API: its base URL, the TLS context that verifies it, and the bearer token."""
 
     url: str
-    token: str
+    token: Token
     context: ssl.SSLContext
     timeout: float = TIMEOUT_S
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)  # between retries and polls
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ClientError(
-                f"--url must be an https:// URL (the API is served over HTTPS only): {self.url}"
-            )
-        self._host, self._port, self._base = parts.hostname, parts.port or 443, parts.path.rstrip("/")
+        parts = urllib.parse.urlsplit(https_base(self.url))
+        self._host, self._port, self._base = parts.hostname or "", parts.port or 443, parts.path
+        self._policy = RetryPolicy(sleep=self.sleep)
 
     @contextmanager
     def open(
         self, method: str, path: str, body: BinaryIO | None = None, headers: Mapping[str, str] | None = None
     ) -> Iterator[http.client.HTTPResponse]:
-        """Yield the successful answer to one request, retrying 429s with Retry-After; raise ClientError."""
-        sent = {"Authorization": f"Bearer {self.token}", **(headers or {})}
-        for attempt in range(RETRIES + 1):
+        """Yield the successful answer to one request, retrying 429s as api/client/retry.py says;
+        raise ClientError."""
+        sent = {"Authorization": self.token.header(), **(headers or {})}
+        waited, attempt = 0.0, 0
+        while True:
             conn = http.client.HTTPSConnection(
                 self._host, self._port, context=self.context, timeout=self.timeout, blocksize=BLOCK_BYTES
             )
             try:
                 response = self._send(conn, method, self._base + path, body, sent)
-                delay = _retry_after(response)
-                if delay is None or attempt == RETRIES:
+                delay = self._policy.delay(response.status, dict(response.getheaders()), attempt, waited)
+                if delay is None:
                     _raise_for(response)
                     yield response
                     return
                 response.read(ERROR_BODY_BYTES)
-                print(f"rate limited; retrying in {delay} s", file=sys.stderr)
+                print(f"rate limited; retrying in {delay:g} s", file=sys.stderr)
             finally:
                 conn.close()
-            self.sleep(delay)
+            self._policy.sleep(delay)
+            waited, attempt = waited + delay, attempt + 1
 
     def _send(
         self,
@@ -194,22 +192,7 @@ def job_path(job_id: str) -> str:
     return f"{JOBS_PATH}/{urllib.parse.quote(job_id, safe='')}"
 
 
-def _retry_after(response: http.client.HTTPResponse) -> int | None:
-    """Return the seconds a 429 asks to wait, if it asks and it is not too long; else None."""
-    value = response.getheader("Retry-After", "")
-    if response.status != 429 or not value.isdigit() or int(value) > MAX_RETRY_AFTER_S:
-        return None
-    return int(value)
-
-
 def _raise_for(response: http.client.HTTPResponse) -> None:
     """Raise ClientError with the API's error code and message if the answer is not a success."""
-    if response.status < 300:
-        return
-    body = response.read(ERROR_BODY_BYTES)
-    try:
-        error = json.loads(body)["error"]
-        reason = f"{error['code']}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        reason = response.reason
-    raise ClientError(f"HTTP {response.status} {reason}")
+    if response.status >= 300:
+        raise error_of(response.status, response.reason, response.read(ERROR_BODY_BYTES))

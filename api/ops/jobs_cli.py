@@ -8,13 +8,14 @@ done, 1 refused or unreachable, 2 usage, 3 the job failed or was cancelled.
 import argparse
 import json
 import os
-import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from api.client.auth import token_from
+from api.client.tls import tls_context
 from api.jobs.client import (
     DEFAULT_CAFILE,
     DEFAULT_URL,
@@ -85,20 +86,12 @@ def run(
 
 
 def _api(args: argparse.Namespace, environ: Mapping[str, str], sleep: Callable[[float], None]) -> Api:
-    """Return the API the arguments and $API_TOKEN name; raise ClientError if they cannot work."""
-    token = environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise ClientError(
-            f"set {TOKEN_ENV} to your bearer token (make token NAME=you prints one); it is never an"
-            " argument, which any user could read in the process list"
-        )
-    try:
-        context = ssl.create_default_context(cafile=str(args.cafile))
-        if args.cert is not None:
-            context.load_cert_chain(str(args.cert), None if args.key is None else str(args.key))
-    except (OSError, ssl.SSLError) as exc:
-        raise ClientError(f"cannot load the TLS files ({args.cafile}, --cert, --key): {exc}") from exc
-    return Api(args.url, token, context, sleep=sleep)
+    """Return the API the arguments and $API_TOKEN name; raise ClientError if they cannot work.
+
+    The token is never an argument, which any user could read in the process list.
+    """
+    token = token_from(None, environ)
+    return Api(args.url, token, tls_context(args.cafile, args.cert, args.key), sleep=sleep)
 
 
 def _submit(api: Api, args: argparse.Namespace) -> int:

@@ -280,3 +280,12 @@ def test_a_server_the_ca_did_not_sign_is_refused(stub, tmp_path, tweets, capsys)
     assert jobs_cli.run(parsed, {client.TOKEN_ENV: TOKEN}) == jobs_cli.EXIT_ERROR
     assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
     assert stub.requests == []
+
+
+def test_429_waits_are_bounded_in_all(stub, certs, tweets, capsys):
+    long = (429, {"Retry-After": "200"}, {"error": {"code": "rate_limited", "message": "slow down"}})
+    stub.answers = [long, long, (202, {}, job())]
+    sleeps = []
+    assert run(stub, certs, "submit", str(tweets), sleeps=sleeps) == jobs_cli.EXIT_ERROR
+    assert sleeps == [200] and len(stub.requests) == 2  # 200 s more would pass 300 s in all
+    assert "HTTP 429 rate_limited" in capsys.readouterr().err
