@@ -229,7 +229,7 @@ def test_history_lists_predictions_newest_first(page, server):
     # The server writes history off the request path: wait until the API lists all four rows.
     wait_until(lambda: set(first + second) <= _stored_texts(server), "the four rows in the history")
     page.goto(server.url + "/history")
-    page.locator("#status").filter(has_text=re.compile("shown")).wait_for()
+    page.locator("#status").filter(has_text=re.compile("loaded")).wait_for()
     texts = page.locator("#history-body td.tweet").all_inner_texts()
     # Newest first: the second batch before the first (one request's rows share a time).
     assert set(texts[:2]) == set(second)
@@ -237,7 +237,10 @@ def test_history_lists_predictions_newest_first(page, server):
     labels = page.locator("#history-body td.label").all_inner_texts()
     assert labels[:4].count("Positive") == 2
     assert page.locator("#history-body td.token-name").all_inner_texts()[:4] == ["e2e"] * 4
-    assert all(m.startswith("freqlr v") for m in page.locator("#history-body td.model").all_inner_texts()[:4])
+    assert page.locator("#history-body td.model").all_inner_texts()[:4] == ["freqlr"] * 4
+    assert all(v.startswith("v") for v in page.locator("#history-body td.version").all_inner_texts()[:4])
+    # The text is kept on this server: no note says otherwise.
+    assert page.is_hidden("#text-note")
     shot(page, "history")
 
 
