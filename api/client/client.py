@@ -88,6 +88,8 @@ class Client:
         ``model``: a model's name or "all"; ``detail``, ``explain``, ``store``: the API's options
         (None: the server's default). Raise ClientError on the first request refused.
         """
+        if isinstance(tweets, str):
+            raise ClientError("predict takes a list of tweets or a dict of id -> tweet, not one string")
         given = tweets if isinstance(tweets, Mapping) else {str(i): text for i, text in enumerate(tweets)}
         items = batching.encode(given)
         options = {"model": model, "detail": detail, "explain": explain, "store": store}

@@ -68,6 +68,12 @@ def test_a_declared_body_limit_is_kept_by_every_request(stub, stub_client):
     assert [key for body in sent for key in json.loads(body)] == list(tweets)
 
 
+def test_one_string_is_not_taken_for_a_list_of_its_characters(stub, stub_client):
+    with pytest.raises(ClientError, match="not one string"):
+        stub_client.predict("one tweet")
+    assert stub.requests == []
+
+
 def test_the_options_go_into_the_query(stub, stub_client):
     stub.answers = [(200, {}, spec(100)), labels({"0": 1})]
     stub_client.predict(["good"], model="nblr", detail=True, explain=False, store=False)
