@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
         reload,
         requestid,
         shadow,
+        swagger,
         verified,
     )
     from api.web import extensions as ext
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.register_blueprint(feedback.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(swagger.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
     return app
