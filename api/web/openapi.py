@@ -82,8 +82,10 @@ class _Document:
         """Return the success response of ``op``, described by its answer's docstring (or as a file)."""
         headers = {**(rate_headers() if op.limited else {}), **(work_headers() if op.charged else {})}
         headers |= identity_headers() if op.identified else {}
-        if op.answer is None:
-            ok: JSON = {"description": DOWNLOAD, "content": _files(op.download)}
+        if op.text is not None:
+            ok: JSON = {"description": op.summary, "content": {op.text: {"schema": {"type": "string"}}}}
+        elif op.answer is None:
+            ok = {"description": DOWNLOAD, "content": _files(op.download)}
             headers |= download_headers()
         else:
             ok = {"description": inspect.getdoc(op.answer), "content": json_content(self.refs[op.answer])}

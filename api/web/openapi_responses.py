@@ -148,6 +148,10 @@ def error_answers(settings: Settings) -> dict[str, ErrorAnswer]:
             (UNAUTHORIZED,),
             {"WWW-Authenticate": _header("The scheme to authenticate with.", "^Bearer", required=True)},
         ),
+        "Forbidden": ErrorAnswer(
+            "The token is valid but has no admin flag: this route is for admin tokens only.",
+            (Refusal.of_status(403),),
+        ),
         "TooLarge": ErrorAnswer(f"The body is over {settings.MAX_BODY_BYTES} bytes.", (too_large,)),
         "UnsupportedMediaType": ErrorAnswer(
             "`Content-Type` is not `application/json` (UTF-8).", refusals(UnsupportedMediaType)

@@ -10,7 +10,10 @@ from pydantic import BaseModel
 
 from api.jobs.jobs import MEDIA_TYPES, NDJSON_ALIASES
 from api.web import feedbackshapes, jobshapes, shapes
+from api.web.metrics import CONTENT_TYPE as METRICS_TYPE
 from api.web.openapi_responses import JSON
+
+HTML = "text/html"
 
 JOB_ID_PARAMETER: JSON = {
     "name": "job_id",
@@ -29,7 +32,7 @@ class Operation:
     method: str
     operation_id: str
     summary: str
-    answer: type[BaseModel] | None  # None: a file (``download``)
+    answer: type[BaseModel] | None  # None: a file (``download``) or a text (``text``)
     errors: tuple[str, ...]
     secured: bool = True  # behind a bearer token
     limited: bool = True  # counted by the rate limiter, so its answers carry the limiter's headers
@@ -42,6 +45,7 @@ class Operation:
     download: tuple[str, ...] = ()  # media types of a file answer (a job's result), instead of ``answer``
     created: bool = False  # success carries Location: where the new job is
     deleted: bool = False  # success may also be a 204 without a body
+    text: str | None = None  # media type of a text answer (a web page, the metrics), instead of ``answer``
 
     @property
     def path_parameters(self) -> list[JSON]:
@@ -58,6 +62,7 @@ def operations(
         *_feedback_operations(feedback_body),
         *_job_operations(submit_query),
         *_public_operations(app),
+        *_page_operations(),
     ]
 
 
@@ -216,5 +221,29 @@ def _public_operations(app: shapes.Shapes) -> list[Operation]:
             ("NotReady",),
             secured=False,
             limited=False,
+        ),
+    ]
+
+
+def _page_operations() -> list[Operation]:
+    """Return the routes that answer text, not JSON: the web pages (pages.py, swagger.py) and the metrics."""
+    pages = [
+        ("/", "indexPage", "Web page: label pasted tweets, score a file as a job"),
+        ("/history", "historyPage", "Web page: the caller's recent predictions, newest first"),
+        ("/docs", "docsPage", "Web page: this document, browsable; Authorize with a token, then Try it out"),
+    ]
+    return [
+        *(
+            Operation(path, "get", name, summary, None, ("RateLimited",), secured=False, text=HTML)
+            for path, name, summary in pages
+        ),
+        Operation(
+            "/metrics",
+            "get",
+            "metrics",
+            "Prometheus text format, every worker's counts summed (admin tokens only)",
+            None,
+            ("Unauthorized", "Forbidden", "RateLimited"),
+            text=METRICS_TYPE.split(";")[0],
         ),
     ]

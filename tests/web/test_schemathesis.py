@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 
+from api.ops.tokens import create_token
 from tests.e2e import request, running_server
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -17,9 +18,12 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # cases; predict, the job submission and the job routes' ids take the rest.
 MAX_EXAMPLES = 1200
 MIN_CASES = 1000
-OPERATIONS = 14
+OPERATIONS = 18  # the API's 14, the three pages and /metrics
 # Lets schemathesis send a job's NDJSON upload as the text it is.
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
+# The environment variables schemathesis.toml reads the bearer tokens from.
+TOKEN_VARIABLE = "SCHEMATHESIS_TOKEN"
+ADMIN_VARIABLE = "SCHEMATHESIS_ADMIN_TOKEN"
 
 
 def _summary(output):
@@ -43,17 +47,24 @@ def test_the_document_is_public_valid_openapi_3_1_with_the_app_limits(make_app):
 
 
 @pytest.fixture
-def server(tmp_path):
-    """A Gunicorn of the test's own (schemathesis's requests then meet no other test's)."""
+def admin_token(tmp_path):
+    """An admin token in the server's tokens file before it starts: /metrics answers 403 to any other."""
     folder = tmp_path / "server"
     folder.mkdir()
+    return create_token(folder / "tokens.json", "e2e-admin", admin=True)
+
+
+@pytest.fixture
+def server(tmp_path, admin_token):
+    """A Gunicorn of the test's own (schemathesis's requests then meet no other test's)."""
+    folder = tmp_path / "server"
     # Jobs too: the submissions it makes run on the server's embedded worker, in the test's folder.
     with running_server(folder, env={"API_JOBS_DIR": str(folder / "jobs")}) as running:
         yield running
 
 
 @pytest.mark.e2e
-def test_schemathesis_finds_no_response_that_breaks_the_spec(server, tmp_path):
+def test_schemathesis_finds_no_response_that_breaks_the_spec(server, admin_token, tmp_path):
     # The spec comes from the server, but schemathesis reads it from a file: given
     # the URL, it would leave out the operation that serves the document itself.
     status, _, spec = request(server.url + "/api/v1/openapi.json", server.context)
@@ -74,8 +85,6 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(server, tmp_path):
             server.url,
             "--tls-verify",
             str(server.certs / "ca.crt"),
-            "--header",
-            f"Authorization: Bearer {server.token}",
             "--max-examples",
             str(MAX_EXAMPLES),
             # The failing examples of one run should not steer the next one.
@@ -88,7 +97,14 @@ def test_schemathesis_finds_no_response_that_breaks_the_spec(server, tmp_path):
             str(report),
         ],
         cwd=tmp_path,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
+        # The tokens, which schemathesis.toml puts in the Authorization header (a --header would override
+        # the admin token of /metrics there).
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": str(HOOKS),
+            TOKEN_VARIABLE: server.token,
+            ADMIN_VARIABLE: admin_token,
+        },
         capture_output=True,
         text=True,
         timeout=600,
