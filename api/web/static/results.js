@@ -68,12 +68,22 @@ function perModel(entry, models, compare) {
   return compare ? models.map((model) => entry[model.name]) : [entry];
 }
 
+/** The models of the columns: those that answered, or, from a server that sends no X-Model, the compared
+ * ones from the answer's keys, else one unnamed model. */
+function modelsOf(firstEntry, answered, compare) {
+  if (answered.length) {
+    return answered;
+  }
+  return (compare ? Object.keys(firstEntry || {}) : [""]).map((name) => ({ name, version: "" }));
+}
+
 /**
- * Fill the results from ``answer`` (detail=true) to ``lines``; ``models`` answered it, ``compare`` if
+ * Fill the results from ``answer`` (detail=true) to ``lines``; ``answered`` names the models, ``compare`` if
  * every model was asked. Return the rows a CSV export writes: one per tweet and model, as shown.
  */
-export function showResults(lines, answer, models, compare) {
+export function showResults(lines, answer, answered, compare) {
   clearResults();
+  const models = modelsOf(answer[String(lines[0][0])], answered, compare);
   header(compare ? models.map((model) => model.name) : ["Label"]);
   const body = byId("results-body");
   const positives = models.map(() => 0);
@@ -85,7 +95,7 @@ export function showResults(lines, answer, models, compare) {
     answers.forEach(({ label, score }, index) => {
       positives[index] += label === "Positive" ? 1 : 0;
       cells.push([label, labelClass(label)], [formatScore(score), "num"]);
-      const { name, version } = models[index] || { name: "", version: "" };
+      const { name, version } = models[index];
       exported.push({ line: number, tweet: line, model: name, version, label, score });
     });
     const row = addRow(body, cells);
@@ -100,7 +110,7 @@ export function showResults(lines, answer, models, compare) {
   models.forEach((model, index) => {
     shareBar(compare ? `${model.name}: ` : "", positives[index], lines.length, !compare);
   });
-  const names = models.map((model) => `${model.name} ${model.version}`.trim()).join(", ");
+  const names = answered.map((model) => `${model.name} ${model.version}`.trim()).join(", ");
   const split = compare ? `; they disagree on ${disagree} of ${lines.length}` : "";
   byId("answered-by").textContent = `Answered by ${names || "the server's default model"}${split}.`;
   byId("results").hidden = false;
