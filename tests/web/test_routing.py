@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from api.web.swagger import ASSETS_PATH
+
 HOSTILE_HOST = "evil.example"
 
 
@@ -55,8 +57,8 @@ def test_no_doubled_or_trailing_slash_path_is_redirected(app):
 
 
 def _served_as_the_route(path):
-    """True for the static route's trailing-slash variant: its path argument takes "app.js/" as app.js."""
-    return path.startswith("/static/") and path.endswith("/") and "//" not in path
+    """True for a static route's trailing-slash variant: its path argument takes "app.js/" as app.js."""
+    return path.startswith(("/static/", f"{ASSETS_PATH}/")) and path.endswith("/") and "//" not in path
 
 
 @pytest.mark.parametrize("path", ["/api//v1/predict", "/api/v1//predict", "/static//app.js"])
