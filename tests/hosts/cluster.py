@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e import OPENSSL_CONF, ROOT, access_records, client_context, wait_ready, wait_until
+from tests.e2e import OPENSSL_CONF, ROOT, access_records, client_context, log_records, wait_ready, wait_until
 from tests.hosts.load import Outcome
 from tests.hosts.network import Namespace, namespace_pids
 
@@ -20,7 +20,9 @@ BACKEND = "sentiment_api_hosts"
 # Each host listens on its own namespace's address: the same port in both, as on two machines.
 API_PORT = 5000
 STOP_TIMEOUT = 40  # above gunicorn.conf.py's graceful_timeout (20 s)
-READY_TIMEOUT = 120  # two hosts loading their models at once on a busy 2-core machine
+READY_TIMEOUT = 120
+# The line of a host's embedded job worker once it takes jobs (api/jobs/worker.py).
+JOBS_READY = "jobs worker ready"  # two hosts loading their models at once on a busy 2-core machine
 # One worker per host: two hosts, HAProxy and the clients share this machine's cores.
 HOST_WORKERS = "1"
 # Only for the tests: HAProxy's log on its stdout (the shipped file logs to /dev/log).
@@ -41,9 +43,14 @@ class Host:
     starts: int = 0
 
     @property
+    def address(self) -> str:
+        """Where the host listens (address:port), reached from the root namespace over its veth pair."""
+        return f"{self.ns.address}:{API_PORT}"
+
+    @property
     def url(self) -> str:
-        """The host's own address, reached from the root namespace over its veth pair."""
-        return f"https://{self.ns.address}:{API_PORT}"
+        """The host's own URL."""
+        return f"https://{self.address}"
 
     def start(self) -> None:
         """Start Gunicorn in the host's namespace as `make api-start` does (a new log for each start)."""
@@ -67,6 +74,19 @@ class Host:
         """Wait until the host's own /readyz answers 200 (through its address, not HAProxy)."""
         assert self.process is not None
         wait_ready(self.url, client_context(ca), self.process, self.logs[-1], timeout=READY_TIMEOUT)
+
+    def wait_dirty_worker(self) -> None:
+        """Wait until the host's job worker is ready, its history writer serving before it.
+
+        /readyz does not wait for them; a host stopped while they are still starting takes their
+        whole graceful timeout (18 s) to stop.
+        """
+
+        def ready() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.logs[-1].read_text()
+            return any(r["message"].startswith(JOBS_READY) for r in log_records(_json_lines(self.logs[-1])))
+
+        wait_until(ready, f"{self.name}'s job worker ready", READY_TIMEOUT)
 
     def terminate(self) -> int:
         """SIGTERM the master (Gunicorn's graceful stop) and return its exit status."""
@@ -176,13 +196,14 @@ def served_by(hosts: list[Host], outcomes: list[Outcome], path: str) -> dict[str
     return wait_until(logged, "every answered request in a host's access log")
 
 
-def haproxy_environment(hosts: list[Host], listen: str, ca: Path, admin_socket: Path) -> dict[str, str]:
-    """The variables the shipped configuration reads, for these hosts."""
+def haproxy_environment(servers: list[str], listen: str, ca: Path, admin_socket: Path) -> dict[str, str]:
+    """The variables the shipped configuration reads, for hosts at ``servers`` (two address:port)."""
+    first, second = servers
     return {
         **os.environ,
         "SENTIMENT_API_LISTEN": listen,
-        "SENTIMENT_API_HOST1": f"{hosts[0].ns.address}:{API_PORT}",
-        "SENTIMENT_API_HOST2": f"{hosts[1].ns.address}:{API_PORT}",
+        "SENTIMENT_API_HOST1": first,
+        "SENTIMENT_API_HOST2": second,
         "SENTIMENT_API_CA": str(ca),
         "SENTIMENT_API_NAME": SERVICE_NAME,
         "SENTIMENT_API_ADMIN_SOCKET": str(admin_socket),

@@ -92,7 +92,8 @@ def _balancer(folder: Path, hosts: list[Host], ca: Path) -> Balancer:
     """Start HAProxy on a free loopback port with the shipped configuration; wait until it listens."""
     port = free_port()
     admin = folder / "haproxy-admin.sock"
-    env = haproxy_environment(hosts, f"127.0.0.1:{port}", ca, admin)
+    servers = [host.address for host in hosts]
+    env = haproxy_environment(servers, f"127.0.0.1:{port}", ca, admin)
     process = start_haproxy(folder, env)
     balancer = Balancer(process, port, admin, folder / "haproxy.log")
 
@@ -144,7 +145,8 @@ def _stop(process: subprocess.Popen) -> None:
 def hosts(site: Site) -> Iterator[Callable[..., None]]:
     """Return a starter of both hosts with extra environment variables; both are stopped after the test.
 
-    It returns once each host's own /readyz answers and HAProxy reports both UP.
+    It returns once each host's own /readyz answers, its history writer and job worker have started,
+    and HAProxy reports both UP.
     """
 
     def start(**env: str) -> None:
@@ -154,6 +156,7 @@ def hosts(site: Site) -> Iterator[Callable[..., None]]:
             host.start()
         for host in site.hosts:
             host.wait_ready(site.ca)
+            host.wait_dirty_worker()
         for host in site.hosts:
             site.balancer.wait_status(host.name, "UP")
 

@@ -49,16 +49,21 @@ def test_a_host_killed_under_load_fails_only_its_requests_in_flight(site, hosts)
         _keep_loading(running, time.monotonic() + 2, "2 s more of load")
     outcomes = running.outcomes
     failures = [o for o in outcomes if o.status != 200]
+    at_kill = [o for o in failures if o.started < killed]
     print(
         f"\nSIGKILL under load ({CLIENTS} clients, keep-alive off): {len(outcomes)} requests, "
-        f"{len(failures)} failed, started {[round(o.started - killed, 3) for o in failures]} s from the kill "
-        f"(the host's processes all gone {gone - killed:.3f} s after it): {[o.error for o in failures]}; "
+        f"{len(failures)} failed ({len(at_kill)} in flight at the kill), started "
+        f"{[round(o.started - killed, 3) for o in failures]} s from the kill (the host's processes all "
+        f"gone {gone - killed:.3f} s after it): {[o.error for o in failures]}; "
         f"HAProxy marked it DOWN {down - killed:.2f} s after the kill"
     )
     # Only requests in flight on the host as it died failed: each started before its last process
-    # was gone and ended after the kill; and a client has one request in flight at a time.
+    # was gone, and ended after the kill. Dying takes the kernel a moment (0.1-0.2 s here, freeing
+    # each process's memory), during which the host's socket still completes connections: a
+    # client whose request was cut can land its next one there too. Of the requests already in
+    # flight at the kill, at most one per client.
     assert all(o.started < gone and o.ended >= killed for o in failures), failures
-    assert len(failures) <= CLIENTS
+    assert len(at_kill) <= CLIENTS
     # Once HAProxy has marked it down, no connection goes to it and the survivor serves them all.
     assert site.balancer.sessions(victim.name)[1] == sessions_when_down
     assert len(outcomes) > ended_by_then
@@ -84,11 +89,12 @@ def test_a_rolling_restart_under_load_fails_no_request(site, hosts):
             assert host.terminate() == 0
             host.start()
             host.wait_ready(site.ca)
+            host.wait_dirty_worker()
             balancer.set_state(host.name, "ready")
             # Ready on its own address is not yet in HAProxy's rotation: wait until HAProxy says so
             # before draining the other host.
             balancer.wait_status(host.name, "UP", timeout=PHASE_TIMEOUT)
-            _wait_for_requests(running, running.count() + WARM_REQUESTS, "load after the restart")
+            _wait_for_requests(running, running.count() + 2 * WARM_REQUESTS, "load after the restart")
     outcomes = running.outcomes
     failures = [o for o in outcomes if o.status != 200]
     ids = set().union(*served_by(site.hosts, outcomes, PREDICT).values())
