@@ -57,6 +57,8 @@ class _Document:
         bodies = [op.body for op in self.operations if op.body is not None]
         self.refs, self.schemas = components([*answers, *bodies, shapes.Error])
         self.errors = error_answers(settings)
+        # Machine-readable for clients that split long inputs (api/client/): the prose alone says it too.
+        self.max_body_bytes = settings.MAX_BODY_BYTES
 
     def operation(self, op: Operation) -> JSON:
         """Return the OpenAPI operation object of ``op``."""
@@ -67,7 +69,11 @@ class _Document:
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
-            operation["requestBody"] = {"required": True, "content": json_content(self.refs[op.body])}
+            operation["requestBody"] = {
+                "required": True,
+                "content": json_content(self.refs[op.body]),
+                "x-max-body-bytes": self.max_body_bytes,
+            }
         if op.files:
             operation["requestBody"] = {
                 "required": True,

@@ -58,6 +58,31 @@ def test_the_checks_refuse_exactly_past_the_limits_the_document_states(make_app,
     assert codes == ["too_many_items", "invalid_item", "invalid_item"]
 
 
+def test_every_json_body_declares_the_body_limit_the_server_refuses_past(make_app, auth_header):
+    client = make_app(MAX_BODY_BYTES=2048).test_client()
+    paths = _spec(client)["paths"]
+    declared = {
+        (path, method): operation["requestBody"].get("x-max-body-bytes")
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    }
+    assert declared and set(declared.values()) == {2048}
+    limit = declared[("/api/v1/predict", "post")]
+    # JSON allows whitespace: a valid body padded to exactly the limit passes, one byte more is refused.
+    body = b'{"a": "fine"}'
+    answers = [
+        client.post(
+            "/api/v1/predict",
+            data=body + b" " * (size - len(body)),
+            headers=auth_header,
+            content_type="application/json",
+        ).status_code
+        for size in (limit, limit + 1)
+    ]
+    assert answers == [200, 413]
+
+
 def test_the_limits_are_one_object_for_the_checks_and_the_shapes(app):
     limits = TweetLimits.of(settings_of(app))
     schema = declare(limits, ["m"]).tweets.model_json_schema(schema_generator=OpenAPISchema)
