@@ -54,9 +54,11 @@ class History:
         """
         self.queue.record(token, tweets, scores, versions, _sample(tweets, scores, models))
 
-    def recent(self, limit: int, token: str | None = None) -> list[dict[str, Any]]:
-        """Return the newest ``limit`` rows, only ``token``'s unless None; HistoryReadError if unreadable."""
-        return self.store.recent(limit, token)
+    def recent(
+        self, limit: int, token: str | None = None, before: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Return the newest ``limit`` rows below id ``before``, and the next ``before`` (Store.recent)."""
+        return self.store.recent(limit, token, before)
 
     def state(self) -> HistoryState:
         """Describe the history for /readyz."""

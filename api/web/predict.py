@@ -14,13 +14,20 @@ from api.web.fairness import CPU_TURNS
 from api.web.identity import identity_headers
 from api.web.limits import rate_limit_key
 from api.web.shadow import SHADOW
-from api.web.shapes import BOOLEANS, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, TweetLimits
+from api.web.shapes import (
+    BOOLEANS,
+    HISTORY_BEFORE_MAX,
+    HISTORY_LIMIT_DEFAULT,
+    HISTORY_LIMIT_MAX,
+    TweetLimits,
+)
 from api.web.validation import check_tweets, parse_json_object
 from model.serving.registry import ModelSet
 
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 PREDICT_PARAMETERS = ("model", "detail", "store", "explain")
+LISTING_PARAMETERS = ("limit", "before")
 
 
 @bp.post("/predict")
@@ -98,28 +105,38 @@ def _query(registry: ModelSet) -> tuple[str | None, bool, bool]:
 def predictions() -> Response:
     """List the caller's stored predictions, newest first (every caller's for an admin token).
 
-    ``?limit=N`` (1 to 1000, default 50) bounds how many.
+    ``?limit=N`` (1 to 1000, default 50) bounds how many; ``?before=`` is the ``next`` of the
+    previous page, a stored row's id: only older rows.
     """
-    limit = _limit()
+    limit, before = _listing_query()
     history = ext.HISTORY.of(current_app)
     if history is None:
         raise HistoryDisabled("prediction history is disabled on this server (API_HISTORY_URL=none)")
     caller = current_user()
     try:
-        rows = history.recent(limit, token=None if is_admin(caller) else caller)
+        rows, following = history.recent(limit, None if is_admin(caller) else caller, before)
     except HistoryReadError as exc:
         raise HistoryUnavailable("the prediction history database does not answer; retry later") from exc
-    return jsonify(predictions=rows)
+    return jsonify(predictions=rows, next=following)
 
 
-def _limit() -> int:
-    """Return the ``limit`` the query string asks for, or raise InvalidParameter."""
-    unknown = sorted(set(request.args) - {"limit"})
+def _listing_query() -> tuple[int, int | None]:
+    """Return the ``limit`` and ``before`` the query string asks for, or raise InvalidParameter."""
+    unknown = sorted(set(request.args) - set(LISTING_PARAMETERS))
     if unknown:
-        raise InvalidParameter("unknown query parameter; accepted: limit", key=unknown[0])
-    raw = request.args.get("limit", str(HISTORY_LIMIT_DEFAULT))
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= HISTORY_LIMIT_MAX):
-        raise InvalidParameter(f"limit must be an integer from 1 to {HISTORY_LIMIT_MAX}", key="limit")
+        raise InvalidParameter(
+            f"unknown query parameter; accepted: {', '.join(LISTING_PARAMETERS)}", key=unknown[0]
+        )
+    limit = _whole("limit", request.args.get("limit", str(HISTORY_LIMIT_DEFAULT)), HISTORY_LIMIT_MAX)
+    raw = request.args.get("before")
+    return limit, None if raw is None else _whole("before", raw, HISTORY_BEFORE_MAX)
+
+
+def _whole(key: str, raw: str, maximum: int) -> int:
+    """Return ``raw`` (ASCII digits) as an integer from 1 to ``maximum``, or raise InvalidParameter."""
+    # The length first: int() of thousands of digits is slow, and refused past 4300 (a ValueError).
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum)) and 1 <= int(raw) <= maximum):
+        raise InvalidParameter(f"{key} must be an integer from 1 to {maximum}", key=key)
     return int(raw)
 
 

@@ -29,6 +29,8 @@ NO_NUL = "^[^\\x00]*$"
 BOOLEANS = MappingProxyType({"true": True, "false": False})
 HISTORY_LIMIT_DEFAULT = 50
 HISTORY_LIMIT_MAX = 1000
+# The largest ?before= of /api/v1/predictions: SQLite's largest row id (its driver takes no larger integer).
+HISTORY_BEFORE_MAX = 2**63 - 1
 
 V = TypeVar("V")
 
@@ -127,6 +129,10 @@ class Predictions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     predictions: list[StoredPrediction] = Field(max_length=HISTORY_LIMIT_MAX)
+    next: Annotated[int, Field(ge=1)] | None = Field(
+        description="The cursor of the following page, to send as `before`: the last row's stored id (the"
+        " order rows were stored in; not the tweet's `id`). null on the last page."
+    )
 
 
 class PredictionsQuery(BaseModel):
@@ -134,6 +140,11 @@ class PredictionsQuery(BaseModel):
 
     limit: int = Field(
         HISTORY_LIMIT_DEFAULT, ge=1, le=HISTORY_LIMIT_MAX, description="How many rows at most."
+    )
+    before: Annotated[int, Field(ge=1, le=HISTORY_BEFORE_MAX)] | SkipJsonSchema[None] = Field(
+        None,
+        description="A cursor: only rows stored before this one, the `next` of the previous page"
+        " (default: from the newest row).",
     )
 
 
