@@ -9,15 +9,23 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from api.history import messages as history_messages
-from bench import explain, faults, hostile, inprocess, memory, report, tokens, wrk
+from bench import explain, faults, floor, hostile, inprocess, memory, report, tokens, wrk
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
 from model.training.data import read_rows
-from tests.e2e import history_writer_pids, log_records, running_server, wait_ready, worker_pids
+from tests.e2e import (
+    dirty_arbiter_pids,
+    history_writer_pids,
+    log_records,
+    running_server,
+    wait_ready,
+    worker_pids,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (scenario, tweets per request, connection counts, query): small requests at low
@@ -60,11 +68,12 @@ def _parser():
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
     parser.add_argument(
         "--only",
-        choices=("all", "tokens", "hostile", "explain"),
+        choices=("all", "tokens", "hostile", "explain", "floor"),
         default="all",
         help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); hostile: only the timed"
         " hostile load and faults (the figures the live tests do not bound); explain: only the in-process"
-        " cost of ?explain=true and of the identity headers; default: every part",
+        " cost of ?explain=true and of the identity headers; floor: start-up, each process's memory (PSS) and"
+        " the no-op and 1-tweet predict against a bare Flask app on the same server; default: every part",
     )
     return parser
 
@@ -85,22 +94,12 @@ def measure_https(texts, seconds, workers, wrk_path):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bodies = _bodies(tmp, texts)
-        env = {
-            "API_RATE_LIMIT": "1000000000/minute",
-            "API_WORK_LIMIT": "1000000000000/minute",
-            # One token on up to 64 connections: the per-token cap on requests in flight is not measured here.
-            "API_MAX_IN_FLIGHT": "100000",
-            "ACCESS_LOG": str(tmp / "access.log"),
-        }
-        # Every row kept: retention's large DELETEs would otherwise fall inside some runs only.
-        env["API_HISTORY_MAX_ROWS"] = str(10**9)
-        start = time.monotonic()
-        with running_server(tmp, env=env, workers=workers, ready=False) as server:
-            wait_ready(server.url, server.context, server.process, server.log_path)
-            startup = time.monotonic() - start
+        with _bench_server(tmp, workers) as (server, startup):
             predict_url = server.url + "/api/v1/predict"
-            wrk.run(predict_url + "?store=false", server.token, bodies[100], 8, 2, wrk_path)  # warm-up
-            after_warmup = memory.rss(worker_pids(server))
+            after_warmup, pss = _warm_up(server, bodies, wrk_path)
+            with floor.bare_server(tmp, server.certs, workers) as bare:
+                print("framework floor (bare app, no-op, 1-tweet predict, alternating)...", flush=True)
+                floor_result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
             runs = []
             for scenario, size, connections, query in SCENARIOS:
                 url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict" + query)
@@ -126,13 +125,57 @@ def measure_https(texts, seconds, workers, wrk_path):
         "workers": workers,
         "startup_s": startup,
         "runs": runs,
+        "floor": floor_result,
         "memory": {
             "after_warmup": after_warmup,
             "after_run": after_run,
             "history_writer": writer_rss,
             "history_writer_private": writer_private,
+            "pss_after_warmup": pss,
+            "pss_total_mib": round(sum(row["pss_mib"] for row in pss), 1),
         },
     }
+
+
+@contextmanager
+def _bench_server(tmp, workers):
+    """Start the server as ``make api-start`` does, limits out of reach; yield it and its start-up (s)."""
+    env = {
+        "API_RATE_LIMIT": "1000000000/minute",
+        "API_WORK_LIMIT": "1000000000000/minute",
+        # One token on up to 64 connections: the per-token cap on requests in flight is not measured here.
+        "API_MAX_IN_FLIGHT": "100000",
+        "ACCESS_LOG": str(tmp / "access.log"),
+    }
+    # Every row kept: retention's large DELETEs would otherwise fall inside some runs only.
+    env["API_HISTORY_MAX_ROWS"] = str(10**9)
+    start = time.monotonic()
+    with running_server(tmp, env=env, workers=workers, ready=False) as server:
+        wait_ready(server.url, server.context, server.process, server.log_path)
+        yield server, time.monotonic() - start
+
+
+def _warm_up(server, bodies, wrk_path):
+    """Warm the workers up (100-tweet predicts); return their RSS and every server process's PSS after it."""
+    wrk.run(server.url + "/api/v1/predict?store=false", server.token, bodies[100], 8, 2, wrk_path)
+    workers = worker_pids(server)
+    roles = {server.process.pid: "master"} | dict.fromkeys(workers, "worker")
+    roles |= dict.fromkeys(dirty_arbiter_pids(server), "dirty arbiter")
+    roles |= dict.fromkeys(history_writer_pids(server), "dirty worker (history writer, jobs supervisor)")
+    return memory.rss(workers), memory.server_pss(server.process.pid, roles)
+
+
+def measure_floor(texts, seconds, workers, wrk_path):
+    """Only the start-up, memory and framework floor parts of measure_https."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bodies = _bodies(tmp, texts)
+        with _bench_server(tmp, workers) as (server, startup):
+            _, pss = _warm_up(server, bodies, wrk_path)
+            with floor.bare_server(tmp, server.certs, workers) as bare:
+                result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
+    total = round(sum(row["pss_mib"] for row in pss), 1)
+    return {"startup_s": startup, "pss_after_warmup": pss, "pss_total_mib": total, **result}
 
 
 def _run(server, url, body, conns, seconds, wrk_path, history=None):
@@ -280,6 +323,11 @@ def _only(args, wrk_path):
         print("token lookup over HTTPS...", flush=True)
         result["tokens"] = tokens.measure(args.seconds, args.workers, wrk_path)
         text = tokens.table(result["tokens"])
+    elif args.only == "floor":
+        print("start-up, memory and the framework floor over HTTPS...", flush=True)
+        texts = [text for text, _ in read_rows(args.data)]
+        result["floor"] = measure_floor(texts, args.seconds, args.workers, wrk_path)
+        text = floor.startup_memory_table(result["floor"]) + "\n\n" + floor.table(result["floor"])
     elif args.only == "explain":
         print("explain and identity headers, in process...", flush=True)
         result["explain"] = explain.measure([text for text, _ in read_rows(args.data)])

@@ -51,3 +51,40 @@ def cpu_seconds(pid):
 def server_cpu(master_pid):
     """Return the CPU seconds used so far by a Gunicorn master's processes: workers, history writer."""
     return sum(cpu_seconds(pid) for pid in descendants(master_pid))
+
+
+def pss_mib(pid):
+    """Return the proportional set size of a process in MiB: its own pages, plus its share of shared ones.
+
+    Summed over processes, PSS counts every page once: what the server takes from the machine.
+    """
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        if name == "Pss":
+            return int(value.split()[0]) / 1024
+    raise ValueError(f"no Pss for pid {pid}")
+
+
+def server_pss(master_pid, roles):
+    """Return ``[{pid, role, pss_mib}]`` for a Gunicorn master and every process under it.
+
+    ``roles`` maps pids to what they are (worker, history writer...); others are named by their command.
+    """
+    rows = []
+    for pid in [master_pid, *descendants(master_pid)]:
+        try:
+            pss = pss_mib(pid)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+        role = roles.get(pid) or _command(pid)
+        rows.append({"pid": pid, "role": role, "pss_mib": round(pss, 1)})
+    return rows
+
+
+def _command(pid):
+    """Return the start of a process's command line (its title, for Gunicorn's processes)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return "?"
+    return " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split())[:60]

@@ -5,7 +5,7 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from bench import faults, hostile, tokens
+from bench import faults, floor, hostile, tokens
 
 
 def ratios(result):
@@ -36,7 +36,15 @@ def ratios(result):
         "history_on_over_off_cpu_100": history_cpu_ratio(http["runs"]),
         **history_catch_up(http["runs"]),
         **token_ratio(result.get("tokens")),
+        **floor_ratios(http.get("floor")),
     }
+
+
+def floor_ratios(floor_result):
+    """Return our no-op's and 1-tweet predict's requests/s over the bare app's, if the run measured them."""
+    if not floor_result:
+        return {}
+    return {f"{side}_over_bare_rps": ratio for side, ratio in floor_result["over_bare"].items()}
 
 
 def token_ratio(token_lookup):
@@ -130,6 +138,7 @@ def table(result):
             else ""
         ),
         f"History after the run (/readyz): {https.get('history')}",
+        *(["", _floor_tables(https)] if https.get("floor") else []),
         *(["", tokens.table(result["tokens"])] if result.get("tokens") else []),
         *(["", hostile.table(result["hostile"])] if result.get("hostile") else []),
         *(["", faults.table(result["faults"])] if result.get("faults") else []),
@@ -137,6 +146,13 @@ def table(result):
         "Ratios (this run): " + ", ".join(f"{k} = {v}" for k, v in ratios(result).items()),
     ]
     return "\n".join(lines)
+
+
+def _floor_tables(https):
+    """Return the start-up, memory and framework floor tables of a run."""
+    mem = https["memory"]
+    startup = {"startup_s": https["startup_s"], **{k: mem[k] for k in ("pss_after_warmup", "pss_total_mib")}}
+    return floor.startup_memory_table(startup) + "\n\n" + floor.table(https["floor"])
 
 
 def _fmt(rss):
