@@ -14,6 +14,7 @@ attaches to a record is left out, so no unvetted value (a header, a tweet) can
 reach the log through ``extra``.
 """
 
+import json
 import logging
 import re
 import uuid
@@ -65,7 +66,28 @@ class JSONFormatter(JsonFormatter):
 
     python-json-logger formats the message and a traceback and serialises any
     value; the fields are picked here, by name, rather than copied from the record.
+    A record with no traceback or stack and a plain message (every access line, most others)
+    takes a shorter path to the same line: python-json-logger's general machinery cost
+    ~35 us a line, twice the work itself (make bench's profile).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The encoder python-json-logger makes anew for every line (json.dumps with cls=), made once.
+        encoder = self.json_encoder or json.JSONEncoder  # python-json-logger's choice when none is given
+        self._encoder: json.JSONEncoder = encoder(
+            default=self.json_default, ensure_ascii=self.json_ensure_ascii, indent=self.json_indent
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one JSON line, as python-json-logger would."""
+        if record.exc_info or record.exc_text or record.stack_info or not isinstance(record.msg, str):
+            return super().format(record)
+        record.message = record.getMessage()
+        log_data: dict[str, Any] = {}
+        self.add_fields(log_data, record, {})
+        prefix: str = self.prefix
+        return prefix + self._encoder.encode(log_data)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """Return the record's time as ISO 8601 in UTC, to the millisecond."""

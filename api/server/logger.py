@@ -86,8 +86,13 @@ class HardenedLogger(glogging.Logger):
             "duration_ms": round(request_time.total_seconds() * 1000, 3),
             "remote_addr": environ.get("REMOTE_ADDR"),
         }
+        log = self.access_log
         try:
-            self.access_log.info("%s %s %s", fields["method"], fields["path"], status, extra=fields)
+            # Made and handled here rather than by log.info, which also looks up its caller's source
+            # line on every call: a field no line of ours writes.
+            args = (fields["method"], fields["path"], status)
+            record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %s", args, None, extra=fields)
+            log.handle(record)
         except (KeyError, TypeError, ValueError):
             # A failed write goes to the handler's handleError (_FailureReporter), not here. What is left:
             # a record that cannot be made (an extra named like a record attribute, KeyError) or a filter

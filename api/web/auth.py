@@ -44,9 +44,13 @@ def current_user() -> str:
 
 def token_name_or_none() -> str | None:
     """Return the name of the request's bearer token if it is valid (used before the view runs)."""
-    # Parsed by flask-httpauth itself, so the limiter and the view agree on the token.
-    token = getattr(auth.get_auth(), "token", None)
-    return _name_of(token) if token else None
+    # Asked two or three times a request (the limiter's key, its exemption): parsed once.
+    remembered: tuple[str | None] | None = g.get("_token_name")
+    if remembered is None:
+        # Parsed by flask-httpauth itself, so the limiter and the view agree on the token.
+        token = getattr(auth.get_auth(), "token", None)
+        remembered = g._token_name = (_name_of(token) if token else None,)
+    return remembered[0]
 
 
 def is_admin(name: str) -> bool:
