@@ -64,8 +64,12 @@ changes=(
   --change 'ENV LANG=C.UTF-8'
   --change 'CMD ["python3"]'
 )
+# Quoted, as a Dockerfile ENV line reads it: a value may hold spaces (several extra index URLs).
 while IFS= read -r line; do
-  [ -n "$line" ] && changes+=(--change "ENV $line")
+  [ -n "$line" ] || continue
+  value="${line#*=}"
+  value="${value//\\/\\\\}"
+  changes+=(--change "ENV ${line%%=*}=\"${value//\"/\\\"}\"")
 done < <(pip_env)
 tar -C "$rootfs" --numeric-owner -c . | docker import "${changes[@]}" - "$tag" >/dev/null
 echo "$tag"
