@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes a Docker engine answer on this machine, for the container tests (tests/container/).
-# Installs Debian's docker.io (dockerd) and debootstrap (the stand-in base, scripts/base-image.sh) when
-# missing, and starts dockerd when no engine answers. dockerd is ALWAYS started with no bridge, no
-# iptables rules and no masquerading: containers run with --network host and are reached on 127.0.0.1
-# only; no Docker network is ever made. An engine that already answers is used as it is.
+# Installs Debian's docker.io (dockerd), debootstrap (the stand-in base, scripts/base-image.sh) and
+# docker-compose (unless the docker CLI has its compose plugin) when missing, and starts dockerd when no
+# engine answers. dockerd is ALWAYS started with no bridge, no iptables rules and no masquerading:
+# containers run with --network host and are reached on 127.0.0.1 only; no Docker network is ever made.
+# An engine that already answers is used as it is.
 #
 # The storage driver is the first of overlay2, fuse-overlayfs (when installed) and vfs with which dockerd
 # starts; DOCKER_STORAGE_DRIVER names one instead. Prints the driver in use as its last line.
@@ -17,6 +18,10 @@ wait_seconds="${DOCKERD_WAIT:-60}"
 
 "$here/debian-package.sh" docker.io dockerd "the container tests' Docker engine"
 "$here/debian-package.sh" debootstrap debootstrap "the container tests' stand-in base image"
+# A Compose implementation resolves deploy/compose.yaml: the CLI's plugin if it has one, else Debian's.
+if ! docker compose version >/dev/null 2>&1; then
+  "$here/debian-package.sh" docker-compose docker-compose "resolving deploy/compose.yaml"
+fi
 
 answers() { docker info >/dev/null 2>&1; }
 report() { echo "docker engine answers; storage driver: $(docker info --format '{{.Driver}}')"; }
