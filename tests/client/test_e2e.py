@@ -57,7 +57,11 @@ def test_stored_predictions_take_feedback(live_client):
     rows = wait_until(stored, "both predictions in the history")
     assert {row.id: row.label for row in rows} == {f"fb-{k}": LABELS[k] for k in BODY}
     assert live_client.feedback({f"fb-{key}": label for key, label in LABELS.items()}) == len(ids)
-    assert any(entry["feedback"] >= len(ids) for entry in live_client.accuracy()["models"])
+    # The server reads live accuracy from the database at most every few seconds (api/history/monitor.py).
+    wait_until(
+        lambda: any(entry["feedback"] >= len(ids) for entry in live_client.accuracy()["models"]),
+        "the feedback counted in the live accuracy",
+    )
 
 
 @pytest.mark.e2e
