@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from api import constants as c
 from api.history.schema import Prediction
 from api.history.store import Store, listing, upgrade
 from api.ops.tokens import create_token
@@ -28,12 +29,14 @@ PAGE_SIZES = (1, 5, 6, 24, 1000)
 # Rows the query plan tests store: enough for a planner to prefer an index to reading the table.
 PLAN_ROWS = 20_000
 BEFORE_MAX = 2**63 - 1
+# alice's rows in the walk beyond the API's largest page.
+BEYOND = 2345
 
 
 def _walk(client, header, limit):
     """Follow ``next`` from the newest row in pages of ``limit``; return the pages' (token, id) lists."""
     pages, before = [], None
-    for _ in range(REQUESTS * PER_REQUEST * 3 + 2):  # bounded: more than any walk here needs
+    for _ in range(REQUESTS * PER_REQUEST * 3 + 2):  # bounded: more pages than any walk here has
         query = f"?limit={limit}" + ("" if before is None else f"&before={before}")
         response = client.get(f"/api/v1/predictions{query}", headers=header)
         assert response.status_code == 200, response.json
@@ -104,6 +107,25 @@ def test_the_largest_cursor_lists_from_the_newest_row_and_the_smallest_lists_not
     smallest = client.get("/api/v1/predictions?before=1", headers=headers["root"])
     assert smallest.status_code == 200
     assert smallest.json == {"predictions": [], "next": None}
+
+
+def test_the_walk_goes_beyond_the_newest_1000_rows(history_app, db_url, tokens):
+    upgrade(db_url)
+    app = history_app()
+    created = datetime.now(UTC)
+    # BEYOND of alice's rows, one in five of the table's: more than two pages of the largest limit.
+    rows = [
+        {"created": created, "token": "alice" if i % 5 == 0 else "bob", "tweet_id": f"t{i}",
+         "label": "Positive", "score": 0.9, "model": "freqlr", "version": "v1"}
+        for i in range(BEYOND * 5)
+    ]  # fmt: skip
+    with app.extensions[c.EXT_HISTORY].store.engine.begin() as conn:
+        conn.execute(sa.insert(Prediction), rows)
+    header = {"Authorization": f"Bearer {tokens[1]}"}
+    pages = _walk(app.test_client(), header, 1000)
+    assert [len(page) for page in pages] == [1000, 1000, BEYOND - 2000]
+    expected = [("alice", row["tweet_id"]) for row in reversed(rows) if row["token"] == "alice"]
+    assert [row for page in pages for row in page] == expected
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,16 @@
 """The history page as a new user reads it (issue 18's first hour): an id column that matches the tweets
 sent, model and version columns, one note (not a marker in every row) when the server keeps no text,
-and pages beyond the first rows.
+and pages beyond the first rows: one request per page, following the API's `next` cursor.
 
 The server keeps no tweet text (the default); rows are made through the API with known ids, and the
 page is compared with what GET /api/v1/predictions itself lists. Chromium and its tab are
 tests/web/test_browser.py's.
 """
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e import request, running_server, wait_until
 from tests.web import test_browser as chromium
@@ -86,24 +89,54 @@ def test_no_kept_text_is_said_once_above_the_table_not_in_every_row(page, server
     chromium.shot(page, "history-no-text")
 
 
-def test_pages_go_beyond_the_first_rows_and_back(page, server):
+def _asked(url):
+    """Return the (limit, before) of a GET /api/v1/predictions the page sent; before None if absent."""
+    query = parse_qs(urlsplit(url).query)
+    assert set(query) <= {"limit", "before"}, url
+    return int(query["limit"][0]), int(query["before"][0]) if "before" in query else None
+
+
+def _shown(page, text):
+    """Wait until the pager says ``text`` and the status line that the page loaded; return its ids."""
+    expect(page.locator("#page-text")).to_have_text(text)
+    expect(page.locator("#status")).to_contain_text("loaded")
+    return _column(page, "id")
+
+
+def test_pages_are_read_a_request_at_a_time_following_the_cursor_and_back(page, server):
     ids = [row["id"] for row in _listed(server)]
+    sent = []
+    page.on("request", lambda req: sent.append(req.url) if "/api/v1/predictions" in req.url else None)
     _open(page, server)
     assert page.is_disabled("#previous")
-    seen = []
+    pages = []
     for start in range(0, len(ids), PAGE):
-        assert (
-            page.inner_text("#page-text") == f"Rows {start + 1}-{min(start + PAGE, len(ids))} of {len(ids)}"
-        )
-        seen.append(_column(page, "id"))
+        pages.append(_shown(page, f"Rows {start + 1}-{min(start + PAGE, len(ids))}"))
         if start + PAGE < len(ids):
             page.click("#next")
     assert page.is_disabled("#next")
-    assert seen == [ids[start : start + PAGE] for start in range(0, len(ids), PAGE)]
+    # Every row once, newest first, across the pages: none repeated, none missing.
+    assert [row for shown in pages for row in shown] == ids
+    assert pages == [ids[start : start + PAGE] for start in range(0, len(ids), PAGE)]
+    # One request per page of PAGE rows, each but the first from the previous answer's cursor.
+    forward = [_asked(url) for url in sent]
+    assert [limit for limit, _ in forward] == [PAGE] * len(pages)
+    assert forward[0][1] is None
+    cursors = [before for _, before in forward[1:]]
+    assert all(cursor is not None for cursor in cursors) and cursors == sorted(cursors, reverse=True)
 
-    page.click("#previous")
-    assert _column(page, "id") == ids[PAGE : 2 * PAGE]
-    # A new page size starts again from the newest row.
+    # Back, page by page, to the newest: the same rows as on the way out, read again with the same cursors.
+    sent.clear()
+    for number in range(len(pages) - 2, -1, -1):
+        page.click("#previous")
+        start = number * PAGE
+        assert _shown(page, f"Rows {start + 1}-{start + PAGE}") == pages[number]
+    assert page.is_disabled("#previous") and not page.is_disabled("#next")
+    assert [_asked(url) for url in sent] == list(reversed(forward[:-1]))
+
+    # A new page size starts again from the newest row, in one request of that size.
+    sent.clear()
     page.select_option("#limit", "50")
-    assert _column(page, "id") == ids[:50]
+    assert _shown(page, f"Rows 1-{len(ids)}") == ids
+    assert [_asked(url) for url in sent] == [(50, None)]
     assert page.is_disabled("#next") and page.is_disabled("#previous")

@@ -1,15 +1,16 @@
-// The history page: recent predictions from /api/v1/predictions, newest first as the server orders them,
-// a page at a time.
+// The history page: predictions from /api/v1/predictions, newest first as the server orders them, one
+// request per page of "Rows per page" rows, following the answer's `next` cursor.
 import { addRow, api, fieldError, formatScore, labelClass, loadToken, saveToken, status } from "./common.js";
 
 const tokenBox = document.getElementById("token");
 const limitBox = document.getElementById("limit");
 
-// The API's largest `limit`: the newest rows are read once, then shown a page at a time.
-const NEWEST = 1000;
-// The rows read and the index of the first one shown; null until a load succeeds.
-let rows = null;
-let offset = 0;
+// The page shown: its rows, the token that read them, the `before` cursor of every page from the newest
+// to this one (null for the newest: Previous pops it), and its `next` (null on the oldest page).
+// Null until a load succeeds.
+let shown = null;
+// Counts requests, so that an answer overtaken by a later request (a new page size, say) is dropped.
+let asked = 0;
 
 /** A timestamp as the reader's local date and time; the raw value if it does not parse. */
 function when(created) {
@@ -31,12 +32,11 @@ function textNote(predictions) {
   note.hidden = missing === 0;
 }
 
-/** Fill the table with the page of ``rows`` that starts at ``offset``, and the pager under it. */
+/** Fill the table with the page ``shown`` holds, and the pager under it. */
 function show() {
-  const size = Number(limitBox.value);
   const body = document.getElementById("history-body");
   body.replaceChildren();
-  for (const item of rows.slice(offset, offset + size)) {
+  for (const item of shown.rows) {
     const kept = item.text !== undefined;
     const row = addRow(body, [
       [String(item.id ?? ""), "id"],
@@ -53,20 +53,64 @@ function show() {
       row.cells[1].title = "text not kept by this server";
     }
   }
-  const last = Math.min(offset + size, rows.length);
-  const of = rows.length === NEWEST ? `the newest ${NEWEST}` : String(rows.length);
-  document.getElementById("page-text").textContent = rows.length ? `Rows ${offset + 1}-${last} of ${of}` : "";
-  document.getElementById("previous").disabled = offset === 0;
-  document.getElementById("next").disabled = last >= rows.length;
+  const first = (shown.cursors.length - 1) * shown.size + 1;
+  const last = first + shown.rows.length - 1;
+  document.getElementById("page-text").textContent = shown.rows.length ? `Rows ${first}-${last}` : "";
+  document.getElementById("previous").disabled = shown.cursors.length === 1;
+  document.getElementById("next").disabled = shown.next === null;
   document.getElementById("history").hidden = false;
 }
 
-/** Move ``pages`` pages (-1 back, 1 on) and show it. */
-function turn(pages) {
-  const size = Number(limitBox.value);
-  offset = Math.max(0, Math.min(offset + pages * size, rows.length - 1));
-  offset -= offset % size;
+/** Read and show the page of ``size`` rows below ``cursors``' last cursor (null: the newest rows).
+
+Return whether it is shown; an answer overtaken by a later request is dropped, its error too. */
+async function read(token, size, cursors) {
+  const before = cursors[cursors.length - 1];
+  const request = ++asked;
+  status("Loading...");
+  document.getElementById("previous").disabled = true;
+  document.getElementById("next").disabled = true;
+  const query = before === null ? `limit=${size}` : `limit=${size}&before=${before}`;
+  let data;
+  try {
+    data = await api(`/api/v1/predictions?${query}`, { token });
+  } catch (error) {
+    if (request === asked) {
+      failed(error);
+    }
+    return false;
+  }
+  if (request !== asked) {
+    return false;
+  }
+  // A server without cursors answers no `next`: its newest rows are all there is to page.
+  const next = Number.isSafeInteger(data.next) ? data.next : null;
+  shown = { token, size, cursors, rows: data.predictions, next };
+  textNote(shown.rows);
   show();
+  status(shown.rows.length ? `${shown.rows.length} loaded, newest first.` : "No predictions yet.", "ok");
+  return true;
+}
+
+/** Say what went wrong reading the history: a refused token under its field, the rest on the status line. */
+function failed(error) {
+  status("");
+  if (error.status === 401) {
+    fieldError("token", "This token was refused: check it, or ask for a new one.");
+  } else if (error.status === 404) {
+    status("This server keeps no prediction history.", "error");
+  } else {
+    status(error.message || "The request failed.", "error");
+  }
+  if (shown) {
+    show(); // the pager as it was: the page shown is still the one its buttons move from
+  }
+}
+
+/** Show the page one older (``pages`` 1) or one newer (-1) than the one shown. */
+function turn(pages) {
+  const cursors = pages > 0 ? [...shown.cursors, shown.next] : shown.cursors.slice(0, -1);
+  read(shown.token, shown.size, cursors);
 }
 
 /** Fill the live accuracy table from /api/v1/feedback's answer; hide it while no feedback came. */
@@ -95,7 +139,7 @@ async function loadAccuracy(token) {
   }
 }
 
-/** Load the history with the token of the form. */
+/** Load the history with the token of the form, from its newest row. */
 async function load(event) {
   event?.preventDefault();
   fieldError("token", "");
@@ -106,34 +150,17 @@ async function load(event) {
     return;
   }
   saveToken(token);
-  status("Loading...");
-  try {
-    const data = await api(`/api/v1/predictions?limit=${NEWEST}`, { token });
-    rows = data.predictions;
-    offset = 0;
-    textNote(rows);
-    show();
+  if (await read(token, Number(limitBox.value), [null])) {
     await loadAccuracy(token);
-    status(rows.length ? `${rows.length} loaded, newest first.` : "No predictions yet.", "ok");
-  } catch (error) {
-    status("");
-    if (error.status === 401) {
-      fieldError("token", "This token was refused: check it, or ask for a new one.");
-    } else if (error.status === 404) {
-      status("This server keeps no prediction history.", "error");
-    } else {
-      status(error.message || "The request failed.", "error");
-    }
   }
 }
 
 tokenBox.value = loadToken();
 document.getElementById("history-form").addEventListener("submit", load);
-// A new page size starts again from the newest row; no new request.
+// A new page size starts again from the newest row, read in pages of the new size.
 limitBox.addEventListener("change", () => {
-  offset = 0;
-  if (rows) {
-    show();
+  if (shown) {
+    read(shown.token, Number(limitBox.value), [null]);
   }
 });
 document.getElementById("previous").addEventListener("click", () => turn(-1));
