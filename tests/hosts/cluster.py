@@ -20,9 +20,10 @@ BACKEND = "sentiment_api_hosts"
 # Each host listens on its own namespace's address: the same port in both, as on two machines.
 API_PORT = 5000
 STOP_TIMEOUT = 40  # above gunicorn.conf.py's graceful_timeout (20 s)
-READY_TIMEOUT = 120
-# The line of a host's embedded job worker once it takes jobs (api/jobs/worker.py).
-JOBS_READY = "jobs worker ready"  # two hosts loading their models at once on a busy 2-core machine
+READY_TIMEOUT = 120  # two hosts loading their models at once on a busy 2-core machine
+# The lines (start, part) of a host's log once its embedded job worker takes jobs (api/jobs/worker.py)
+# and its dirty worker has started every app, the history writer last (Gunicorn's dirty worker).
+DIRTY_READY = (("jobs worker ready", ""), ("Dirty worker ", " listening on "))
 # One worker per host: two hosts, HAProxy and the clients share this machine's cores.
 HOST_WORKERS = "1"
 # Only for the tests: HAProxy's log on its stdout (the shipped file logs to /dev/log).
@@ -76,17 +77,18 @@ class Host:
         wait_ready(self.url, client_context(ca), self.process, self.logs[-1], timeout=READY_TIMEOUT)
 
     def wait_dirty_worker(self) -> None:
-        """Wait until the host's job worker is ready, its history writer serving before it.
+        """Wait until the host's dirty worker has started its apps (job worker, history writer).
 
-        /readyz does not wait for them; a host stopped while they are still starting takes their
-        whole graceful timeout (18 s) to stop.
+        /readyz does not wait for them; a host stopped while they are still starting takes the dirty
+        arbiter's whole graceful timeout (18 s) to stop.
         """
 
         def ready() -> bool:
             assert self.process is not None and self.process.poll() is None, self.logs[-1].read_text()
-            return any(r["message"].startswith(JOBS_READY) for r in log_records(_json_lines(self.logs[-1])))
+            messages = [r["message"] for r in log_records(_json_lines(self.logs[-1]))]
+            return all(any(m.startswith(start) and end in m for m in messages) for start, end in DIRTY_READY)
 
-        wait_until(ready, f"{self.name}'s job worker ready", READY_TIMEOUT)
+        wait_until(ready, f"{self.name}'s job worker and history writer started", READY_TIMEOUT)
 
     def terminate(self) -> int:
         """SIGTERM the master (Gunicorn's graceful stop) and return its exit status."""
@@ -119,6 +121,10 @@ class Host:
     def request_ids(self, path: str) -> set[str]:
         """Return the request ids of the host's access lines for ``path`` answered 200, over every start."""
         return set().union(*self.request_ids_by_start(path))
+
+    def client_addresses(self, path: str) -> set[str]:
+        """Return the client addresses the host's access lines for ``path`` give, over this test's starts."""
+        return {r["remote_addr"] for log in self.logs for r in access_records(_json_lines(log), path)}
 
     def request_ids_by_start(self, path: str) -> list[set[str]]:
         """Return the request ids of the access lines for ``path`` answered 200, one set per start."""

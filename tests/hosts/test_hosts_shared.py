@@ -41,6 +41,9 @@ def test_a_tokens_limit_is_exact_across_two_hosts(site, hosts):
     # Every success is in exactly one host's access log, and both hosts served some.
     assert sum(split.values()) == LIMIT
     assert min(split.values()) > 0, f"the successes were not spread over both hosts: {split}"
+    # TCP mode: each host sees every client at the balancer's address, never the client's own.
+    for host in site.hosts:
+        assert host.client_addresses(PREDICT) == {host.ns.outer_address}
 
 
 def test_predictions_through_either_host_are_listed_by_one_request(site, hosts):
