@@ -46,6 +46,11 @@ def ip(*args: str) -> None:
         raise AssertionError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
+def _add_veth(ns: Namespace) -> None:
+    """Make the namespace's veth pair: one end in the root namespace, the other in ``ns``."""
+    ip("link", "add", ns.outer_link, "type", "veth", "peer", "name", ns.inner_link, "netns", ns.name)
+
+
 def _quietly(*args: str) -> None:
     """Run one `ip` command whose failure is no matter (removing what may not exist)."""
     subprocess.run(["ip", *args], capture_output=True, timeout=COMMAND_TIMEOUT, check=False)
@@ -58,6 +63,17 @@ def missing_tool() -> str | None:
             return f"{tool} not installed (Debian package {package})"
     if os.geteuid() != 0:
         return "ip netns needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    # Root in a container may still be refused namespaces or veth pairs: try one.
+    probe = namespace_for(0)
+    try:
+        ip("netns", "add", probe.name)
+        try:
+            _add_veth(probe)
+        finally:
+            _quietly("link", "del", probe.outer_link)
+            _quietly("netns", "del", probe.name)
+    except AssertionError as exc:
+        return f"network namespaces unavailable here: {exc}"
     return None
 
 
@@ -78,7 +94,7 @@ def network_namespace(index: int) -> Iterator[Namespace]:
     ns = namespace_for(index)
     ip("netns", "add", ns.name)
     try:
-        ip("link", "add", ns.outer_link, "type", "veth", "peer", "name", ns.inner_link, "netns", ns.name)
+        _add_veth(ns)
         ip("addr", "add", f"{ns.outer_address}/30", "dev", ns.outer_link)
         ip("link", "set", ns.outer_link, "up")
         ip("-n", ns.name, "addr", "add", f"{ns.address}/30", "dev", ns.inner_link)
