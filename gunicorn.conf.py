@@ -10,7 +10,7 @@ import sys
 import tempfile
 
 from api import constants as c
-from api.server import balance, children, multiproc, tls
+from api.server import balance, children, listeners, multiproc, preload, tls
 from api.settings import SettingsError, load_settings, variable_of
 
 # Typed and checked: a bad value stops the server here, in one line naming its variable (any other
@@ -43,9 +43,10 @@ worker_connections = settings.WORKER_CONNECTIONS
 # connection may take to send a request's line and headers.
 keepalive = 5
 # No preload_app: gevent must patch the standard library before the app's
-# modules are imported, and preloading imports them in the master first.
-# Start to /readyz takes ~5.8 s without it (make bench); copy-on-write sharing
-# would save little, as reference counting writes to the shared pages.
+# modules are imported, and preloading imports them in the master first. The
+# master imports only the model code and its libraries (numpy, SciPy,
+# scikit-learn, NLTK: computation, no I/O), once for every process it forks;
+# frozen out of the collector's sight, their pages stay shared (api/server/preload.py).
 # No runtime control socket: less to secure, and nothing written under $HOME.
 control_socket_disable = True
 # A request (reading its body included) must finish within this many seconds:
@@ -109,12 +110,17 @@ def on_starting(server):
     """Refuse to start, with one clear line, if the model artifacts are missing or altered.
 
     Each worker verifies them again when it loads the model; this check only
-    spares the operator a traceback per worker.
+    spares the operator a traceback per worker. The model code is imported here, once, for every
+    process forked from the master (api/server/preload.py); the models themselves are loaded only
+    in the check's child and in the workers.
     """
+    # First: the check below and every process forked from here then share the model code's imports.
+    preload.preload()
     problem = children.artifact_problem(settings) or children.shadow_problem(settings)
     if problem:
         server.log.error("refusing to start: %s", problem)
         sys.exit(1)
+    listeners.remember_master(server)
     if settings.MAX_CONNECTIONS is not None and settings.MAX_CONNECTIONS >= worker_connections:  # noqa: SIM300
         # At the pool's size the pool could fill and the worker stop accepting (api/server/connections.py).
         server.log.error(
@@ -142,6 +148,11 @@ def on_starting(server):
     server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
 
 
+def on_dirty_starting(arbiter):
+    """Close the HTTP listening sockets the dirty arbiter inherited (see api/server/listeners.py)."""
+    listeners.close_inherited(arbiter)
+
+
 def pre_fork(server, worker):
     """Give each worker a slot on the board that shares connections fairly (api/server/balance.py)."""
     balance.pre_fork(server, worker)
@@ -153,6 +164,11 @@ def post_worker_init(worker):
     from api.web import reload
 
     reload.start(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """In an exiting worker: free what the master's preload froze while every module still works."""
+    preload.release()
 
 
 def on_reload(server):
