@@ -26,5 +26,5 @@ def test_every_node_id_in_the_claims_table_names_a_test_that_exists():
 def test_the_table_covers_each_section_the_issue_names():
     headings = set(re.findall(r"^## (.+)$", TABLE.read_text(), re.M))
     wanted = {"Endpoints", "Web pages", "Operating it", "TLS", "Rate limits and the work budget"}
-    wanted |= {"Hostile clients and faults", "Prediction history", "Metrics", "Logs", "Jobs"}
+    wanted |= {"Hostile clients and faults", "Prediction history", "Metrics", "Logs", "Deployment", "Jobs"}
     assert wanted <= headings
