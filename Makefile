@@ -10,7 +10,7 @@ DATA ?= ../shared/data/tweet_sentiment_10K.csv
 TOKENS_FILE ?= $(or $(API_TOKENS_FILE),instance/tokens.json)
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: help install browser certs client-cert token revoke migrate train evaluate score api-start jobs-worker test bench lint mutate first-token clean
+.PHONY: help install browser hosts-tools certs client-cert token revoke migrate train evaluate score api-start jobs-worker test bench lint mutate first-token clean
 
 # The names' column is as wide as the longest name, so a description never runs into its target.
 help: ## List the targets
@@ -38,6 +38,10 @@ $(SSLYZE_VENV)/.installed: requirements-sslyze.txt
 # The browser tests drive Debian's chromium by path (Playwright cannot download its own here).
 browser:
 	scripts/debian-package.sh chromium /usr/bin/chromium "the browser tests"
+
+hosts-tools:
+	scripts/debian-package.sh haproxy haproxy "the two-host tests' load balancer (tests/hosts)"
+	scripts/debian-package.sh socat socat "the two-host tests' relay to Redis (tests/hosts)"
 
 install: $(VENV)/.dev ## Create .venv with the pinned serving, training and test dependencies
 
@@ -71,17 +75,10 @@ score: $(VENV)/.runtime ## Label a CSV or NDJSON file: make score IN=tweets.csv 
 	  $(if $(FORMAT),--format "$(FORMAT)",) $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)",) $(if $(ID_COLUMN),--id-column "$(ID_COLUMN)",)
 
 # The first token goes to stderr only: stdout carries the access log, which `make api-start > api.log`,
-# docker logs or journald keep.
-# Framed, since the server's log follows it on the same terminal: README "Two commands" quotes these lines.
+# docker logs or journald keep. Framed, since the server's log follows it on the same terminal: README
+# "Two commands" quotes these lines, which api/ops/firsttoken.py prints (the image's start prints them too).
 first-token: $(VENV)/.runtime
-	@if [ -z "$$(API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token list)" ]; then \
-	  echo "==================== first token ====================" >&2; \
-	  echo "No token yet: creating 'operator', an admin token (it reads /metrics and every caller's history)." >&2; \
-	  echo "It is shown once, here, on stderr only: the line below that starts with sa_ is the token." >&2; \
-	  API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api token create operator --admin >&2; \
-	  echo "Use it as: Authorization: Bearer <token>. The server's log follows; the token is not shown again." >&2; \
-	  echo "==================== end of first token ====================" >&2; \
-	fi
+	@API_TOKENS_FILE=$(TOKENS_FILE) $(PY) -m api.ops.firsttoken
 
 api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https://0.0.0.0:5000 (PORT=8443 for another port), in the foreground
 	API_TOKENS_FILE=$(TOKENS_FILE) OPENSSL_CONF=$${OPENSSL_CONF:-$(CURDIR)/deploy/openssl.cnf} \
@@ -93,7 +90,13 @@ api-start: $(VENV)/.runtime certs first-token ## Set up and run the API on https
 jobs-worker: $(VENV)/.runtime ## Run a job worker (one per core): make jobs-worker [ARGS="--metrics-port 9101"]
 	exec $(PY) -m api jobs worker $(ARGS)
 
-test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser ## Set up and run the test suite (PYTEST_ARGS=--random-order to shuffle it)
+# The container tests' Docker engine (tests/container/): under CI (CI=1/true/yes, as tests/conftest.py
+# reads it) installed and started here when none answers; elsewhere they use a running engine or skip.
+.PHONY: container-engine
+container-engine:
+	@ci="$${CI:-}"; case "$${ci,,}" in 1|true|yes) scripts/docker-engine.sh ;; esac
+
+test: $(VENV)/.dev $(SSLYZE_VENV)/.installed browser hosts-tools container-engine ## Set up and run the test suite (PYTEST_ARGS=--random-order to shuffle it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev ## Benchmark the pipeline and the HTTPS server (a few minutes; installs wrk)
