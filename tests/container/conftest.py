@@ -77,7 +77,7 @@ def base_image(engine, pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def image(base_image, pytestconfig):
+def image(base_image, pytestconfig, tmp_path_factory):
     """The project's image, built once per run from the stand-in base with `docker build --network host`.
 
     CONTAINER_TEST_IMAGE names an image to test instead (one built elsewhere, or on another base).
@@ -86,12 +86,16 @@ def image(base_image, pytestconfig):
     if given:
         return given
     started = time.monotonic()
+    # The built image's id, not the tag, is what the tests run: another run may retag meanwhile.
+    id_file = tmp_path_factory.mktemp("image") / "id"
     done = docker(
         "build",
         "--network",
         "host",
         "--build-arg",
         f"BASE_IMAGE={base_image}",
+        "--iidfile",
+        str(id_file),
         "--tag",
         IMAGE_TAG,
         str(ROOT),
@@ -99,11 +103,12 @@ def image(base_image, pytestconfig):
         check=False,
     )
     assert done.returncode == 0, f"docker build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    size = int(docker("image", "inspect", "--format", "{{.Size}}", IMAGE_TAG).stdout)
+    image_id = id_file.read_text().strip()
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", image_id).stdout)
     report = _report(pytestconfig)
     report["image"] = f"{IMAGE_TAG} built in {time.monotonic() - started:.0f} s, {size / 1e6:.0f} MB"
-    report["largest layers"] = _largest_layers(IMAGE_TAG)
-    return IMAGE_TAG
+    report["largest layers"] = _largest_layers(image_id)
+    return image_id
 
 
 def _largest_layers(image: str, count: int = 3) -> str:
