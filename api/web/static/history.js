@@ -88,7 +88,7 @@ async function read(token, size, cursors) {
   shown = { token, size, cursors, rows: data.predictions, next };
   textNote(shown.rows);
   show();
-  status(shown.rows.length ? `${shown.rows.length} loaded, newest first.` : "No predictions yet.", "ok");
+  status(shown.rows.length ? `${shown.rows.length} loaded, shown newest first.` : "No predictions yet.", "ok");
   return true;
 }
 
