@@ -36,8 +36,10 @@ class History(Protocol):
     ) -> None:
         """Queue one request's scored tweets for writing, with a sample's unknown-token shares per model."""
 
-    def recent(self, limit: int, token: str | None = None) -> list[dict[str, Any]]:
-        """Return the newest ``limit`` rows, only ``token``'s unless it is None."""
+    def recent(
+        self, limit: int, token: str | None = None, before: int | None = None
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Return the newest ``limit`` rows below row id ``before`` (``token``'s), and the next ``before``."""
 
 
 @dataclass(frozen=True)
