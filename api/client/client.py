@@ -9,7 +9,7 @@ with Client("https://localhost:5000", cafile="certs/ca.crt") as api:  # token: $
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +131,28 @@ class Client:
         """Return the server's default model."""
         return Model.of(self._json("GET", MODEL))
 
-    def predictions(self, limit: int | None = None) -> list[StoredPrediction]:
-        """Return the token's stored predictions, newest first (an admin token: everyone's)."""
-        query = None if limit is None else {"limit": str(limit)}
-        return [StoredPrediction.of(row) for row in self._json("GET", PREDICTIONS, query)["predictions"]]
+    def predictions(self, limit: int | None = None, before: int | None = None) -> list[StoredPrediction]:
+        """Return one page of the token's stored predictions, newest first (an admin token: everyone's),
+        below the cursor ``before`` if given."""
+        return self._page(limit, before)[0]
+
+    def history(self, page: int | None = None) -> Iterator[StoredPrediction]:
+        """Yield every stored prediction, newest first, following the server's ``next`` cursor; ``page``
+        rows a request (None: the server's default ``limit``)."""
+        before: int | None = None
+        while True:
+            rows, before = self._page(page, before)
+            yield from rows
+            if before is None:
+                return
+
+    def _page(self, limit: int | None, before: int | None) -> tuple[list[StoredPrediction], int | None]:
+        """Return one page of the history and the cursor of the next (None after the last)."""
+        query = {
+            name: str(value) for name, value in (("limit", limit), ("before", before)) if value is not None
+        }
+        answer = self._json("GET", PREDICTIONS, query or None)
+        return [StoredPrediction.of(row) for row in answer["predictions"]], answer.get("next")
 
     def feedback(self, labels: Mapping[str, str]) -> int:
         """Record the true labels of tweets this token had scored (id -> "Positive"/"Negative");

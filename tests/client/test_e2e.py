@@ -76,3 +76,15 @@ def test_an_api_error_carries_its_status_code_and_key(live_client):
 def test_a_wrong_token_is_a_401_not_a_retry(live):
     with pytest.raises(ClientError, match="HTTP 401 unauthorized"):
         Client(live.url, "sa_not-a-token", cafile=live.certs / "ca.crt").models()
+
+
+@pytest.mark.e2e
+def test_history_walks_every_stored_row_once_newest_first_across_pages(live_client):
+    ids = {f"walk-{n}": "what a lovely day" for n in range(7)}
+    live_client.predict(ids)
+    wait_until(lambda: ids.keys() <= {row.id for row in live_client.predictions(limit=1000)}, "rows stored")
+    walked = list(live_client.history(page=3))
+    assert [row.id for row in walked] == [row.id for row in live_client.predictions(limit=1000)]
+    assert len({(row.id, row.created, row.model) for row in walked}) == len(walked)
+    first = live_client.predictions(limit=3)
+    assert [row.id for row in walked[:3]] == [row.id for row in first]
