@@ -58,6 +58,10 @@ class HardenedLogger(glogging.Logger):
         root.setLevel(self.error_log.level)
         # Python's warnings too, which would otherwise be bare lines on stderr.
         logging.captureWarnings(True)
+        # No line names its thread or its multiprocessing process (api/jsonlog.py's FIELDS): not
+        # looked up for every record (gevent's current thread is a greenlet lookup), the pid still is.
+        logging.logThreads = False
+        logging.logMultiprocessing = False
 
     def warning(self, msg: str, *args: object, **kwargs: Any) -> None:
         """Log a warning; about a refused request, its kind and client only (see protocol.refused)."""
