@@ -70,8 +70,7 @@ class Lexicon:
         # Most tweets hold no booster: a set test in C skips the loop.
         for i in range(1, len(tokens) if not boosters.keys().isdisjoint(tokens) else 0):
             if values[i]:
-                previous = tokens[i - 1]
-                boost = boosters.get(previous[_PREFIX:] if previous.startswith(NEGATED_PREFIX) else previous)
+                boost = boosters.get(tokens[i - 1])
                 if boost is not None:
                     token = tokens[i]
                     negated = token.startswith(NEGATED_PREFIX)

@@ -21,7 +21,6 @@ from typing import Any
 
 from model.serving.features import FEATURE_NAMES, FrequencyFeaturizer
 from model.serving.lexicon import BUT
-from model.serving.text import NEGATED_PREFIX
 
 # The weights' positions in coef, by the feature they multiply.
 _AT = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -30,7 +29,7 @@ _NONLINEAR = ("ratio_mean", "ratio_max", "ratio_min", "pair_sum", "pair_mean", "
 # Tweets up to this many tokens find their length term in a list rather than calling log1p.
 _LENGTHS = 128
 _known = partial(is_not, None)
-# Booster pairs ("veri good") remembered with their change to the lexicon terms, before the memo empties.
+# Booster pairs ("very good") remembered with their change to the lexicon terms, before the memo empties.
 _BOOSTER_MEMO = 1 << 14
 
 
@@ -64,9 +63,8 @@ class LinearScorer:
         self.pair_known: Callable[[float | None], object] = (
             _known if 0.0 in self.pair_ratios.values() else bool
         )
-        # Boosters, negated or not ("not very good" has NOT_veri), change the next token's valence.
-        boosters = featurizer.lexicon.boosters
-        self.booster_forms = frozenset(boosters).union(NEGATED_PREFIX + booster for booster in boosters)
+        # Boosters (never negated: see model.serving.text.BOOSTERS) change the next token's valence.
+        self.booster_forms = frozenset(featurizer.lexicon.boosters)
         # The tokens that change their neighbours' valences.
         self.context_tokens = self.booster_forms | {BUT}
         self.booster_changes: dict[tuple[str, str], float] = {}
@@ -127,9 +125,6 @@ class LinearScorer:
             plain = map(lexicon.scaled.get, tokens, repeat(0.0))
             changed = zip(tokens, lexicon.values(tokens), plain, strict=True)
             return sum([self._change(token, value) for token, value, before in changed if value != before])
-        if lexicon.boosters.keys().isdisjoint(tokens):
-            # Lexicon.values applies its booster rule only when a plain booster is in the tweet.
-            return 0.0
         # A booster changes only the valence of the token after it: each such pair is worked out alone.
         boosters, memo = self.booster_forms, self.booster_changes
         total = 0.0
@@ -144,9 +139,8 @@ class LinearScorer:
         return total
 
     def _booster_change(self, booster: str, token: str) -> float:
-        """Return the change to ``token``'s lexicon terms when ``booster`` (maybe negated) precedes it."""
-        # With its plain form in front, the booster counts as it does in a tweet holding a plain booster.
-        value = self.featurizer.lexicon.values((booster.removeprefix(NEGATED_PREFIX), booster, token))[2]
+        """Return the change to ``token``'s lexicon terms when ``booster`` precedes it."""
+        value = self.featurizer.lexicon.values((booster, token))[1]
         return self._change(token, value)
 
     def _change(self, token: str, value: float) -> float:

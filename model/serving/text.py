@@ -77,6 +77,10 @@ _KNOWN_WORDS = frozenset(word for word in (*_vader_lexicon(), *BOOSTER_DICT, *NE
 # Only these are marked when negated: "not at all" leaves "at" and "all" as they are, so they keep
 # what the data says of them, and a negation's sentiment is carried by the word it negates.
 _SENTIMENT_WORDS = frozenset(word for word in _vader_lexicon() if word.isalpha())
+# VADER's boosters ("very", "awfully") are kept unstemmed: stemmed, "awfully" would become "aw", the stem
+# of "awful", and "hugely" the word "huge", so a booster would carry a sentiment word's valence and ratio.
+# No booster is a sentiment word, so a booster token is never negated either.
+BOOSTERS = frozenset(word for word in BOOSTER_DICT if " " not in word)
 # Sentiment words after a negation, up to the next clause end and at most NEGATION_SCOPE tokens on,
 # get this prefix, so that "not good" counts towards "NOT_good" rather than towards "good"; the
 # negation itself is then left out (see preprocess).
@@ -144,7 +148,9 @@ def analyse(token: str) -> Analysed:
         face = intern(token)
         return face, face, LOUD_END
     short = _shorten(token)
-    stemmed = intern(_stemmer.stem(short, to_lowercase=False) if short[0].isalpha() else short)
+    stemmed = intern(
+        _stemmer.stem(short, to_lowercase=False) if short[0].isalpha() and short not in BOOSTERS else short
+    )
     negated = intern(NEGATED_PREFIX + stemmed) if short in _SENTIMENT_WORDS else stemmed
     return stemmed, negated, (NEGATION if is_negation(short) else WORD)
 

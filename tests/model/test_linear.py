@@ -51,7 +51,6 @@ def _vocabulary(model):
     boosters = sorted(lexicon.boosters)[:12]
     kinds = {
         "boosters": boosters,
-        "negated boosters": [NEGATED_PREFIX + b for b in boosters[:4]],
         "but": [BUT],
         "sentiment words": sorted(t for t in lexicon.valence if t in ratios)[:40],
         "negated sentiment words": sorted(t for t in lexicon.scaled if t.startswith(NEGATED_PREFIX))[:20],
@@ -69,9 +68,8 @@ def test_made_up_token_lists_of_every_kind_score_as_their_features_do(model):
     vocabulary = _vocabulary(model)
     rng = random.Random(0)
     docs = [rng.choices(vocabulary, k=rng.randint(0, 20)) for _ in range(3000)]
-    docs += [["veri", "good"], [NEGATED_PREFIX + "veri", "good"], ["so", "bad", BUT, "realli", "good"], [BUT]]
-    # A negated booster boosts only in a tweet that also holds a plain one (as Lexicon.values does).
-    docs += [["veri", "day", NEGATED_PREFIX + "veri", "good"], ["good", NEGATED_PREFIX + "veri", "good", BUT]]
+    docs += [["very", "good"], ["very", NEGATED_PREFIX + "good"], ["so", "bad", BUT, "really", "good"], [BUT]]
+    docs += [["very", "day", "extremely", "good"], ["good", "very", "very", "good", BUT], ["awfully", "aw"]]
     docs += [rng.choices(vocabulary, k=300)]  # longer than the length table
     _assert_same(model, docs)
 
@@ -80,7 +78,7 @@ def test_booster_pairs_score_the_same_when_the_memo_empties(model, monkeypatch):
     monkeypatch.setattr(linear, "_BOOSTER_MEMO", 3)
     memo = model.scorer_.booster_changes
     memo.clear()
-    docs = [["veri", "good"], ["so", "bad"], ["realli", "love"], ["veri", "sad"], ["veri", "good"]] * 3
+    docs = [["very", "good"], ["so", "bad"], ["really", "love"], ["very", "sad"], ["very", "good"]] * 3
     _assert_same(model, docs)
     assert 0 < len(memo) <= 3
 
