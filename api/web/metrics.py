@@ -93,6 +93,10 @@ class Metrics:
         self.multiprocess = multiprocess
         # Read at each scrape, in this process (api/web/jobs.py adds the job API's).
         self.collectors: list[Collector] = []
+        # The labelled series a request updates, by their labels: bounded, as the labels are (URL rules,
+        # METHODS and "other", status codes).
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+        self._latencies: dict[str, Histogram] = {}
         self.requests = Counter(
             "sentiment_http_requests",
             "Requests answered by the app, by URL rule, method and status.",
@@ -157,16 +161,29 @@ class Metrics:
         endpoint = rule.rule if rule is not None else UNMATCHED
         method = request.method
         status = response.status_code
-        self.requests.labels(endpoint, method if method in METHODS else "other", str(status)).inc()
+        self._request_counter(endpoint, method if method in METHODS else "other", status).inc()
         started = g.get("metrics_started")
         if started is not None:
-            self.latency.labels(endpoint).observe(time.perf_counter() - started)
+            self._latency_of(endpoint).observe(time.perf_counter() - started)
         # Every 429 is a limit's (requests, work budget, requests in flight); every 401 authentication's.
         if status == 429:
             self.rate_limited.labels(endpoint).inc()
         elif status == 401:
             self.auth_failures.inc()
         return response
+
+    def _request_counter(self, endpoint: str, method: str, status: int) -> Counter:
+        """Return the request counter of these labels, looked up once (labels() validates them each time)."""
+        key = (endpoint, method, status)
+        if key not in self._counters:
+            self._counters[key] = self.requests.labels(endpoint, method, str(status))
+        return self._counters[key]
+
+    def _latency_of(self, endpoint: str) -> Histogram:
+        """Return the latency histogram of an endpoint, looked up once."""
+        if endpoint not in self._latencies:
+            self._latencies[endpoint] = self.latency.labels(endpoint)
+        return self._latencies[endpoint]
 
     def exposition(self) -> bytes:
         """Return every metric in Prometheus' text format: all workers' in multiprocess mode."""
@@ -192,7 +209,9 @@ def count_scored(scores: Mapping[str, list[float]]) -> None:
     for model, model_scores in scores.items():
         labels = [label_of(score) for score in model_scores]
         for label in LABELS:
-            tweets.labels(model, label).inc(labels.count(label))
+            count = labels.count(label)
+            if count:  # every series exists from the start (attach): a 0 would only write the file
+                tweets.labels(model, label).inc(count)
 
 
 @bp.get("/metrics")
