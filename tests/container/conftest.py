@@ -128,6 +128,8 @@ class Secrets:
     certs: Path
     instance: Path
     token: str
+    # A second token, which one test revokes.
+    revocable: str
 
     @property
     def mounts(self) -> list[str]:
@@ -141,12 +143,13 @@ def secrets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("container-secrets")
     generate(folder / "certs")
     token = create_token(folder / "instance" / "tokens.json", "alice")
+    revocable = create_token(folder / "instance" / "tokens.json", "bob")
     try:
         owned_by_service(folder / "certs")
         owned_by_service(folder / "instance")
     except PermissionError:
         unusable("giving the mounted key and tokens to uid 10001 needs root")
-    return Secrets(folder / "certs", folder / "instance", token)
+    return Secrets(folder / "certs", folder / "instance", token, revocable)
 
 
 @dataclass

@@ -79,7 +79,11 @@ def test_no_key_token_or_tweet_in_any_layer_or_in_the_history(image, served, tmp
         served.container.port, served.context, "POST", "/api/v1/predict", {"1": tweet}, served.secrets.token
     )
     assert status == 200
-    needles = {"the test token": served.secrets.token.encode(), "the tweet sent": tweet.encode()}
+    needles = {
+        "the test token": served.secrets.token.encode(),
+        "the second test token": served.secrets.revocable.encode(),
+        "the tweet sent": tweet.encode(),
+    }
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", image).stdout
     assert _found(history.encode(), needles) == [], history
     findings, layers = scan_image(image, tmp_path, needles)

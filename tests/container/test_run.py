@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.container.docker import context_for, docker, https, ready, running, tokens_in
+from api.ops.tokens import revoke_token
+from tests.container.docker import context_for, docker, https, owned_by_service, ready, running, tokens_in
 from tests.e2e import BODY, LABELS, access_records, wait_until
 
 pytestmark = pytest.mark.container
@@ -75,3 +76,26 @@ def test_with_nothing_mounted_the_container_makes_certificates_and_a_token_shown
             f"{FALLBACK}/tokens.json",
         ).splitlines()
         assert [line.split()[0] for line in modes] == ["700", "600", "600", "600"], modes
+
+
+def test_a_token_revoked_on_the_host_is_dropped_once_the_file_is_the_services_again(served):
+    port, context, token = served.container.port, served.context, served.secrets.revocable
+    assert https(port, context, "POST", "/api/v1/predict", BODY, token)[0] == 200
+    tokens = served.secrets.instance / "tokens.json"
+    # Revoked by another user than the image's (root here): the new file is that user's, 0600, which
+    # the container cannot read, so it keeps the tokens it had and says so.
+    revoke_token(tokens, "bob")
+
+    def kept_and_said_so():
+        accepted = https(port, context, "POST", "/api/v1/predict", BODY, token)[0] == 200
+        return accepted and any("unusable" in line for line in served.container.logs()[1].splitlines())
+
+    wait_until(kept_and_said_so, "the tokens file unusable, the token still accepted", HEALTHY_TIMEOUT)
+    # Given back to uid 10001 (the README's chown), the revocation reaches the running workers.
+    owned_by_service(tokens)
+    wait_until(
+        lambda: https(port, context, "POST", "/api/v1/predict", BODY, token)[0] == 401,
+        "the token refused",
+        30,
+    )
+    assert https(port, context, "POST", "/api/v1/predict", BODY, served.secrets.token)[0] == 200
