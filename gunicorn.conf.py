@@ -114,6 +114,31 @@ def on_starting(server):
     process forked from the master (api/server/preload.py); the models themselves are loaded only
     in the check's child and in the workers.
     """
+    # The databases' migrations run in their child processes meanwhile (waited for below).
+    migrations = children.start_migrations(settings)
+    try:
+        _check_before_forking(server)
+    except BaseException:
+        children.stop_migrations(migrations)
+        raise
+    children.finish_migrations(migrations, server.log)
+    _prepare_history_writer(server)
+    _prepare_verified_models(server)
+    if not settings.OPENSSL_CONF:
+        server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
+    # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
+    # the variable, and each writes its metrics to files there (see api/server/multiproc.py).
+    server.metrics_dir, server.metrics_dir_created = multiproc.prepare_multiprocess_dir()
+    server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
+
+
+def on_dirty_starting(arbiter):
+    """Close the HTTP listening sockets the dirty arbiter inherited (see api/server/listeners.py)."""
+    listeners.close_inherited(arbiter)
+
+
+def _check_before_forking(server):
+    """Refuse to start, in one line, on unusable artifacts or connection caps; warn of per-worker limits."""
     # First: the check below and every process forked from here then share the model code's imports.
     preload.preload()
     problem = children.artifact_problem(settings) or children.shadow_problem(settings)
@@ -136,21 +161,6 @@ def on_starting(server):
             workers,
             workers,
         )
-    children.migrate_history(settings, server.log)
-    children.migrate_jobs(settings, server.log)
-    _prepare_history_writer(server)
-    _prepare_verified_models(server)
-    if not settings.OPENSSL_CONF:
-        server.log.info("OPENSSL_CONF not set: TLS key exchange limited to P-256 (see deploy/openssl.cnf)")
-    # Last: nothing to clean up if a check above refused to start. Before any worker: they inherit
-    # the variable, and each writes its metrics to files there (see api/server/multiproc.py).
-    server.metrics_dir, server.metrics_dir_created = multiproc.prepare_multiprocess_dir()
-    server.log.info("metrics of all workers in %s (%s)", server.metrics_dir, multiproc.MULTIPROC_ENV)
-
-
-def on_dirty_starting(arbiter):
-    """Close the HTTP listening sockets the dirty arbiter inherited (see api/server/listeners.py)."""
-    listeners.close_inherited(arbiter)
 
 
 def pre_fork(server, worker):

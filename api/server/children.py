@@ -7,7 +7,9 @@ themselves, after gevent's patching), and a hung disk or database is given up on
 import multiprocessing
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -91,67 +93,101 @@ def _answer(sending: Connection, check: Callable[..., str | None], args: tuple[A
     sending.close()
 
 
-def migrate_history(settings: Settings, log: Log) -> None:
-    """Bring the history database to the newest schema once, before any worker starts.
+@dataclass
+class Migration:
+    """One ``python -m api <group> migrate`` running in a child process, and what to say if it fails."""
 
-    Done here, once, rather than in each worker, so that workers never race to create
-    the same tables; in a child process, so the master never imports a database
-    driver before the workers' gevent patching. If the database is down, or hangs past
-    API_HISTORY_MIGRATE_TIMEOUT, the server starts anyway (predictions do not need it) and
-    the history writer migrates once it answers. A URL no installed driver can serve stops
-    the server here, naming the driver, before any worker would fail on it.
+    group: str
+    when_slow: str
+    when_failed: str
+    process: "subprocess.Popen[str]"
+    deadline: float  # time.monotonic() by which it must be done...
+    timeout: float  # ...API_HISTORY_MIGRATE_TIMEOUT after it started
+
+    def finish(self, log: Log) -> None:
+        """Wait for it until its deadline; a URL no installed driver can serve stops the server.
+
+        Any other failure, or no end by API_HISTORY_MIGRATE_TIMEOUT, is logged with what happens
+        instead (``when_slow``, ``when_failed``), and the server starts without it.
+        """
+        try:
+            _, stderr = self.process.communicate(timeout=max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            log.error(
+                "%s migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it, %s",
+                self.group,
+                self.timeout,
+                self.when_slow,
+            )
+            return
+        if self.process.returncode == c.MIGRATE_UNUSABLE_URL:
+            log.error("refusing to start: %s", stderr.strip().splitlines()[-1].removeprefix("error: "))
+            sys.exit(1)
+        if self.process.returncode != 0:
+            log.error(
+                "%s database not migrated, %s: %s",
+                self.group,
+                self.when_failed,
+                stderr.strip().splitlines()[-1:],
+            )
+
+    def stop(self) -> None:
+        """Kill it (the server refuses to start, or gives up waiting) and reap it."""
+        self.process.kill()
+        self.process.communicate()
+
+
+def start_migrations(settings: Settings) -> list[Migration]:
+    """Start bringing the history's (and a separate job store's) database to the newest schema.
+
+    Done in the master, once, rather than in each worker, so that workers never race to create
+    the same tables; in child processes, so the master never imports a database driver before
+    the workers' gevent patching; started first, so that they run while the master imports the
+    model code and checks the artifacts (``finish_migrations`` waits for them before any worker
+    starts). If a database is down, or hangs past API_HISTORY_MIGRATE_TIMEOUT, the server starts
+    anyway (predictions do not need it): the history writer migrates once it answers, the job store
+    at its first use. A URL no installed driver can serve stops the server, naming the driver,
+    before any worker would fail on it.
     """
-    if not settings.history_enabled:
-        return
-    _migrate(
-        settings,
-        log,
-        "history",
-        "the history writer migrates once the database answers",
-        "predictions are served without history until it answers",
-    )
+    migrations = []
+    if settings.history_enabled:
+        migrations.append(
+            _start(
+                settings,
+                "history",
+                "the history writer migrates once the database answers",
+                "predictions are served without history until it answers",
+            )
+        )
+    # With history on and no API_JOBS_DATABASE_URL the jobs' tables are in the history's database.
+    if not (settings.history_enabled and settings.jobs_database_url == settings.HISTORY_URL):
+        later = "the job store migrates at its first use"
+        migrations.append(_start(settings, "jobs", later, later))
+    return migrations
 
 
-def migrate_jobs(settings: Settings, log: Log) -> None:
-    """Bring the job database to the newest schema, as the history's, when it is another database.
-
-    With history on and no API_JOBS_DATABASE_URL the jobs' tables are in the history's database,
-    migrated above. If it fails, the server starts anyway: the job store migrates at its first use.
-    """
-    if settings.history_enabled and settings.jobs_database_url == settings.HISTORY_URL:
-        return
-    later = "the job store migrates at its first use"
-    _migrate(settings, log, "jobs", later, later)
+def finish_migrations(migrations: list[Migration], log: Log) -> None:
+    """Wait for the migrations ``start_migrations`` started (see Migration.finish)."""
+    for migration in migrations:
+        migration.finish(log)
 
 
-def _migrate(settings: Settings, log: Log, group: str, when_slow: str, when_failed: str) -> None:
-    """Run ``python -m api <group> migrate`` in a child process, bounded by API_HISTORY_MIGRATE_TIMEOUT.
+def stop_migrations(migrations: list[Migration]) -> None:
+    """Kill the migrations still running: the server refuses to start."""
+    for migration in migrations:
+        if migration.process.poll() is None:
+            migration.stop()
 
-    A URL no installed driver can serve stops the server; any other failure is logged, with
-    what happens instead (``when_slow``, ``when_failed``).
-    """
+
+def _start(settings: Settings, group: str, when_slow: str, when_failed: str) -> Migration:
+    """Start ``python -m api <group> migrate`` in a child process, due within API_HISTORY_MIGRATE_TIMEOUT."""
     timeout = settings.HISTORY_MIGRATE_TIMEOUT
-    try:
-        # Our own interpreter and module, a fixed group: no input from outside.
-        result = subprocess.run(  # noqa: S603
-            [sys.executable, "-m", "api", group, "migrate"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        log.error(
-            "%s migration did not finish in %g s (API_HISTORY_MIGRATE_TIMEOUT); starting without it, %s",
-            group,
-            timeout,
-            when_slow,
-        )
-        return
-    if result.returncode == c.MIGRATE_UNUSABLE_URL:
-        log.error("refusing to start: %s", result.stderr.strip().splitlines()[-1].removeprefix("error: "))
-        sys.exit(1)
-    if result.returncode != 0:
-        log.error(
-            "%s database not migrated, %s: %s", group, when_failed, result.stderr.strip().splitlines()[-1:]
-        )
+    # Our own interpreter and module, a fixed group: no input from outside.
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "api", group, "migrate"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return Migration(group, when_slow, when_failed, process, time.monotonic() + timeout, timeout)
