@@ -19,6 +19,7 @@ import json
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -82,6 +83,21 @@ def _speaks_plain_http(sock: socket.socket) -> bool:
     """Return True if the client's first byte is a letter (an HTTP method), not a TLS record (0x16)."""
     first = sock.recv(1, socket.MSG_PEEK)
     return first.isalpha()
+
+
+@dataclass(frozen=True)
+class ListenerName:
+    """A listening socket's address, read once when serving starts.
+
+    Gunicorn asks the listener for its address on each connection; a connection accepted just before
+    the drain closed the socket would fail there (EBADF) and be closed unanswered.
+    """
+
+    name: SocketAddress
+
+    def getsockname(self) -> SocketAddress:
+        """Return the address, as the socket did while it was open."""
+        return self.name
 
 
 class FairStreamServer(StreamServer):
@@ -159,6 +175,9 @@ class HardenedGeventWorker(GeventWorker):
         )
         # The FairStreamServer of each listening socket, by id(), when there are several workers.
         self._fair_servers: dict[int, FairStreamServer] = {}
+        self._listener_names = {
+            id(listener): ListenerName(listener.getsockname()) for listener in self.sockets
+        }
         servers = [self._start_server(listener) for listener in self.sockets]
         while self.alive:
             self.notify()
@@ -211,7 +230,7 @@ class HardenedGeventWorker(GeventWorker):
                 if tls is None:
                     return
                 client = tls
-            super().handle(listener, client, addr)
+            super().handle(self._listener_names[id(listener)], client, addr)
         finally:
             if group is not None:
                 self.connection_caps.release(group)

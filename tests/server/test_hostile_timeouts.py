@@ -4,10 +4,14 @@ SIGTERM lets a request in flight finish (graceful_timeout); a body sent too slow
 (REQUEST_TIMEOUT).
 """
 
+import contextlib
 import json
+import os
 import select
 import signal
+import socket
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +47,41 @@ def test_sigterm_lets_a_request_in_flight_finish(tmp_path):
         # the answer above would have been lost. How long the exit takes is measured by `make bench`.
         server.process.wait(timeout=graceful_timeout + 30)
     assert server.process.returncode == 0
+
+
+def test_sigterm_serves_a_connection_accepted_before_the_listener_closed(tmp_path):
+    # Gunicorn reads the listener's address when it starts serving a connection, after our TLS
+    # handshake: with the socket closed by the drain meanwhile, that failed (EBADF) and the
+    # connection was dropped unanswered.
+    with running_server(tmp_path) as server:
+        wait_for_workers(server)
+        head, body = raw_predict(server)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            wait_until(lambda: _accepted_by_a_worker(server, raw), "a worker accepts the connection")
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: refused(server.port), "the server stops accepting after SIGTERM")
+            with server.context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(head + body)
+                status, _, answer = read_response(tls)
+        assert (status, json.loads(answer)) == (200, LABELS)
+        server.process.wait(timeout=CONF["graceful_timeout"] + 30)
+    assert server.process.returncode == 0
+
+
+def _accepted_by_a_worker(server, client):
+    """True once a worker holds the server's end of ``client`` (not only the kernel's backlog)."""
+    ends = {f"{port:04X}" for port in (server.port, client.getsockname()[1])}
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]
+        if {local, remote} == ends and local == f"{server.port:04X}":
+            inodes.add(f"socket:[{fields[9]}]")
+    held = set()
+    for pid in worker_pids(server):
+        with contextlib.suppress(OSError):  # a descriptor closed while we read the folder
+            held |= {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    return bool(inodes & held)
 
 
 def test_a_body_sent_too_slowly_is_cut_off(tmp_path):
