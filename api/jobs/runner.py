@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from api.jobs.budget import JobBudget, RowTooCostly, parts
 from api.jobs.celeryapp import FINISH_JOB
@@ -32,8 +32,10 @@ from api.settings import Settings
 from api.workbudget import OverBudget, text_cost
 from model.errors import ModelError
 from model.scoring.output import format_rows, header
-from model.serving import artifacts
-from model.serving.base import TweetClassifier
+
+if TYPE_CHECKING:
+    from model.serving import artifacts
+    from model.serving.base import TweetClassifier
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,12 @@ Sweep = Callable[[datetime], int]
 
 
 @cache
-def load_model(directory: str, name: str) -> artifacts.Loaded:
+def load_model(directory: str, name: str) -> "artifacts.Loaded":
     """Return model ``name`` and its manifest entry, loaded and verified once per worker process."""
+    # Imported here, on a job's first chunk: the model stack (numpy, SciPy, scikit-learn, NLTK) is
+    # ~100 MiB that an idle jobs worker (the embedded one runs beside every server) need not hold.
+    from model.serving import artifacts
+
     return artifacts.load(directory, name)
 
 
@@ -190,7 +196,7 @@ class ChunkRunner:
             self._outcome("deferred")
             defer(start, wait)
 
-    def _model(self, job: Job) -> TweetClassifier:
+    def _model(self, job: Job) -> "TweetClassifier":
         """Return the job's model at the version it was submitted for, or raise ModelError."""
         directory = str(self.settings.ARTIFACTS_DIR)
         model, entry = load_model(directory, job.model)
