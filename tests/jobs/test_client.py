@@ -6,15 +6,14 @@ client against the real API runs in tests/jobs/test_client_live.py.
 """
 
 import json
-import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
 
 import pytest
 
 from api.jobs import client
 from api.ops import cli, jobs_cli
 from api.ops.certs import generate
+from tests.client.stub import running_stub
 
 TOKEN = "sa_test-token-never-an-argument"
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -31,41 +30,6 @@ def job(state="queued", done=0, total=3, errors=()):
     }
 
 
-class Stub(ThreadingHTTPServer):
-    """An HTTPS server answering from a script of (status, headers, body) and recording every request."""
-
-    daemon_threads = True
-
-    def __init__(self, answers):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.answers = list(answers)
-        self.requests = []
-
-
-class Handler(BaseHTTPRequestHandler):
-    """Record the request, body included, then send the next scripted answer."""
-
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        self.server.requests.append((self.command, self.path, dict(self.headers), body))
-        status, headers, payload = self.server.answers.pop(0)
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        headers = {"Content-Length": str(len(data)), "Connection": "close", **headers}
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, *args):
-        """Keep the test output quiet."""
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     """A CA and a server certificate for 127.0.0.1."""
@@ -76,17 +40,9 @@ def certs(tmp_path_factory):
 
 @pytest.fixture
 def stub(certs):
-    """Start a Stub; its answers are set by the test (stub.answers) before the client runs."""
-    server = Stub([])
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(certs / "server.crt", certs / "server.key")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    """Start a Stub (tests/client/stub.py, the Python client's); the test sets stub.answers."""
+    with running_stub(certs) as server:
+        yield server
 
 
 def run(stub, certs, *argv, environ=None, sleeps=None):
@@ -255,8 +211,9 @@ def test_only_https_urls_are_accepted(certs, capsys):
 
 
 def test_a_server_that_does_not_answer_is_an_error_not_a_traceback(certs, capsys):
-    with ThreadingHTTPServer(("127.0.0.1", 0), Handler) as closed:
-        port = closed.server_address[1]  # bound, then closed on leaving: nothing listens there
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, then closed on leaving: nothing listens there
     parsed = cli._parser().parse_args(
         ["jobs", "list", "--url", f"https://127.0.0.1:{port}", "--cafile", str(certs / "ca.crt")]
     )
