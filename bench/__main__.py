@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -13,15 +12,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.history import messages as history_messages
-from bench import explain, faults, floor, hostile, inprocess, memory, report, tokens, wrk
+from bench import explain, faults, floor, history, hostile, inprocess, memory, report, tokens, wrk
+from bench.history import measured_run
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
 from model.training.data import read_rows
 from tests.e2e import (
     dirty_arbiter_pids,
     history_writer_pids,
-    log_records,
     running_server,
     wait_ready,
     worker_pids,
@@ -32,7 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # and high concurrency; big ones need fewer connections to keep every worker busy.
 # The predict runs measure model, validation and limiter over HTTPS (issue 4), so
 # they skip the prediction history (?store=false); HISTORY_* below measures what
-# storing it costs. *_nblr use the stronger model.
+# storing it costs (bench/history.py). *_nblr use the stronger model.
 SCENARIOS = (
     ("noop", 0, (8, 64), ""),
     ("predict_1", 1, (8, 64), "?store=false"),
@@ -42,21 +40,6 @@ SCENARIOS = (
     ("predict_100_nblr", 100, (8,), "?model=nblr&store=false"),
     ("predict_1000_nblr", 1000, (8,), "?model=nblr&store=false"),
 )
-# History's cost (issue 6): 100-tweet requests storing to SQLite (the default) against
-# ?store=false, at one connection (latency when the server has room: the question
-# "does history slow my request?") and at saturating ones (the capacity it takes).
-# On and off runs alternate, HISTORY_ROUNDS times each, so that drift in a shared
-# machine's speed hits both alike; p50 is the median over the rounds. Last, because
-# the history writer may still be draining its queue afterwards.
-# Writing is left to a low-priority writer process (api/history/writer.py), which may still be
-# catching up when a run's load stops: an "on" run's server CPU includes the catch-up, and the
-# next run starts only once the writer has written every row (or stopped making progress).
-HISTORY_TWEETS = 100
-HISTORY_CONNECTIONS = (1, 4, 16)
-HISTORY_ROUNDS = 5
-HISTORY_IDLE_S = 3.0  # the writer has caught up when its row count stops moving this long (s)...
-HISTORY_CATCH_UP_MAX_S = 120.0  # ...or at the latest after this long
-SETTLE_S = 0.5
 
 
 def _parser():
@@ -104,7 +87,7 @@ def measure_https(texts, seconds, workers, wrk_path):
             for scenario, size, connections, query in SCENARIOS:
                 url = server.url + ("/api/v1/model" if size == 0 else "/api/v1/predict" + query)
                 for conns in connections:
-                    row = _run(server, url, bodies.get(size), conns, seconds, wrk_path)
+                    row = measured_run(server, url, bodies.get(size), conns, seconds, wrk_path)
                     row.update(
                         scenario=scenario,
                         tweets=size,
@@ -114,7 +97,8 @@ def measure_https(texts, seconds, workers, wrk_path):
                     )
                     runs.append(row)
                     print(f"  {scenario:<18} c={conns:<3} {row['requests_per_s']:>9,.0f} req/s", flush=True)
-            runs += measure_history(server, predict_url, bodies[HISTORY_TWEETS], seconds, wrk_path)
+            history_body = bodies[history.HISTORY_TWEETS]
+            runs += history.measure_history(server, predict_url, history_body, seconds, wrk_path)
             after_run = memory.rss(worker_pids(server))
             writer_rss = memory.rss(history_writer_pids(server))
             # Forked from the master, the writer shares its pages until it writes to them.
@@ -176,90 +160,6 @@ def measure_floor(texts, seconds, workers, wrk_path):
                 result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
     total = round(sum(row["pss_mib"] for row in pss), 1)
     return {"startup_s": startup, "pss_after_warmup": pss, "pss_total_mib": total, **result}
-
-
-def _run(server, url, body, conns, seconds, wrk_path, history=None):
-    """Run wrk once; add the server's CPU time per request, which drifts less than wall time.
-
-    With ``history`` (a WriterProgress), wait for the writer to store the run's rows,
-    and count the CPU it took to do so.
-    """
-    # Let the previous run's connections close first: a worker still finishing an abandoned
-    # request holds them, and the fair-accept board (api/server/balance.py) counts them.
-    time.sleep(SETTLE_S)
-    before = memory.server_cpu(server.process.pid)
-    written = history.written() if history else 0
-    row = wrk.run(url, server.token, body, conns, seconds, wrk_path)
-    if history:
-        expected = written + row["requests"] * HISTORY_TWEETS
-        row["history_catch_up_s"], row["history_rows_missing"] = history.wait(expected)
-    used = memory.server_cpu(server.process.pid) - before
-    row["server_cpu_ms_per_request"] = 1000 * used / max(row["requests"], 1)
-    return row
-
-
-def measure_history(server, predict_url, body, seconds, wrk_path):
-    """Return alternating runs of 100-tweet requests with and without history, as scenarios."""
-    runs = []
-    progress = WriterProgress(server)
-    for conns in HISTORY_CONNECTIONS:
-        for round_ in range(HISTORY_ROUNDS):
-            for history, query in (("off", "?store=false"), ("on", "")):
-                watch = progress if history == "on" else None
-                row = _run(server, predict_url + query, body, conns, seconds, wrk_path, history=watch)
-                row.update(
-                    scenario=f"history_{history}_{HISTORY_TWEETS}",
-                    tweets=HISTORY_TWEETS,
-                    model="default",
-                    history=history,
-                    round=round_,
-                    tweets_per_s=row["requests_per_s"] * HISTORY_TWEETS,
-                )
-                runs.append(row)
-                caught_up = (
-                    f", writer caught up {row['history_catch_up_s']:.1f} s after the load"
-                    f" ({row['history_rows_missing']} rows missing)"
-                    if watch
-                    else ""
-                )
-                print(
-                    f"  history {history:<3} c={conns:<3} round {round_}"
-                    f" p50 {row['latency_ms'].get('p50', float('nan')):7.2f} ms,"
-                    f" server CPU {row['server_cpu_ms_per_request']:.2f} ms/request{caught_up}",
-                    flush=True,
-                )
-    return runs
-
-
-class WriterProgress:
-    """The count of rows the server's history writer has written, from the state it publishes."""
-
-    def __init__(self, server):
-        found = (WRITER_SERVING.fullmatch(r["message"]) for r in log_records(server.log()))
-        paths = [match[1] for match in found if match]
-        if not paths:
-            raise RuntimeError("the server's log names no history writer socket")
-        self.socket_path = paths[-1]
-
-    def written(self):
-        """Return the rows written so far (0 before the writer's first report)."""
-        return (history_messages.read_status(self.socket_path) or {}).get("written", 0)
-
-    def wait(self, expected):
-        """Wait until ``expected`` rows are written, or the count stops moving; return (seconds, missing)."""
-        start = moved = time.monotonic()
-        last = self.written()
-        while last < expected and time.monotonic() - start < HISTORY_CATCH_UP_MAX_S:
-            time.sleep(0.05)
-            now = self.written()
-            if now != last:
-                last, moved = now, time.monotonic()
-            elif time.monotonic() - moved > HISTORY_IDLE_S:
-                break
-        return round(time.monotonic() - start, 2), max(0, expected - last)
-
-
-WRITER_SERVING = re.compile(r"history writer serving (.+)")
 
 
 def _readyz(server):

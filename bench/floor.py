@@ -24,7 +24,6 @@ from tests.e2e import OPENSSL_CONF, ROOT, client_context, wait_for_port, wait_un
 ROUNDS = 5
 CONNECTIONS = 8  # as the main bench's no-op: both workers busy, latency still low
 WARM_UP_S = 2
-SETTLE_S = 0.5
 # Issue 18's bars: ours over the bare app's requests/s.
 BARS = {"noop": 0.75, "predict_1": 0.65}
 # Issue 18's bars for start-up (to /readyz) and the memory of every server process together.
@@ -101,7 +100,7 @@ def measure(server, bare, body, seconds, wrk_path, rounds=ROUNDS, connections=CO
         # Each round in another order, so that no side always follows the same one.
         order = SIDES[round_ % len(SIDES) :] + SIDES[: round_ % len(SIDES)]
         for side in order:
-            time.sleep(SETTLE_S)
+            time.sleep(wrk.SETTLE_S)
             url, token, payload = targets[side]
             row = wrk.run(url, token, payload, connections, seconds, wrk_path)
             row.update(side=side, round=round_)

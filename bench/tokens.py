@@ -28,8 +28,6 @@ CONNECTIONS = 8  # the no-op's knee in the main bench: both workers busy, latenc
 WARM_UP_S = 2
 # The issue's bound: with 10,000 tokens, requests/s within 10% of one token's.
 WITHIN = 0.10
-# Let the previous run's connections close before the next run (see bench/__main__.py).
-SETTLE_S = 0.5
 
 
 def write_tokens(path, count):
@@ -75,7 +73,7 @@ def _server(tmp, count, workers):
 
 def _run(server, connections, seconds, wrk_path):
     """Run wrk on the no-op once; add the server's CPU time per request."""
-    time.sleep(SETTLE_S)
+    time.sleep(wrk.SETTLE_S)
     before = memory.server_cpu(server.process.pid)
     row = wrk.run(server.url + "/api/v1/model", server.token, None, connections, seconds, wrk_path)
     used = memory.server_cpu(server.process.pid) - before

@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 LUA = Path(__file__).with_name("request.lua")
+# Between runs: let the previous run's connections close first (a worker still finishing an abandoned
+# request holds them, and the fair-accept board, api/server/balance.py, counts them).
+SETTLE_S = 0.5
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 _LATENCY_LINE = re.compile(r"^\s*(50|75|90|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", re.M)
 
