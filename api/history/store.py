@@ -24,12 +24,8 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import BigInteger, Select, delete, insert, literal, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,6 +40,9 @@ from api.history.schema import Base, Feedback, Prediction
 from api.settings import Settings
 from model.paths import PROJECT_ROOT
 from model.serving.labels import label_of, sigmoid
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # What migrations/env.py takes from here: the models' metadata and the engine maker.
 __all__ = ["Base", "HistoryReadError", "Prediction", "Store", "make_engine", "upgrade"]
@@ -62,8 +61,15 @@ CALLER_INDEX = "ix_predictions_token_id"
 Row = tuple[Any, str, str, str, float, str, str, str | None, float | None]
 
 
-def alembic_config(url: str) -> Config:
+# Alembic (with Mako and Pygments, ~10 MiB and ~0.4 s per process) is imported inside the functions
+# below, which migrate or compare revisions: only the history writer, the job stores and ``migrate``
+# call them, never an HTTP worker serving predictions.
+
+
+def alembic_config(url: str) -> "Config":
     """Return the Alembic configuration of this project's migrations, pointed at ``url``."""
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.attributes["url"] = url
@@ -72,16 +78,22 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Bring the database at ``url`` to the newest migration (``alembic upgrade head``)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 
 def head_revision(url: str) -> str | None:
     """Return the newest migration's revision."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
 def schema_is_current(engine: Engine, head: str | None) -> bool:
     """Return True if the database's migration revision is ``head``."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision() == head
 
@@ -104,9 +116,6 @@ class Store:
         )
         # TypeDecorator and dialect processing of `created`, applied once per request (see _rows).
         self._created = created_processor(self.engine.dialect)
-        # Read now, at start-up: parsing the migrations while writing would hold up requests
-        # (a greenlet runs Python code without yielding).
-        self.head = head_revision(url)
         self.outcome = Outcome(log, "history database answers again: writing resumed")
         self.retention_interval = RETENTION_INTERVAL
         # True when writes run in a worker, beside its requests: SQLite's then come in short
@@ -114,6 +123,16 @@ class Store:
         self.shared_loop = shared_loop
         self._schema_checked = False
         self._retained_at = self._feedback_retained_at = float("-inf")
+
+    @functools.cached_property
+    def head(self) -> str | None:
+        """Return the newest migration's revision, read once, at this store's first write.
+
+        Not at start-up: an HTTP worker reads the history but never writes it under Gunicorn (the
+        history writer does), and need not import Alembic. The writer reads it on its first batch,
+        in a process of its own, where parsing the migrations holds up no request.
+        """
+        return head_revision(self.url)
 
     @classmethod
     def from_settings(cls, settings: Settings, shared_loop: bool = True) -> "Store":
