@@ -123,7 +123,11 @@ def test_gunicorn_refuses_to_start_with_an_unknown_model():
 
 
 def test_the_gunicorn_master_imports_no_scikit_learn():
-    """The master checks the artifacts in a child (python -m model check); only workers load the models."""
+    """The master loads no model: it checks the artifacts in a child (python -m model check).
+
+    Loading the config imports none of scikit-learn; at start (``on_starting``) the master imports the model
+    code, not the models (api/server/preload.py), for the processes it forks to share.
+    """
     probe = "import runpy, sys; runpy.run_path('gunicorn.conf.py'); print('sklearn' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
