@@ -1,5 +1,7 @@
 """Version 1 of the API: predictions and model information, behind a bearer token."""
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.errors import HistoryDisabled, HistoryUnavailable, InvalidParameter
@@ -140,11 +142,27 @@ def _whole(key: str, raw: str, maximum: int) -> int:
     return int(raw)
 
 
+@dataclass(frozen=True)
+class ModelJson:
+    """The body of ``GET /model`` for one model set: serialised once per set, not on every request."""
+
+    served: ModelSet
+    body: bytes
+
+
+# The app's cached body; a reload swaps in a new model set, whose first request serialises it again.
+MODEL_JSON: ext.Key[ModelJson] = ext.Key("api.model_json")
+
+
 @bp.get("/model")
 @auth.login_required
 def model_info() -> Response:
     """Describe the default model: name, version, held-out metrics."""
-    return jsonify(ext.MODEL.of(current_app).info)
+    served = ext.MODEL.of(current_app).current()
+    cached = MODEL_JSON.get(current_app)
+    if cached is None or cached.served is not served:  # "is": the set itself, held, so never a reused id
+        cached = MODEL_JSON.put(current_app, ModelJson(served, jsonify(served.info).get_data()))
+    return current_app.response_class(cached.body, mimetype="application/json")
 
 
 @bp.get("/models")
