@@ -12,6 +12,7 @@ started first) migrates its database at first use, as the history's does.
 """
 
 import builtins
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -50,9 +51,16 @@ class JobStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = make_engine(url)
-        # Read once: parsing the migrations on a request would hold up its worker.
-        self.head = head_revision(url)
         self._schema_checked = False
+
+    @functools.cached_property
+    def head(self) -> str | None:
+        """Return the newest migration's revision, read once, on this store's first use.
+
+        Not when the app is built: every HTTP worker builds a job store, most never serve a job,
+        and none need import Alembic (~10 MiB each) until one does.
+        """
+        return head_revision(self.url)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "JobStore":
