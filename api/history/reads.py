@@ -1,24 +1,64 @@
-"""The history's reads for feedback, live accuracy and drift: queries over the store's engine.
+"""The history's reads: the listing, feedback, live accuracy and drift: queries over the store's engine.
 
 Kept apart from api/history/store.py (its writes, retention and migration) only for size; the
 store's methods of the same names call these.
 """
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, Select, case, func, literal, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.history.errors import HistoryReadError
 from api.history.schema import Feedback, Prediction
 
+# The per-token listing's index (api/history/schema.py).
+CALLER_INDEX = "ix_predictions_token_id"
 # Ids per IN (...) of a feedback join: far below every backend's limit on bound parameters.
 IDS_PER_QUERY = 500
 # (model, version): the key of live accuracy and of drift.
 Served = tuple[str, str]
 # A stored answer a feedback joins: (predictions row id, version, label).
 Answer = tuple[int, str, str]
+
+
+def recent(
+    engine: Engine, limit: int, token: str | None, before: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Return the newest ``limit`` rows below row id ``before`` as dicts, and the next page's ``before``.
+
+    Only ``token``'s rows unless it is None. The next ``before`` is the last row's id, or None
+    when no row follows. Raises HistoryReadError when the database does not answer.
+    """
+    try:
+        with engine.connect() as conn:
+            # One row more than asked: whether a next page exists, without a count.
+            rows = conn.execute(listing(limit + 1, token, before)).all()
+    except (SQLAlchemyError, OSError) as exc:
+        raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
+    page, following = rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+    return [Prediction(**row._mapping).as_dict() for row in page], following
+
+
+def listing(limit: int, token: str | None, before: int | None) -> Select[Prediction]:
+    """Return the query of the newest ``limit`` rows below id ``before``: one ranged walk down an index.
+
+    By id, the order rows were stored: newest first, down the primary key, or down (token, id) for
+    one token's rows; PostgreSQL walks the primary key for a token it expects to hold most rows,
+    skipping the others'. LIMIT stops either walk (tests/history/test_history_cursor.py, the plans).
+    """
+    query = select(Prediction).order_by(Prediction.id.desc()).limit(limit)
+    if token is not None:
+        query = query.where(Prediction.token == token)
+        # MariaDB would read (token, id) by the token alone, every row of it newer than the cursor:
+        # forced, it reads the range (token, id < before).
+        query = query.with_hint(Prediction, f"FORCE INDEX ({CALLER_INDEX})", "mysql")
+    if before is not None:
+        # A BIGINT: PostgreSQL would cast the cursor to the key's 32-bit INTEGER and refuse one beyond.
+        query = query.where(Prediction.id < literal(before, BigInteger))
+    return query
 
 
 def live_accuracy(engine: Engine, window: int) -> dict[Served, tuple[int, float]]:

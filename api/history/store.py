@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Select, delete, insert, literal, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -53,9 +53,6 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 # Retention runs after a write at most this often (seconds), so its DELETEs cost little per request.
 RETENTION_INTERVAL = 60.0
-
-# The per-token listing's index (api/history/schema.py).
-CALLER_INDEX = "ix_predictions_token_id"
 
 # One row of COLUMNS (api/history/schema.py), as the driver takes it.
 Row = tuple[Any, str, str, str, float, str, str, str | None, float | None]
@@ -169,14 +166,7 @@ class Store:
         Only ``token``'s rows unless it is None. The next ``before`` is the last row's id, or None
         when no row follows. Raises HistoryReadError when the database does not answer.
         """
-        try:
-            with self.engine.connect() as conn:
-                # One row more than asked: whether a next page exists, without a count.
-                rows = conn.execute(listing(limit + 1, token, before)).all()
-        except (SQLAlchemyError, OSError) as exc:
-            raise HistoryReadError(f"history read failed: {type(exc).__name__}") from exc
-        page, following = rows[:limit], rows[limit - 1].id if len(rows) > limit else None
-        return [Prediction(**row._mapping).as_dict() for row in page], following
+        return reads.recent(self.engine, limit, token, before)
 
     def add_feedback(self, token: str, labels: Mapping[str, str]) -> tuple[int, list[str]]:
         """Store ``token``'s true labels (``{tweet id: label}``), joined to its newest stored answers.
@@ -298,25 +288,6 @@ class Store:
             for got in [shares.get(model, {}).get]
             for i, (key, score, text) in enumerate(zip(keys, scores, texts, strict=True))
         ]
-
-
-def listing(limit: int, token: str | None, before: int | None) -> Select[Prediction]:
-    """Return the query of the newest ``limit`` rows below id ``before``: one ranged walk down an index.
-
-    By id, the order rows were stored: newest first, down the primary key, or down (token, id) for
-    one token's rows; PostgreSQL walks the primary key for a token it expects to hold most rows,
-    skipping the others'. LIMIT stops either walk (tests/history/test_history_cursor.py, the plans).
-    """
-    query = select(Prediction).order_by(Prediction.id.desc()).limit(limit)
-    if token is not None:
-        query = query.where(Prediction.token == token)
-        # MariaDB would read (token, id) by the token alone, every row of it newer than the cursor:
-        # forced, it reads the range (token, id < before).
-        query = query.with_hint(Prediction, f"FORCE INDEX ({CALLER_INDEX})", "mysql")
-    if before is not None:
-        # A BIGINT: PostgreSQL would cast the cursor to the key's 32-bit INTEGER and refuse one beyond.
-        query = query.where(Prediction.id < literal(before, BigInteger))
-    return query
 
 
 def _chunks(rows: list[Row]) -> Iterator[list[Row]]:

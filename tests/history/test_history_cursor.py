@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from api import constants as c
+from api.history.reads import listing
 from api.history.schema import Prediction
-from api.history.store import Store, listing, upgrade
+from api.history.store import Store, upgrade
 from api.ops.tokens import create_token
 from tests.history import helpers as history_helpers
 from tests.history.helpers import post, stored
