@@ -8,6 +8,7 @@ import shutil
 import ssl
 import sys
 import tempfile
+from functools import partial
 
 from api import constants as c
 from api.server import balance, children, listeners, multiproc, preload, tls
@@ -169,11 +170,14 @@ def pre_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """Start this worker's watch of the artifacts folder for new models (api/web/reload.py)."""
+    """Start this worker's watch of the artifacts folder for new models (api/web/reload.py), and give
+    it the way to leave a load balancer's rotation when it stops (api/web/health.py)."""
     # Imported here, in the worker, once its app is loaded: the master never imports the app.
-    from api.web import reload
+    from api.web import health, reload
 
     reload.start(worker.wsgi)
+    # After SIGTERM, the worker makes /readyz refuse for API_SHUTDOWN_DELAY seconds before it closes.
+    worker.on_stopping = partial(health.leave_rotation, worker.wsgi)
 
 
 def worker_exit(server, worker):

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # A served model that scores a copy of each predict after its answer (api/web/shadow.py); None: none.
     # A name the manifest lacks stops the server at start-up (gunicorn.conf.py, create_app).
     SHADOW_MODEL: str | None = None
+    # After SIGTERM, each worker fails /readyz and goes on serving for this many seconds before it stops
+    # accepting (api/server/worker.py), so a load balancer's checks take the host out first: a connection
+    # arriving as the listening socket closes would be reset, which a TCP proxy cannot retry. 0: stop at
+    # once. Within Gunicorn's graceful_timeout (20 s), which also bounds the requests in flight.
+    SHUTDOWN_DELAY: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
     RATE_LIMIT: str = "60/minute"
     RATE_LIMIT_STORAGE: str = "memory://"
     # Failed authentications per client address: brute-force protection.

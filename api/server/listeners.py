@@ -1,4 +1,5 @@
-"""Keeping the HTTP listening sockets out of Gunicorn's dirty arbiter and its workers.
+"""Keeping the HTTP listening sockets out of Gunicorn's dirty arbiter and its workers, and their
+addresses once they are closed.
 
 Gunicorn forks its dirty arbiter (the history writer's and the embedded job worker's supervisor)
 from the master after binding the listening sockets, and leaves them open in it; its workers,
@@ -12,7 +13,10 @@ listening as soon as the HTTP processes are done, and a new connection is refuse
 load balancer then opens it on another host.
 """
 
+from dataclasses import dataclass
 from typing import Any
+
+from api.addresses import SocketAddress
 
 # Where the master leaves itself, on its configuration, for the dirty arbiter it forks to find.
 MASTER = "sentiment_http_master"
@@ -35,3 +39,18 @@ def close_inherited(dirty_arbiter: Any) -> None:
     for listener in master.LISTENERS:
         listener.close()
     dirty_arbiter.log.debug("dirty arbiter closed %d inherited listening sockets", len(master.LISTENERS))
+
+
+@dataclass(frozen=True)
+class ListenerName:
+    """A listening socket's address, read once when serving starts.
+
+    Gunicorn asks the listener for its address on each connection; a connection accepted just before
+    the drain closed the socket would fail there (EBADF) and be closed unanswered.
+    """
+
+    name: SocketAddress
+
+    def getsockname(self) -> SocketAddress:
+        """Return the address, as the socket did while it was open."""
+        return self.name

@@ -19,7 +19,7 @@ import json
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -39,6 +39,7 @@ from api.errors import error_body
 from api.security import HEADERS
 from api.server.balance import ConnectionBoard
 from api.server.connections import ConnectionCaps, total_cap
+from api.server.listeners import ListenerName
 from api.server.protocol import (
     HTTP_VERSIONS,
     MESSAGES,
@@ -83,21 +84,6 @@ def _speaks_plain_http(sock: socket.socket) -> bool:
     """Return True if the client's first byte is a letter (an HTTP method), not a TLS record (0x16)."""
     first = sock.recv(1, socket.MSG_PEEK)
     return first.isalpha()
-
-
-@dataclass(frozen=True)
-class ListenerName:
-    """A listening socket's address, read once when serving starts.
-
-    Gunicorn asks the listener for its address on each connection; a connection accepted just before
-    the drain closed the socket would fail there (EBADF) and be closed unanswered.
-    """
-
-    name: SocketAddress
-
-    def getsockname(self) -> SocketAddress:
-        """Return the address, as the socket did while it was open."""
-        return self.name
 
 
 class FairStreamServer(StreamServer):
@@ -155,6 +141,8 @@ class HardenedGeventWorker(GeventWorker):
     """
 
     tls_context: ssl.SSLContext | None
+    # Set by gunicorn.conf.py's post_worker_init: makes the app's /readyz refuse (api/web/health.py).
+    on_stopping: Callable[[], None] | None = None
 
     def init_process(self) -> None:
         """Read the settings once, in the worker, then start as Gunicorn does."""
@@ -182,7 +170,22 @@ class HardenedGeventWorker(GeventWorker):
         while self.alive:
             self.notify()
             gevent.sleep(1.0)
+        self._leave_rotation()
         self._drain(servers)
+
+    def _leave_rotation(self) -> None:
+        """After SIGTERM: fail /readyz and go on serving for SHUTDOWN_DELAY seconds, so that a load
+        balancer's checks take this host out before its listening socket closes."""
+        delay = self.settings.SHUTDOWN_DELAY
+        if delay <= 0:
+            return
+        if self.on_stopping is not None:
+            self.on_stopping()
+        self.log.info("stopping: /readyz refuses; serving %.1f s more before closing", delay)
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            self.notify()
+            gevent.sleep(min(1.0, left))
 
     def _start_server(self, listener: BaseSocket) -> StreamServer:
         """Start accepting on ``listener`` with a pool of ``worker_connections`` greenlets."""

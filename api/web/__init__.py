@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
     app.json = OrderedJSON(app)
 
     errors.init_app(app)
+    health.init_app(app)
     security.init_app(app)
     # Before the limiter's hooks: a 429 too carries a request id and is counted.
     requestid.init_app(app)

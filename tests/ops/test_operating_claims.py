@@ -57,6 +57,7 @@ DEFAULTS = {
     "API_ARTIFACTS_DIR": ROOT / "artifacts",
     "API_MODEL": None,  # the manifest's default
     "API_MODEL_RELOAD_SECONDS": 2.0,
+    "API_SHUTDOWN_DELAY": 0.0,
     "API_SHADOW_MODEL": None,
     "API_HISTORY_URL": f"sqlite:///{ROOT / 'instance' / 'history.db'}",
     "API_HISTORY_TEXT": False,
