@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from api.ops.certs import generate
 from api.ops.tokens import create_token
 from api.settings import Settings
 from api.web import create_app
 from model.paths import DEFAULT_DATA
 from model.serving.artifacts import DEFAULT_DIR
+from tests.client.stub import running_stub
 from tests.e2e import ROOT, wait_for_port
 from tests.samples import write_csv
 
@@ -200,3 +202,18 @@ def api_start(tmp_path):
     """A running `make api-start` (see ApiStart), stopped after the test."""
     with start_api(tmp_path) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A CA and a server certificate for localhost and 127.0.0.1 (api.ops.certs), for scripted servers."""
+    folder = tmp_path_factory.mktemp("certs")
+    generate(folder)
+    return folder
+
+
+@pytest.fixture
+def stub(certs):
+    """A scripted HTTPS server (tests/client/stub.py); the test sets stub.answers before calling it."""
+    with running_stub(certs) as server:
+        yield server

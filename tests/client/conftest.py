@@ -1,31 +1,15 @@
-"""The client's fixtures: certificates, a scripted stub server, and one real server with small limits."""
+"""The client's fixtures: a client of the scripted stub (certs and stub: tests/conftest.py), and one
+real server with small limits."""
 
 import pytest
 
 from api.client import Client
-from api.ops.certs import generate
-from tests.client.stub import running_stub
 from tests.e2e import running_server
 
 TOKEN = "sa_client-test-token"
 # The real server's limits here: small, so that a few dozen tweets take several requests.
 MAX_ITEMS = 7
 MAX_BODY_BYTES = 1024  # the least API_MAX_BODY_BYTES takes
-
-
-@pytest.fixture(scope="session")
-def certs(tmp_path_factory):
-    """A CA and a server certificate for localhost and 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("certs")
-    generate(folder)
-    return folder
-
-
-@pytest.fixture
-def stub(certs):
-    """A Stub (tests/client/stub.py); the test sets its answers before the client runs."""
-    with running_stub(certs) as server:
-        yield server
 
 
 @pytest.fixture

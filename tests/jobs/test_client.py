@@ -13,7 +13,6 @@ import pytest
 from api.jobs import client
 from api.ops import cli, jobs_cli
 from api.ops.certs import generate
-from tests.client.stub import running_stub
 
 TOKEN = "sa_test-token-never-an-argument"
 JOB_ID = "0123456789abcdef0123456789abcdef"
@@ -28,21 +27,6 @@ def job(state="queued", done=0, total=3, errors=()):
         "errors": list(errors),
         "created": "2026-01-01T00:00:00Z",
     }
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A CA and a server certificate for 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("certs")
-    generate(folder)
-    return folder
-
-
-@pytest.fixture
-def stub(certs):
-    """Start a Stub (tests/client/stub.py, the Python client's); the test sets stub.answers."""
-    with running_stub(certs) as server:
-        yield server
 
 
 def run(stub, certs, *argv, environ=None, sleeps=None):
