@@ -22,7 +22,7 @@ from api.settings import settings_of
 from api.web import extensions as ext
 from api.web import limitstore
 from api.web.auth import token_name_or_none
-from api.web.errors import own_retry_after
+from api.web.requestlimits import FastLimiter, RequestLimits
 from api.workbudget import storage_options
 
 # Failed authentications share one bucket per address group, whichever endpoint they hit.
@@ -48,20 +48,6 @@ def _has_valid_token() -> bool:
 def _is_auth_failure(response: Response) -> bool:
     """Only 401 answers count towards the failed-authentication limit."""
     return response.status_code == 401
-
-
-def _retry_after_only_when_limited(response: Response) -> Response:
-    """Keep Retry-After on 429s only, and the app's own value on the app's own 429s.
-
-    flask-limiter sets it on every response, and on a 429 of ours (work budget, requests
-    in flight) replaces our value with its request window's reset when that is later.
-    """
-    own = own_retry_after()
-    if response.status_code != 429:
-        response.headers.pop("Retry-After", None)
-    elif own is not None:
-        response.headers["Retry-After"] = own
-    return response
 
 
 class StorageEvents:
@@ -112,21 +98,21 @@ def init_app(app: Flask, protected: Iterable[Blueprint]) -> Limiter:
     One limiter per app rather than a module-level one: flask-limiter keeps
     the first app's settings on the instance, and tests build many apps.
     """
-    # Registered before the limiter's own hook so that it runs after it
-    # (Flask runs after_request hooks in reverse order of registration).
-    app.after_request(_retry_after_only_when_limited)
     settings = settings_of(app)
     storage = settings.RATE_LIMIT_STORAGE
-    limiter = Limiter(
+    limiter = FastLimiter(
         key_func=rate_limit_key,
-        app=app,
         # Application-wide: one bucket per token (or address) for every route, not one per route.
         application_limits=[settings.RATE_LIMIT],
         storage_uri=limitstore.storage_uri(storage),
         storage_options=storage_options(storage),
-        headers_enabled=True,
+        # The check and its headers are RequestLimits' (api/web/requestlimits.py), on these limits;
+        # flask-limiter's own check serves while its storage is down.
+        headers_enabled=False,
         in_memory_fallback_enabled=True,
     )
+    RequestLimits(limiter).init_app(app)
+    limiter.init_app(app)
     events = StorageEvents(limiter.logger, limiter, distributed=not storage.startswith("memory://"))
     # Not a Logger, but every method flask-limiter calls on its logger is one of a Logger's.
     limiter.logger = LIMIT_STORAGE.put(app, events)  # type: ignore[assignment]
@@ -140,38 +126,4 @@ def init_app(app: Flask, protected: Iterable[Blueprint]) -> Limiter:
     )
     for blueprint in protected:
         failed_auth(blueprint)
-    _resolve_once(limiter)
     return limiter
-
-
-def _resolve_once(limiter: Limiter) -> None:
-    """Have ``limiter`` work out which limits apply to an endpoint once, not on every request.
-
-    flask-limiter resolves them again for each request: it walks the blueprints' exemptions and
-    parses every limit string anew, a fifth of the time a no-op request spent in the app (make
-    bench's profile). Here every limit and exemption is set before the first request and never
-    changes (no per-route decorators, no limits computed per request), so the same endpoint always
-    resolves to the same limits; whether each applies to this request (the valid-token exemption,
-    the deduction on a 401) is still decided per request, by flask-limiter.
-    """
-    manager = limiter.limit_manager
-    resolve, exemption = manager.resolve_limits, manager.exemption_scope
-    resolved: dict[tuple[Any, ...], Any] = {}
-    exemptions: dict[tuple[str | None, str | None], Any] = {}
-
-    def resolve_limits(app: Flask, *args: Any, **kwargs: Any) -> Any:
-        """Return flask-limiter's answer for these arguments, worked out at their first request."""
-        key = (*args, *sorted(kwargs.items()))
-        if key not in resolved:
-            resolved[key] = resolve(app, *args, **kwargs)
-        return resolved[key]
-
-    def exemption_scope(app: Flask, endpoint: str | None, blueprint: str | None) -> Any:
-        """Return flask-limiter's exemption scope of an endpoint, worked out at its first request."""
-        if (endpoint, blueprint) not in exemptions:
-            exemptions[endpoint, blueprint] = exemption(app, endpoint, blueprint)
-        return exemptions[endpoint, blueprint]
-
-    # Instance attributes, this limiter's (one per app): flask-limiter looks them up on every call.
-    manager.resolve_limits = resolve_limits  # type: ignore[method-assign]
-    manager.exemption_scope = exemption_scope  # type: ignore[method-assign]
