@@ -15,10 +15,7 @@ def _begin() -> None:
 
 
 def _echo(response: Response) -> Response:
-    """Return the request id to the client, and leave the URL rule for the access log."""
-    current = request_id.get()
-    if current is not None:
-        response.headers[HEADER] = current
+    """Leave the URL rule for the access log (api/security.py returns the request id to the client)."""
     # The route (never the path's values or the query string) is what the access log records.
     rule = request.url_rule
     request.environ[c.ENVIRON_ROUTE] = rule.rule if rule is not None else None
