@@ -91,10 +91,14 @@ class HardenedLogger(glogging.Logger):
             "remote_addr": environ.get("REMOTE_ADDR"),
         }
         log = self.access_log
+        args = (fields["method"], fields["path"], status)
+        streams = self._plain_access_handlers()
+        if streams:
+            self._write_access(streams, "{} {} {}".format(*args), fields)
+            return
         try:
             # Made and handled here rather than by log.info, which also looks up its caller's source
             # line on every call: a field no line of ours writes.
-            args = (fields["method"], fields["path"], status)
             record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %s", args, None, extra=fields)
             log.handle(record)
         except (KeyError, TypeError, ValueError):
@@ -102,6 +106,50 @@ class HardenedLogger(glogging.Logger):
             # a record that cannot be made (an extra named like a record attribute, KeyError) or a filter
             # from a logging config that fails on it.
             self.error(traceback.format_exc())
+
+    def _plain_access_handlers(self) -> list[logging.StreamHandler[Any]]:
+        """Return the access log's handlers if they are Gunicorn's own set-up, made JSON here; else [].
+
+        Those write the line without a log record (below). A logging configuration of the operator's
+        (another handler, a filter, a level) keeps the record, which it may rely on.
+        """
+        log = self.access_log
+        handlers = log.handlers
+        plain = (
+            not log.filters
+            and log.isEnabledFor(logging.INFO)
+            and all(
+                type(handler) in (logging.StreamHandler, logging.FileHandler)
+                and isinstance(handler.formatter, logs.JSONFormatter)
+                and not handler.filters
+                and handler.level <= logging.INFO
+                for handler in handlers
+            )
+        )
+        return list(handlers) if plain else []
+
+    def _write_access(
+        self, handlers: list[logging.StreamHandler[Any]], message: str, fields: dict[str, Any]
+    ) -> None:
+        """Write one access line to each of ``handlers``' streams, as its emit would, without a record.
+
+        A log record costs about what the whole line does (~14 us to make, make bench's profile).
+        """
+        created, pid = time.time(), os.getpid()
+        for handler in handlers:
+            formatter = handler.formatter
+            assert isinstance(formatter, logs.JSONFormatter)  # _plain_access_handlers checked it
+            line = formatter.access_line(self.access_log.name, message, fields, created, pid)
+            handler.acquire()
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            except (OSError, ValueError):
+                # As the record path: a failed write goes to the handler's _FailureReporter; a closed
+                # file (ValueError) too. The record is not needed there.
+                handler.handleError(None)  # type: ignore[arg-type]
+            finally:
+                handler.release()
 
     def reopen_files(self) -> None:
         """Reopen log files (SIGUSR1, log rotation); a file that cannot be reopened keeps the old stream.

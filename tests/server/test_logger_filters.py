@@ -160,6 +160,32 @@ def test_no_access_line_when_the_access_log_is_off(files):
     assert files.access.read_text() == ""
 
 
+def test_the_direct_access_line_is_the_records_line_and_a_filter_keeps_the_record(files, monkeypatch):
+    # Gunicorn's own handlers: the line is written without a record; with the same clock it is the
+    # record's line to the byte.
+    monkeypatch.setattr(hardened.time, "time", lambda: 1764561234.5678)
+    response = _response("201 CREATED", [("X-Request-ID", "rid-2")])
+    files.log.access(response, None, ENVIRON, timedelta(microseconds=1500))
+    direct = files.access.read_text().splitlines()[-1]
+    seen = []
+
+    class Noting(logging.Filter):
+        def filter(self, record):
+            seen.append(record)
+            record.created = 1764561234.5678
+            return True
+
+    noting = Noting()
+    files.log.access_log.addFilter(noting)
+    try:
+        files.log.access(response, None, ENVIRON, timedelta(microseconds=1500))
+    finally:
+        files.log.access_log.removeFilter(noting)
+    assert len(seen) == 1  # an operator's filter still gets its record
+    assert files.access.read_text().splitlines()[-1] == direct
+    assert json.loads(direct)["time"] == "2025-12-01T03:53:54.567Z"
+
+
 def test_an_access_record_that_cannot_be_made_is_an_error_line_not_a_crash(files):
     class Failing(logging.Filter):
         def filter(self, record):
