@@ -7,8 +7,6 @@ from typing import Self
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from model.errors import ArtifactError
 from model.serving.base import (
@@ -63,6 +61,10 @@ class FrequencyLogisticModel(TweetClassifier):
 
     def fit(self, texts: Sequence[str], y: Targets) -> Self:
         """Learn the frequency table and the regression weights from raw tweets."""
+        # Imported here: serving never fits, and scikit-learn costs every server process ~75 MiB.
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
         docs = self._tokens(texts)
         y = np.asarray(y, dtype=int)
         features = np.zeros((len(docs), len(FEATURE_NAMES)))

@@ -6,8 +6,6 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from model.errors import ArtifactError
 from model.serving.base import (
@@ -23,6 +21,7 @@ from model.serving.base import (
 from model.serving.lexicon import Lexicon, vader_tables
 from model.serving.ngrams import char_ngram_occurrences, spread, word_ngram_occurrences
 from model.serving.text import normalize, preprocess
+from model.serving.tfidf import TfidfNgrams
 from model.serving.traced import preprocess_traced
 
 FORMAT = "nblr"
@@ -31,18 +30,24 @@ FORMAT_VERSION = 2
 LEXICON_FEATURES = ("lexicon_sum", "lexicon_positive", "lexicon_negative")
 
 
-def _word_vectorizer(min_df: int) -> TfidfVectorizer:
-    """TF-IDF over word uni- and bigrams of the preprocessed (stemmed, negation-marked) tokens."""
-    # Tokens are already split by model.serving.text; the pattern only splits on the joining spaces.
-    whitespace_separated = r"\S+"
-    return TfidfVectorizer(
-        ngram_range=(1, 2), sublinear_tf=True, token_pattern=whitespace_separated, min_df=min_df
+# TF-IDF over word uni- and bigrams of the preprocessed (stemmed, negation-marked) tokens, and over
+# character 2- to 5-grams inside words of the normalised text (robust to misspellings).
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+
+
+def _fit_tfidf(texts: list[str], analyzer: str, ngram_range: tuple[int, int], min_df: int) -> TfidfNgrams:
+    """Learn a vocabulary and its IDF weights with scikit-learn (imported here: serving never fits)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    # Word tokens are already split by model.serving.text; the pattern only splits on the joining spaces.
+    pattern = {"token_pattern": r"\S+"} if analyzer == "word" else {}
+    vectorizer = TfidfVectorizer(
+        analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, min_df=min_df, **pattern
     )
-
-
-def _char_vectorizer(min_df: int) -> TfidfVectorizer:
-    """TF-IDF over character 2- to 5-grams inside words of the normalised text: robust to misspellings."""
-    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df)
+    fitted = vectorizer.fit(texts)
+    vocabulary = {gram: int(column) for gram, column in fitted.vocabulary_.items()}
+    return TfidfNgrams(analyzer, ngram_range, vocabulary, np.asarray(fitted.idf_, dtype=float))
 
 
 class NBLogisticModel(TweetClassifier):
@@ -69,13 +74,15 @@ class NBLogisticModel(TweetClassifier):
         y = np.asarray(y, dtype=int)
         self.lexicon_ = Lexicon(*vader_tables())
         tokens, words, chars = self._inputs(texts)
-        self.word_ = _word_vectorizer(self.word_min_df).fit(words)
-        self.char_ = _char_vectorizer(self.char_min_df).fit(chars)
+        self.word_ = _fit_tfidf(words, "word", WORD_NGRAMS, self.word_min_df)
+        self.char_ = _fit_tfidf(chars, "char_wb", CHAR_NGRAMS, self.char_min_df)
         ngrams = self._ngrams(words, chars)
         positive = np.asarray(ngrams[y == 1].sum(axis=0)).ravel() + 1.0
         negative = np.asarray(ngrams[y == 0].sum(axis=0)).ravel() + 1.0
         ratio: NDArray[np.float64] = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
         self.nb_ratio_ = ratio
+        from sklearn.linear_model import LogisticRegression  # training only: serving never imports it
+
         regression = LogisticRegression(C=self.C, max_iter=3000)
         regression.fit(self._features(ngrams, tokens), y)
         self.coef_: NDArray[np.float64] = regression.coef_[0].astype(float)
@@ -173,9 +180,8 @@ class NBLogisticModel(TweetClassifier):
             if data.get("lexicon_features") != list(LEXICON_FEATURES):
                 raise ValueError("lexicon_features differ")
             model = cls(**data["params"])
-            word, char = _word_vectorizer(model.word_min_df), _char_vectorizer(model.char_min_df)
-            model.word_ = _restore(word, data["word_vocabulary"], data["word_idf"])
-            model.char_ = _restore(char, data["char_vocabulary"], data["char_idf"])
+            model.word_ = _restore("word", WORD_NGRAMS, data["word_vocabulary"], data["word_idf"])
+            model.char_ = _restore("char_wb", CHAR_NGRAMS, data["char_vocabulary"], data["char_idf"])
             n_ngrams = len(data["word_idf"]) + len(data["char_idf"])
             model.nb_ratio_ = _finite(data["nb_ratio"], n_ngrams, "nb_ratio")
             model.coef_ = _finite(data["coef"], n_ngrams + len(LEXICON_FEATURES), "coef")
@@ -186,14 +192,14 @@ class NBLogisticModel(TweetClassifier):
         return model
 
 
-def _restore(vectorizer: TfidfVectorizer, vocabulary: dict[str, int], idf: list[float]) -> TfidfVectorizer:
-    """Give an unfitted TfidfVectorizer a saved vocabulary and IDF weights."""
+def _restore(
+    analyzer: str, ngram_range: tuple[int, int], vocabulary: dict[str, int], idf: list[float]
+) -> TfidfNgrams:
+    """Return the TF-IDF transform of a saved vocabulary and its IDF weights."""
     weights = _finite(idf, len(vocabulary), "idf")
     if not isinstance(vocabulary, dict) or sorted(vocabulary.values()) != list(range(len(vocabulary))):
         raise ValueError("vocabulary indices must be 0..n-1")
-    vectorizer.vocabulary_ = vocabulary
-    vectorizer.idf_ = weights
-    return vectorizer
+    return TfidfNgrams(analyzer, ngram_range, vocabulary, weights)
 
 
 def _finite(values: ArrayLike, length: int, name: str) -> NDArray[np.float64]:

@@ -2,7 +2,8 @@
 
 Everything here is pure and deterministic, needs no downloads (no
 ``nltk.download``), and is built once at import: the regexes are compiled and the
-stemmer is memoised, so the per-tweet cost is a few regex passes and dict hits.
+stemmer is memoised, so the per-tweet cost is a few regex passes and dict hits. The stemmer is
+NLTK's Porter algorithm without NLTK's imports (model/serving/porter.py).
 """
 
 import html
@@ -11,10 +12,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from sys import intern
 
-from nltk.stem.porter import PorterStemmer
-
 # vaderSentiment ships no type information.
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE, SentimentIntensityAnalyzer
+
+from model.serving import porter
 
 # URLs with a scheme or a bare "www." host; they carry no sentiment of their own.
 _URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -91,8 +92,6 @@ NEGATION_SCOPE = 4
 _CLAUSE_ENDS = ".,;:!?"
 _SILENT_CLAUSE_ENDS = ".,;:"
 
-_stemmer = PorterStemmer()
-
 # What a token does in a tweet, decided once per distinct token (see analyse).
 WORD, NEGATION, LOUD_END, SILENT_END = range(4)
 # One analysed token: its feature form, its negated form and its role.
@@ -148,9 +147,7 @@ def analyse(token: str) -> Analysed:
         face = intern(token)
         return face, face, LOUD_END
     short = _shorten(token)
-    stemmed = intern(
-        _stemmer.stem(short, to_lowercase=False) if short[0].isalpha() and short not in BOOSTERS else short
-    )
+    stemmed = intern(porter.stem(short) if short[0].isalpha() and short not in BOOSTERS else short)
     negated = intern(NEGATED_PREFIX + stemmed) if short in _SENTIMENT_WORDS else stemmed
     return stemmed, negated, (NEGATION if is_negation(short) else WORD)
 
