@@ -176,6 +176,8 @@ def post_worker_init(worker):
     from api.web import health, reload
 
     reload.start(worker.wsgi)
+    # The app and its models are built: what their loading freed goes back to the kernel.
+    preload.trim()
     # After SIGTERM, the worker makes /readyz refuse for API_SHUTDOWN_DELAY seconds before it closes.
     worker.on_stopping = partial(health.leave_rotation, worker.wsgi)
 

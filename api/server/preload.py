@@ -10,6 +10,7 @@ own that gevent (patched in each worker, after the fork) would need to know abou
 is still built in each worker, after gevent's patching.
 """
 
+import ctypes
 import gc
 import importlib
 
@@ -42,3 +43,17 @@ def release() -> None:
     """
     gc.unfreeze()
     gc.collect()
+
+
+def trim() -> None:
+    """In a worker that has built its app: collect, and hand the heap's free pages back to the kernel.
+
+    Parsing the models' JSON leaves several MiB freed but kept by the C allocator in each worker
+    (measured 3-5 MiB); glibc's ``malloc_trim`` returns them. Elsewhere (musl, macOS) nothing is done.
+    """
+    gc.collect()
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    malloc_trim(0)

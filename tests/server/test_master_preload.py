@@ -73,3 +73,27 @@ def test_the_check_runs_in_a_forked_child_and_every_outcome_is_one_line(check, a
 def test_a_check_that_hangs_is_given_up_on(monkeypatch):
     monkeypatch.setattr(children, "ARTIFACT_CHECK_TIMEOUT", 0.5)
     assert children._in_child(_sleeps, "d", None) == "the model artifact check did not finish in 0.5 s"
+
+
+TRIM_PROBE = """
+from pathlib import Path
+from api.server import preload
+
+def rss_kib():
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4
+
+blocks = [bytes(4000) for _ in range(20_000)]  # ~80 MB on the C heap, between the blocks kept
+kept = blocks[::100]
+del blocks
+before = rss_kib()
+preload.trim()
+print(before - rss_kib())
+"""
+
+
+def test_trim_hands_the_freed_heap_back_to_the_kernel():
+    # A worker calls it once its app and models are built (post_worker_init): their parse frees MiBs.
+    result = subprocess.run(
+        [sys.executable, "-c", TRIM_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert int(result.stdout) > 40_000  # KiB
