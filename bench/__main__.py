@@ -51,12 +51,13 @@ def _parser():
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
     parser.add_argument(
         "--only",
-        choices=("all", "tokens", "hostile", "explain", "floor"),
+        choices=("all", "tokens", "hostile", "explain", "floor", "startup"),
         default="all",
         help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); hostile: only the timed"
         " hostile load and faults (the figures the live tests do not bound); explain: only the in-process"
         " cost of ?explain=true and of the identity headers; floor: start-up, each process's memory (PSS) and"
-        " the no-op and 1-tweet predict against a bare Flask app on the same server; default: every part",
+        " the no-op and 1-tweet predict against a bare Flask app on the same server; startup: the floor's"
+        " start-up and memory alone (seconds, not minutes); default: every part",
     )
     return parser
 
@@ -145,19 +146,23 @@ def _warm_up(server, bodies, wrk_path):
     workers = worker_pids(server)
     roles = {server.process.pid: "master"} | dict.fromkeys(workers, "worker")
     roles |= dict.fromkeys(dirty_arbiter_pids(server), "dirty arbiter")
-    roles |= dict.fromkeys(history_writer_pids(server), "dirty worker (history writer, jobs supervisor)")
+    writers = history_writer_pids(server)
+    roles |= dict.fromkeys(writers, "dirty worker (history writer, jobs supervisor)")
+    roles |= {pid: "embedded job worker" for writer in writers for pid in memory.children(writer)}
     return memory.rss(workers), memory.server_pss(server.process.pid, roles)
 
 
-def measure_floor(texts, seconds, workers, wrk_path):
-    """Only the start-up, memory and framework floor parts of measure_https."""
+def measure_floor(texts, seconds, workers, wrk_path, bare_floor=True):
+    """Only the start-up, memory and (unless not ``bare_floor``) framework floor parts of measure_https."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bodies = _bodies(tmp, texts)
         with _bench_server(tmp, workers) as (server, startup):
             _, pss = _warm_up(server, bodies, wrk_path)
-            with floor.bare_server(tmp, server.certs, workers) as bare:
-                result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
+            result = {}
+            if bare_floor:
+                with floor.bare_server(tmp, server.certs, workers) as bare:
+                    result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
     total = round(sum(row["pss_mib"] for row in pss), 1)
     return {"startup_s": startup, "pss_after_warmup": pss, "pss_total_mib": total, **result}
 
@@ -228,6 +233,11 @@ def _only(args, wrk_path):
         texts = [text for text, _ in read_rows(args.data)]
         result["floor"] = measure_floor(texts, args.seconds, args.workers, wrk_path)
         text = floor.startup_memory_table(result["floor"]) + "\n\n" + floor.table(result["floor"])
+    elif args.only == "startup":
+        print("start-up and memory...", flush=True)
+        texts = [text for text, _ in read_rows(args.data)]
+        result["startup"] = measure_floor(texts, args.seconds, args.workers, wrk_path, bare_floor=False)
+        text = floor.startup_memory_table(result["startup"])
     elif args.only == "explain":
         print("explain and identity headers, in process...", flush=True)
         result["explain"] = explain.measure([text for text, _ in read_rows(args.data)])
