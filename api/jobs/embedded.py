@@ -4,25 +4,34 @@
 as for the history writer) runs this dirty app, which starts ``python -m api.jobs.worker`` (the same
 ``main`` as ``python -m api jobs worker``) on the embedded broker, and:
 
-- restarts it if it exits, after 1 s, then 2, 4... up to BACKOFF_MAX s while it keeps failing (a run
-  longer than BACKOFF_MAX starts the count again);
+- starts it forked from this process, which shares the master's imports (api/server/preload.py) and
+  has imported the settings, pydantic and SQLAlchemy: a new interpreter held ~60 MiB of its own, the
+  forked worker about half; forked while this process has one thread (the dirty app's ``init``), so
+  that no lock another thread holds is copied taken;
+- restarts it, as ``python -m api.jobs.worker`` (a new interpreter: this process has threads by then),
+  if it exits, after 1 s, then 2, 4... up to BACKOFF_MAX s while it keeps failing (a run longer than
+  BACKOFF_MAX starts the count again);
 - stops it with the server: SIGTERM (it finishes its current chunk) when the server stops, SIGKILL if
   it has not exited within STOP_TIMEOUT s (its message then returns to the queue, api/jobs/fsbroker.py);
 - never lets it outlive the server: the worker gets SIGTERM from the kernel when the thread that
-  started it ends (``--parent``: prctl's PR_SET_PDEATHSIG), and the dirty arbiter ends this process
-  with the server, even if the master is killed.
+  started it ends (``--parent``: prctl's PR_SET_PDEATHSIG; the forked one's is this process's main
+  thread), and the dirty arbiter ends this process with the server, even if the master is killed.
 
 It runs at ``API_JOBS_EMBEDDED_NICE`` (10 by default): on a busy server, requests come first. With
 ``API_JOBS_BROKER_URL`` set, gunicorn.conf.py does not load this app: workers run elsewhere.
 """
 
+import gc
 import logging
+import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gunicorn.dirty import DirtyApp
 
@@ -37,25 +46,115 @@ BACKOFF_MAX = 60.0
 STOP_TIMEOUT = 6.0
 
 
+# The signals Gunicorn's dirty worker handles: the forked job worker starts from the defaults, as a new
+# process would, and Celery installs its own.
+_INHERITED_HANDLERS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGABRT", "SIGCHLD")
+
+
+class Process(Protocol):
+    """What the Supervisor uses of a process: subprocess.Popen's, or Forked's."""
+
+    pid: int
+
+    def poll(self) -> int | None:
+        """Return the exit status, or None while it runs."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit and return its status; subprocess.TimeoutExpired after ``timeout`` s."""
+
+    def terminate(self) -> None:
+        """Send SIGTERM."""
+
+    def kill(self) -> None:
+        """Send SIGKILL."""
+
+
 def worker_command(nice: int) -> list[str]:
     """Return the command of the embedded worker, a child of this process's calling thread."""
     return [sys.executable, "-m", "api.jobs.worker", "--parent", str(os.getpid()), "--nice", str(nice)]
 
 
-class Supervisor:
-    """Runs a command in a thread of its own, again each time it exits, until stopped."""
+def forked_worker(nice: int) -> "Forked":
+    """Start the embedded worker forked from this process (call it while the process has one thread)."""
+    return Forked(_worker_main, os.getpid(), nice)
 
-    def __init__(self, command: Sequence[str], backoff_max: float = BACKOFF_MAX) -> None:
+
+class Forked:
+    """A child forked from this process that runs ``target(*args)`` and exits with what it returns."""
+
+    def __init__(self, target: Callable[..., int], *args: object) -> None:
+        context = multiprocessing.get_context("fork")
+        # Daemonic: if this process exits without stopping it, multiprocessing's exit hook sends SIGTERM.
+        self._process = context.Process(
+            target=_exit_with, args=(target, *args), name="jobs-worker", daemon=True
+        )
+        self._process.start()
+        self.pid: int = self._process.pid or 0
+
+    def poll(self) -> int | None:
+        """Return the exit status (-N for signal N, as Popen), or None while it runs."""
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit and return its status; subprocess.TimeoutExpired after ``timeout`` s."""
+        self._process.join(timeout)
+        status = self._process.exitcode
+        if status is None:
+            raise subprocess.TimeoutExpired("embedded jobs worker", timeout or 0.0)
+        return status
+
+    def terminate(self) -> None:
+        """Send SIGTERM."""
+        self._process.terminate()
+
+    def kill(self) -> None:
+        """Send SIGKILL."""
+        self._process.kill()
+
+
+def _exit_with(target: Callable[..., int], *args: object) -> None:
+    """In the forked child: exit with ``target(*args)``'s status."""
+    sys.exit(target(*args))
+
+
+def _worker_main(parent: int, nice: int) -> int:
+    """In the forked child: start from the default signal handlers, and run the job worker's main."""
+    # What this process inherited stays out of the collector's sight: its passes would copy the pages.
+    gc.freeze()
+    for name in _INHERITED_HANDLERS:
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    from api.jobs.worker import main
+
+    return main(["--parent", str(parent), "--nice", str(nice)])
+
+
+class Supervisor:
+    """Runs a command in a thread of its own, again each time it exits, until stopped.
+
+    ``first``, if given, starts the first run instead of the command, in the thread that calls ``start``.
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        backoff_max: float = BACKOFF_MAX,
+        first: Callable[[], Process] | None = None,
+    ) -> None:
         self.command = list(command)
         self.backoff_max = backoff_max
+        self.first = first
         self.starts = 0
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Process | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="jobs-worker-supervisor", daemon=True)
 
     def start(self) -> "Supervisor":
-        """Start the command now; return self."""
+        """Start the command (or ``first``) now; return self."""
+        if self.first is not None:
+            with self._lock:
+                self.process = self.first()
+                self.starts += 1
         self._thread.start()
         return self
 
@@ -76,16 +175,19 @@ class Supervisor:
     def _run(self) -> None:
         """Start the command, wait for it, and start it again after a growing pause, until stopped."""
         delay = BACKOFF_START
+        running = self.process  # the first run, if ``start`` started it
         while not self._stop.is_set():
             began = time.monotonic()
-            # Started from this thread, which lives as long as the command: its parent-death signal
-            # fires when this thread (the whole process, at the server's end) is gone.
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                self.process = subprocess.Popen(self.command)  # noqa: S603  # our own interpreter and module
-                self.starts += 1
-            status = self.process.wait()
+            if running is None:
+                # Started from this thread, which lives as long as the command: its parent-death signal
+                # fires when this thread (the whole process, at the server's end) is gone.
+                with self._lock:
+                    if self._stop.is_set():
+                        return
+                    running = self.process = subprocess.Popen(self.command)  # noqa: S603  # our interpreter
+                    self.starts += 1
+            status = running.wait()
+            running = None
             if self._stop.is_set():
                 return
             delay = BACKOFF_START if time.monotonic() - began > self.backoff_max else delay
@@ -104,7 +206,10 @@ class EmbeddedWorker(DirtyApp):
     def init(self) -> None:
         """Start the worker process and its supervision."""
         settings = Settings()
-        self.supervisor = Supervisor(worker_command(settings.JOBS_EMBEDDED_NICE)).start()
+        nice = settings.JOBS_EMBEDDED_NICE
+        # Gunicorn calls init before its event loop and thread pool exist: the one moment to fork.
+        first = None if threading.active_count() > 1 else lambda: forked_worker(nice)
+        self.supervisor = Supervisor(worker_command(nice), first=first).start()
         log.info("embedded jobs worker started (nice %d)", settings.JOBS_EMBEDDED_NICE)
 
     def close(self) -> None:
