@@ -85,18 +85,19 @@ def predict() -> Response:
 
 def _query(registry: ModelSet) -> tuple[str | None, bool, bool]:
     """Return the (model name, detail, store) the query string asks for, or raise InvalidParameter."""
-    unknown = sorted(set(request.args) - set(PREDICT_PARAMETERS))
+    args = request.args  # one look-up of the request's parsed query
+    unknown = sorted(set(args) - set(PREDICT_PARAMETERS))
     if unknown:
         raise InvalidParameter(
             f"unknown query parameter; accepted: {', '.join(PREDICT_PARAMETERS)}", key=unknown[0]
         )
-    name = request.args.get("model")
+    name = args.get("model")
     if name is not None and name not in registry.choices():
         raise InvalidParameter(f"unknown model; valid: {', '.join(registry.choices())}", key="model")
-    detail = request.args.get("detail", "false")
+    detail = args.get("detail", "false")
     if detail not in BOOLEANS:
         raise InvalidParameter("detail must be true or false", key="detail")
-    store = request.args.get("store", "true")
+    store = args.get("store", "true")
     if store not in BOOLEANS:
         raise InvalidParameter("store must be true or false", key="store")
     return name, BOOLEANS[detail], BOOLEANS[store]
