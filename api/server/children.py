@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from api import constants as c
+from api.server.forked import ForkedCommand
 from api.settings import Settings
 
 
@@ -100,7 +101,7 @@ class Migration:
     group: str
     when_slow: str
     when_failed: str
-    process: "subprocess.Popen[str]"
+    process: ForkedCommand
     deadline: float  # time.monotonic() by which it must be done...
     timeout: float  # ...API_HISTORY_MIGRATE_TIMEOUT after it started
 
@@ -181,13 +182,8 @@ def stop_migrations(migrations: list[Migration]) -> None:
 
 
 def _start(settings: Settings, group: str, when_slow: str, when_failed: str) -> Migration:
-    """Start ``python -m api <group> migrate`` in a child process, due within API_HISTORY_MIGRATE_TIMEOUT."""
+    """Start ``python -m api <group> migrate`` in a forked child, due within API_HISTORY_MIGRATE_TIMEOUT."""
     timeout = settings.HISTORY_MIGRATE_TIMEOUT
-    # Our own interpreter and module, a fixed group: no input from outside.
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "api", group, "migrate"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # ``python -m api``'s command, forked rather than a new interpreter: ~0.4 s sooner (api/server/forked.py).
+    process = ForkedCommand("api.ops.cli", [group, "migrate"])
     return Migration(group, when_slow, when_failed, process, time.monotonic() + timeout, timeout)
