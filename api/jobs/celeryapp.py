@@ -12,18 +12,19 @@ configuration makes a task safe to run twice and never lost:
 
 Broker: ``JOBS_BROKER_URL`` as given (``amqp://`` for RabbitMQ, ``redis://``); empty, the embedded
 default: the private filesystem transport of api/jobs/fsbroker.py under ``JOBS_DIR/.broker``.
+
+Celery and kombu are imported by the functions that need them: an HTTP worker on the embedded broker
+reads the broker's kind and folders here, and builds an app only to send a job's chunks (~8 MiB).
 """
 
 from pathlib import Path
-from typing import Any
-
-from celery import Celery
-from kombu import Exchange, Queue
-from kombu.utils.url import maybe_sanitize_url
+from typing import TYPE_CHECKING, Any
 
 from api.files import private_folder
-from api.jobs import fsbroker
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 # Task names: the API sends by name (send_task), so it imports no task code.
 SCORE_CHUNK = "sentiment.score_chunk"
@@ -59,15 +60,24 @@ def broker_folders(settings: Settings) -> dict[str, Path]:
     return {"queue": root / "queue", "control": root / "control", "claims": root / "claims"}
 
 
+def embedded_folders(settings: Settings) -> dict[str, Path]:
+    """Make the embedded broker's folders (0700) if they are missing; return them as broker_folders does."""
+    return {key: private_folder(path) for key, path in broker_folders(settings).items()}
+
+
 def safe_broker_url(settings: Settings) -> str:
     """Return the broker's URL with its password masked, fit for a log line."""
     if settings.jobs_embedded:
         return f"embedded (files in {broker_folders(settings)['queue']})"
+    from kombu.utils.url import maybe_sanitize_url
+
     return str(maybe_sanitize_url(settings.JOBS_BROKER_URL.strip()))
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings) -> "Celery":
     """Return a Celery app for ``settings``, configured as this module's docstring says; no tasks yet."""
+    from celery import Celery
+
     app = Celery("sentiment-jobs", set_as_current=False)
     app.conf.update(_config(settings))
     return app
@@ -75,6 +85,10 @@ def make_celery(settings: Settings) -> Celery:
 
 def _config(settings: Settings) -> dict[str, Any]:
     """Return the Celery settings for ``settings``."""
+    from kombu import Exchange, Queue
+
+    from api.jobs import fsbroker
+
     name = settings.JOBS_QUEUE
     queue = Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True)
     config: dict[str, Any] = {
@@ -107,7 +121,7 @@ def _config(settings: Settings) -> dict[str, Any]:
         "worker_redirect_stdouts": False,
     }
     if settings.jobs_embedded:
-        folders = {key: private_folder(path) for key, path in broker_folders(settings).items()}
+        folders = embedded_folders(settings)
         config["broker_transport"] = EMBEDDED_TRANSPORT
         config["broker_transport_options"] = {
             "data_folder_in": str(folders["queue"]),

@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import time
 import uuid
 from pathlib import Path
 from queue import Empty
@@ -29,30 +28,13 @@ from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
 
 from api.files import FILE_MODE, private_folder
+from api.jobs.fsnames import SUFFIX, message_name, queue_of
 
 log = logging.getLogger(__name__)
 
 # Transport option naming the folder of claim folders (kombu's own options name the queue's).
 CLAIM_FOLDER = "claim_folder"
-# A message file's name ends with ".<queue>.msg", as kombu's filesystem transport names them.
-SUFFIX = ".msg"
 LOCK = ".lock"
-
-
-def message_name(queue: str) -> str:
-    """Return a new message file name: sorted by time of sending, unique, naming its queue."""
-    return f"{time.time_ns():020d}_{uuid.uuid4().hex}.{queue}{SUFFIX}"
-
-
-def queue_of(name: str) -> str | None:
-    """Return the queue a message file name names, or None for any other file."""
-    stamp, dot, rest = name.partition(".")
-    return rest.removesuffix(SUFFIX) if dot and "_" in stamp and rest.endswith(SUFFIX) else None
-
-
-def count(folder: Path, queue: str) -> int:
-    """Return the messages waiting in ``queue`` (claimed ones not counted)."""
-    return sum(1 for name in os.listdir(folder) if queue_of(name) == queue)
 
 
 def requeue_orphans(queue_folder: Path, claim_folder: Path) -> int:

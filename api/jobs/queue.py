@@ -11,17 +11,17 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
-from celery import Celery
-from kombu.exceptions import KombuError
-
-from api.jobs import fsbroker
-from api.jobs.celeryapp import SCORE_CHUNK, broker_folders, broker_kind, make_celery
+from api.jobs import fsnames
+from api.jobs.celeryapp import SCORE_CHUNK, broker_folders, broker_kind, embedded_folders, make_celery
 from api.jobs.errors import QueueUnavailable
 from api.jobs.messages import ScoreChunk
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,6 @@ CHECK_TIMEOUT = 1.0
 CHECK_TTL = 5.0
 # An error named in /readyz is cut to this: a line, not a page.
 MAX_ERROR_CHARS = 200
-# What reaching a broker can raise, beside the errors its client library lists (connection_errors).
-BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuError, OSError)
 
 
 class BrokerState(TypedDict):
@@ -43,22 +41,47 @@ class BrokerState(TypedDict):
 
 
 class JobQueue:
-    """One process's handle on the job queue of ``settings`` (the API's, a test's)."""
+    """One process's handle on the job queue of ``settings`` (the API's, a test's).
+
+    On the embedded broker its Celery app is built when first needed: /readyz and /metrics read the
+    broker's folder, and only sending a job's chunks needs Celery and kombu (~8 MiB a process).
+    """
 
     def __init__(
-        self, settings: Settings, app: Celery | None = None, clock: Callable[[], float] = time.monotonic
+        self, settings: Settings, app: "Celery | None" = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.settings = settings
-        self.app = app or make_celery(settings)
+        self._app = app
         self.kind = broker_kind(settings)
         self._clock = clock
         self._kept: dict[str, tuple[float, Any]] = {}
         password = urlsplit(settings.JOBS_BROKER_URL.strip()).password if not settings.jobs_embedded else None
         self._secret = password or None
-        # py-amqp's and redis' own errors, as this app's connection lists them (it connects to nothing).
-        with self.app.connection_for_write() as connection:
-            listed = tuple(connection.connection_errors) + tuple(connection.channel_errors)
-        self._errors = BROKER_ERRORS + listed
+        self._listed: tuple[type[BaseException], ...] | None = None
+        if settings.jobs_embedded:
+            # As building the app did: /readyz finds the folders before any job is sent.
+            embedded_folders(settings)
+        else:
+            self._errors  # noqa: B018  # a broker URL Celery cannot use fails here, as it did
+
+    @property
+    def app(self) -> "Celery":
+        """Return the Celery app that sends the tasks, built at its first use."""
+        if self._app is None:
+            self._app = make_celery(self.settings)
+        return self._app
+
+    @property
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        """What reaching the broker can raise: kombu's errors, OSError and those its client library lists."""
+        if self._listed is None:
+            from kombu.exceptions import KombuError
+
+            # py-amqp's and redis' own errors, as this app's connection lists them (it connects to nothing).
+            with self.app.connection_for_write() as connection:
+                listed = tuple(connection.connection_errors) + tuple(connection.channel_errors)
+            self._listed = (KombuError, OSError, *listed)
+        return self._listed
 
     def enqueue(self, job_id: str, chunks: int) -> None:
         """Send the tasks of chunks 0 to ``chunks - 1`` of job ``job_id``; QueueUnavailable if it cannot."""
@@ -102,7 +125,7 @@ class JobQueue:
         name = self.settings.JOBS_QUEUE
         if self.kind == "embedded":
             try:
-                return fsbroker.count(broker_folders(self.settings)["queue"], name)
+                return fsnames.count(broker_folders(self.settings)["queue"], name)
             except OSError:
                 return None
         try:
