@@ -122,6 +122,8 @@ def on_starting(server):
     except BaseException:
         children.stop_migrations(migrations)
         raise
+    # While the migrations run: Gunicorn would import these after this hook, the workers waiting.
+    preload.preload_apps(dirty_apps)
     children.finish_migrations(migrations, server.log)
     _prepare_history_writer(server)
     _prepare_verified_models(server)

@@ -97,3 +97,21 @@ def test_trim_hands_the_freed_heap_back_to_the_kernel():
         [sys.executable, "-c", TRIM_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     )
     assert int(result.stdout) > 40_000  # KiB
+
+
+APPS_PROBE = """
+import gc, sys
+from api.server import preload
+before = "api.history.writer" in sys.modules, gc.get_freeze_count()
+preload.preload_apps(["api.jobs.embedded:EmbeddedWorker", "api.history.writer:HistoryWriter"])
+imported = "api.history.writer" in sys.modules, "api.jobs.embedded" in sys.modules
+print(before, *imported, gc.get_freeze_count() > 0)
+"""
+
+
+def test_the_dirty_apps_modules_are_imported_before_the_arbiter_asks_and_frozen():
+    # Gunicorn's dirty arbiter imports them in the master after on_starting: earlier, they delay no worker.
+    result = subprocess.run(
+        [sys.executable, "-c", APPS_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "(False, 0) True True True"
