@@ -143,8 +143,9 @@ def start_migrations(settings: Settings) -> list[Migration]:
     """Start bringing the history's (and a separate job store's) database to the newest schema.
 
     Done in the master, once, rather than in each worker, so that workers never race to create
-    the same tables; in child processes, so the master never imports a database driver before
-    the workers' gevent patching; started first, so that they run while the master imports the
+    the same tables; in child processes, so the master opens no database connection that forked
+    workers would share (it does import SQLAlchemy and sqlite3: Gunicorn's dirty arbiter reads the
+    history writer's module in the master); started first, so that they run while the master imports the
     model code and checks the artifacts (``finish_migrations`` waits for them before any worker
     starts). If a database is down, or hangs past API_HISTORY_MIGRATE_TIMEOUT, the server starts
     anyway (predictions do not need it): the history writer migrates once it answers, the job store
