@@ -95,15 +95,7 @@ class JSONFormatter(JsonFormatter):
         For a writer with no record to give (api/server/logger.py's access lines): making the record
         cost about as much as the line itself.
         """
-        log_data: dict[str, Any] = {
-            "time": self._time_of(created),
-            "level": "INFO",
-            "logger": logger,
-            "message": message,
-            "request_id": fields.get("request_id") or request_id.get(),
-            "pid": pid,
-        }
-        log_data.update((key, fields[key]) for key in ACCESS_FIELDS if key in fields)
+        log_data = _line(self._time_of(created), "INFO", logger, message, fields, pid)
         prefix: str = self.prefix
         return prefix + self._encoder.encode(log_data)
 
@@ -121,14 +113,23 @@ class JSONFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         """Add FIELDS, then the access fields and traceback the record has; nothing else."""
-        log_data["time"] = self.formatTime(record)
-        log_data["level"] = record.levelname
-        log_data["logger"] = record.name
-        log_data["message"] = record.message
-        # An access line names its request itself; any other line is about the current one, if any.
-        log_data["request_id"] = getattr(record, "request_id", None) or request_id.get()
-        log_data["pid"] = record.process
         extras = record.__dict__
-        log_data.update((key, extras[key]) for key in ACCESS_FIELDS if key in extras)
+        time, pid = self.formatTime(record), record.process
+        log_data.update(_line(time, record.levelname, record.name, record.message, extras, pid))
         log_data.update((key, extras[key]) for key in JOB_FIELDS if key in extras)
         log_data.update((key, message_dict[key]) for key in TRACE_FIELDS if key in message_dict)
+
+
+def _line(time: str, level: str, logger: str, message: str, extras: Any, pid: int | None) -> dict[str, Any]:
+    """Return a line's FIELDS, then the access fields ``extras`` (a record's attributes) holds."""
+    line = {
+        "time": time,
+        "level": level,
+        "logger": logger,
+        "message": message,
+        # An access line names its request itself; any other line is about the current one, if any.
+        "request_id": extras.get("request_id") or request_id.get(),
+        "pid": pid,
+    }
+    line.update((key, extras[key]) for key in ACCESS_FIELDS if key in extras)
+    return line

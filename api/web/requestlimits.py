@@ -139,11 +139,10 @@ class RequestLimits:
 
     def _count(self, strategy: RateLimiter, endpoint: str) -> None:
         """Hit (or, for limits deducted only on some answers, test) each limit of ``endpoint``."""
-        method = request.method
-        plan_key = (endpoint, request.blueprint, method)
+        plan_key = (endpoint, request.blueprint, request.method)
         plan = self._plans.get(plan_key)
         if plan is None:
-            plan = self._plans[plan_key] = self._plan(endpoint, request.blueprint, method)
+            plan = self._plans[plan_key] = self._plan(*plan_key)
         header: tuple[RuntimeLimit, tuple[str, ...]] | None = None
         deductions = []
         for planned in plan:
