@@ -25,6 +25,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Where the app leaves the request's URL rule in the WSGI environ, for Gunicorn's access log.
 ENVIRON_ROUTE = "sentiment.route"
+# ...and its request id (api/security.py), which the access log prefers to looking through the headers.
+ENVIRON_REQUEST_ID = "sentiment.request_id"
 
 # The history writer process (api/history/writer.py), run by Gunicorn's dirty arbiter (gunicorn.conf.py):
 # its dirty app, and the variable by which the master tells it and the workers where its socket is.

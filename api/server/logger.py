@@ -32,7 +32,7 @@ from gunicorn.http.wsgi import Response
 
 from api import jsonlog as logs
 from api.addresses import peer
-from api.constants import ENVIRON_ROUTE
+from api.constants import ENVIRON_REQUEST_ID, ENVIRON_ROUTE
 from api.server.protocol import refusing
 
 # How often a failing log handler may say so: enough to notice, too rare to flood.
@@ -80,7 +80,7 @@ class HardenedLogger(glogging.Logger):
         except ValueError:
             status = None
         fields = {
-            "request_id": _request_id_of(resp),
+            "request_id": environ.get(ENVIRON_REQUEST_ID) or _request_id_of(resp),
             "method": environ.get("REQUEST_METHOD"),
             # The app's URL rule (api/jsonlog.py), absent when the app did not answer.
             "route": environ.get(ENVIRON_ROUTE),
@@ -142,8 +142,11 @@ class HardenedLogger(glogging.Logger):
             line = formatter.access_line(self.access_log.name, message, fields, created, pid)
             handler.acquire()
             try:
-                handler.stream.write(line + handler.terminator)
-                handler.flush()
+                stream = handler.stream
+                stream.write(line + handler.terminator)
+                # What the handler's flush does, under the lock already held here.
+                if stream and hasattr(stream, "flush"):
+                    stream.flush()
             except (OSError, ValueError):
                 # As the record path: a failed write goes to the handler's _FailureReporter; a closed
                 # file (ValueError) too. The record is not needed there.
@@ -189,7 +192,11 @@ def _redacted(msg: str, args: tuple[object, ...]) -> tuple[object, ...]:
 
 
 def _request_id_of(resp: Response) -> str | None:
-    """Return the X-Request-ID the answer carries, else the id of the request being served, if any."""
+    """Return the X-Request-ID the answer carries, else the id of the request being served, if any.
+
+    For an answer the app did not give (Gunicorn's own, api/server/worker.py): the app's requests
+    leave their id in the environ.
+    """
     name = logs.HEADER.lower()
     key: str
     value: str

@@ -88,9 +88,9 @@ def create_app(settings: Settings | None = None, test_config: Mapping[str, Any] 
 
     errors.init_app(app)
     health.init_app(app)
-    # Flask's way to wrap an app in WSGI middleware: its wsgi_app, replaced.
+    # Flask's way to wrap an app in WSGI middleware: its wsgi_app, replaced. The request id is given there.
     app.wsgi_app = security.SecureHeaders(app.wsgi_app)  # type: ignore[method-assign]
-    # Before the limiter's hooks: a 429 too carries a request id and is counted.
+    # Before the limiter's hooks: a 429 too has its route in the access log and is counted.
     requestid.init_app(app)
     metrics.init_app(app)
     auth.init_app(app)

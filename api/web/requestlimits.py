@@ -9,20 +9,19 @@ asks flask-limiter's own resolution once per endpoint and method, then counts ea
 flask-limiter's strategy and storage, as its check would, and adds its headers from one window read.
 
 Storage failures stay flask-limiter's to handle: while its storage is down (it counts in memory
-then), or when a count here fails, the request goes on to flask-limiter's own check, which falls
-back to memory, probes the storage with a growing delay and returns to it. Otherwise its check
-is skipped (FastLimiter): it would cost as much again to find nothing to do.
+then), or when a count here fails, the request is handed to flask-limiter's own check, which falls
+back to memory, probes the storage with a growing delay and returns to it. Otherwise flask-limiter
+has no per-request work at all (FastLimiter): it would cost as much again to find nothing to do.
 """
 
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter._extension import LimiterContext
 from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.strategies import RateLimiter
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 if TYPE_CHECKING:
     # flask-limiter's resolved limit: public as what its resolution returns, not as a name.
@@ -49,37 +48,26 @@ class _Counted(NamedTuple):
     deductions: tuple[tuple["RuntimeLimit", tuple[str, ...]], ...]
     # Counted by flask-limiter's own check (storage down or failing): its context has the limit.
     delegated: bool
+    # The shown limit's storage key and count after this request, when its hit told them (a fixed
+    # window): the headers then need one read of the storage, not a key and two reads.
+    window: tuple[str, int] | None = None
 
 
 class FastLimiter(Limiter):
-    """flask-limiter's Limiter, whose own per-request work runs only on what RequestLimits leaves it.
+    """flask-limiter's Limiter, whose per-request hooks RequestLimits runs, and only when needed.
 
-    Its check and its per-request state (``context``: its after-request and teardown hooks read
-    and clear it) are skipped for a request counted here: they would find nothing to do, at the
-    cost of a few context look-ups each. Both are flask-limiter 4.1's (pinned), and the tests of
-    limits with a failing storage cover the requests left to it.
+    flask-limiter registers a check before each request, its headers after and a reset of its
+    request state at teardown: three hooks and a dozen context look-ups a request, for requests
+    RequestLimits has already counted. Here they are not registered (flask-limiter adds them only
+    for a limiter not yet among the app's, 4.1's ``init_app``, pinned); RequestLimits calls the
+    check itself for the requests it leaves to flask-limiter, and the tests of limits with a
+    failing storage cover those.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # What ``context`` gives for a request counted here: never written to, so always empty.
-        self._idle = LimiterContext()
-
-    def _check_request_limit(self, *args: Any, **kwargs: Any) -> None:
-        """Run flask-limiter's check unless RequestLimits counted this request already."""
-        if not _counted_here():
-            super()._check_request_limit(*args, **kwargs)
-
-    @property
-    def context(self) -> LimiterContext:
-        """Return flask-limiter's state of this request; an empty one if RequestLimits counted it."""
-        return self._idle if _counted_here() else super().context
-
-
-def _counted_here() -> bool:
-    """Return True if RequestLimits counted this request (not left to flask-limiter's own check)."""
-    counted: _Counted | None = g.get(_STATE)
-    return counted is not None and not counted.delegated
+    def init_app(self, app: Flask) -> None:
+        """Configure flask-limiter on ``app`` without its request hooks (RequestLimits calls them)."""
+        app.extensions.setdefault("limiter", set()).add(self)
+        super().init_app(app)
 
 
 class RequestLimits:
@@ -91,10 +79,7 @@ class RequestLimits:
         self._plans: dict[tuple[str, str | None, str], tuple[_Planned, ...]] = {}
 
     def init_app(self, app: Flask) -> None:
-        """Register the check before each request and the headers after it; before the limiter's init_app.
-
-        Registered first, the check runs before flask-limiter's, which then knows whether to count.
-        """
+        """Register the check before each request and the deductions and headers after it."""
         self._app = app
         app.before_request(self.check)
         app.after_request(self.finish)
@@ -117,21 +102,25 @@ class RequestLimits:
 
     def finish(self, response: Response) -> Response:
         """Deduct the limits that count this answer (a 401), then add the limit headers."""
-        # Read, not taken: flask-limiter's teardown asks again (FastLimiter.context).
         counted: _Counted | None = g.get(_STATE)
         if counted is None:
             return response
-        strategy = self._limiter.limiter
+        limiter = self._limiter
+        strategy = limiter.limiter
         try:
-            for limit, args in counted.deductions:
+            header = counted.header
+            deductions = counted.deductions
+            if counted.delegated:
+                # What flask-limiter's own check found: its limits to deduct, and the one to show.
+                pending = limiter.context.conditional_deductions.items()
+                deductions = tuple((limit, tuple(args)) for limit, args in pending)
+                current = limiter.current_limit
+                header = (current.limit, tuple(current.request_args)) if current else None
+            for limit, args in deductions:
                 if limit.deduct_when is not None and limit.deduct_when(response):
                     strategy.hit(limit.limit, *args, cost=limit.deduction_amount)
-            header = counted.header
-            if counted.delegated:
-                current = self._limiter.current_limit
-                header = (current.limit, tuple(current.request_args)) if current else None
             if header is not None:
-                _add_headers(response, strategy, *header)
+                _add_headers(response, strategy, *header, counted.window)
         except StorageError:
             # The next request's count meets the same failure and hands over to flask-limiter.
             pass
@@ -144,26 +133,33 @@ class RequestLimits:
         if plan is None:
             plan = self._plans[plan_key] = self._plan(*plan_key)
         header: tuple[RuntimeLimit, tuple[str, ...]] | None = None
+        window: tuple[str, int] | None = None
         deductions = []
         for planned in plan:
             limit = planned.limit
             if limit.is_exempt:
                 continue
-            args = (limit.key_func(), planned.scope)
+            item, args, cost = limit.limit, (limit.key_func(), planned.scope), limit.deduction_amount
+            hit: tuple[str, int] | None = None
             if limit.deduct_when is not None:
                 deductions.append((limit, args))
-                passed = strategy.test(limit.limit, *args, cost=limit.deduction_amount)
+                passed = strategy.test(item, *args, cost=cost)
+            elif type(strategy) is FixedWindowRateLimiter:
+                # Its hit, keeping the count it reads (limits' FixedWindowRateLimiter.hit keeps a bool).
+                key = item.key_for(*args)
+                hit = (key, strategy.storage.incr(key, item.get_expiry(), amount=cost))
+                passed = hit[1] <= item.amount
             else:
-                passed = strategy.hit(limit.limit, *args, cost=limit.deduction_amount)
+                passed = strategy.hit(item, *args, cost=cost)
             # As flask-limiter: the headers show the first limit of this endpoint's own, else a shared one.
             if header is None or (header[0].shared and not limit.shared):
-                header = (limit, args)
+                header, window = (limit, args), hit
             if not passed:
-                self._limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", limit.limit, *args)
-                setattr(g, _STATE, _Counted((limit.limit, args), tuple(deductions), delegated=False))
+                self._limiter.logger.info("ratelimit %s (%s) exceeded at endpoint: %s", item, *args)
+                setattr(g, _STATE, _Counted((item, args), tuple(deductions), False, hit))
                 raise RateLimitExceeded(limit)
         shown = (header[0].limit, header[1]) if header is not None else None
-        setattr(g, _STATE, _Counted(shown, tuple(deductions), delegated=False))
+        setattr(g, _STATE, _Counted(shown, tuple(deductions), False, window))
 
     def _plan(self, endpoint: str, blueprint: str | None, method: str) -> tuple[_Planned, ...]:
         """Return the limits flask-limiter resolves for ``endpoint``, in the order it checks them."""
@@ -180,15 +176,27 @@ class RequestLimits:
         )
 
     def _delegate(self) -> None:
-        """Leave this request to flask-limiter's own check, which runs next."""
+        """Hand this request to flask-limiter's own check (its state lives and ends with the request)."""
         setattr(g, _STATE, _Counted(None, (), delegated=True))
+        self._limiter._check_request_limit()
 
 
 def _add_headers(
-    response: Response, strategy: RateLimiter, item: RateLimitItem, args: tuple[str, ...]
+    response: Response,
+    strategy: RateLimiter,
+    item: RateLimitItem,
+    args: tuple[str, ...],
+    window: tuple[str, int] | None,
 ) -> None:
-    """Add the limit, what remains and when it resets; a 429 of the limiter's also gets Retry-After."""
-    reset, remaining = strategy.get_window_stats(item, *args)
+    """Add the limit, what remains and when it resets; a 429 of the limiter's also gets Retry-After.
+
+    ``window``: the limit's storage key and its count after this request, if the check read them.
+    """
+    if window is None:
+        reset, remaining = strategy.get_window_stats(item, *args)
+    else:
+        key, count = window
+        reset, remaining = strategy.storage.get_expiry(key), max(0, item.amount - count)
     reset_at = int(reset + 1)
     headers = response.headers
     headers.extend(

@@ -3,7 +3,6 @@ limit. Each test kills mutants of api/web/validation.py that the behaviour tests
 (`make mutate`)."""
 
 import io
-import json
 import sys
 from types import SimpleNamespace
 
@@ -149,10 +148,8 @@ def test_an_unforeseen_parser_error_is_answered_without_its_text(client, auth_he
     def unforeseen(*args, **kwargs):
         raise ValueError("internal detail of the parser")
 
-    # Only validation's view of the json module: the token store parses its file with the real one.
-    monkeypatch.setattr(
-        validation, "json", SimpleNamespace(loads=unforeseen, JSONDecodeError=json.JSONDecodeError)
-    )
+    # Only validation's own parser: the token store parses its file with the real one.
+    monkeypatch.setattr(validation, "_DECODER", SimpleNamespace(decode=unforeseen))
     status, error = _error(client, auth_header, b'{"a": "x"}')
     assert (status, error["code"], error["message"]) == (400, "invalid_json", "body is not valid JSON")
 
