@@ -53,3 +53,21 @@ def test_between_runs_after_every_chunk_and_one_text_is_never_split():
     out = score_in_chunks(lambda b: [1.0] * len(b), ["x" * 10_000] * 3, 1e-9, lambda: calls.append(1))
     assert out == [1.0] * 3
     assert len(calls) == 3
+
+
+def test_a_batch_within_the_first_chunk_is_one_call_and_one_pause_and_none_is_nothing():
+    batches, pauses = [], []
+
+    def score(batch):
+        batches.append(list(batch))
+        return [1.0] * len(batch)
+
+    # The first chunk holds 2500 characters (10 ms at the slowest rate guessed): 25 tweets of 100 fit.
+    assert score_in_chunks(score, ["x" * 100] * 25, 0.01, lambda: pauses.append(1)) == [1.0] * 25
+    assert [len(batch) for batch in batches] == [25]
+    assert pauses == [1]
+    # One more character does not fit: two chunks, as the sizing says.
+    score_in_chunks(score, ["x" * 100] * 24 + ["x" * 101], 0.01, lambda: pauses.append(1))
+    assert [len(batch) for batch in batches[1:]] == [24, 1]
+    assert score_in_chunks(score, [], 0.01, lambda: pauses.append(1)) == []
+    assert len(batches) == 3 and len(pauses) == 3
