@@ -97,6 +97,7 @@ class Metrics:
         # METHODS and "other", status codes).
         self._counters: dict[tuple[str, str, int], Counter] = {}
         self._latencies: dict[str, Histogram] = {}
+        self._scored: dict[tuple[str, str], Counter] = {}
         self.requests = Counter(
             "sentiment_http_requests",
             "Requests answered by the app, by URL rule, method and status.",
@@ -157,9 +158,10 @@ class Metrics:
 
     def observe(self, response: Response) -> Response:
         """Count the answer and its latency under the request's URL rule."""
-        rule = request.url_rule
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        rule = current.url_rule
         endpoint = rule.rule if rule is not None else UNMATCHED
-        method = request.method
+        method = current.method
         status = response.status_code
         self._request_counter(endpoint, method if method in METHODS else "other", status).inc()
         started = g.get("metrics_started")
@@ -178,6 +180,13 @@ class Metrics:
         if key not in self._counters:
             self._counters[key] = self.requests.labels(endpoint, method, str(status))
         return self._counters[key]
+
+    def count_tweets(self, model: str, label: str, count: int) -> None:
+        """Count ``count`` tweets ``model`` labelled ``label`` (the series looked up once)."""
+        key = (model, label)
+        if key not in self._scored:
+            self._scored[key] = self.tweets.labels(model, label)
+        self._scored[key].inc(count)
 
     def _latency_of(self, endpoint: str) -> Histogram:
         """Return the latency histogram of an endpoint, looked up once."""
@@ -205,13 +214,13 @@ class Metrics:
 
 def count_scored(scores: Mapping[str, list[float]]) -> None:
     """Count one request's scored tweets by model and label; ``scores`` is ``{model: [log-odds]}``."""
-    tweets = current_app.extensions[c.EXT_METRICS].tweets
+    metrics: Metrics = current_app.extensions[c.EXT_METRICS]
     for model, model_scores in scores.items():
         labels = [label_of(score) for score in model_scores]
         for label in LABELS:
             count = labels.count(label)
             if count:  # every series exists from the start (attach): a 0 would only write the file
-                tweets.labels(model, label).inc(count)
+                metrics.count_tweets(model, label, count)
 
 
 @bp.get("/metrics")

@@ -29,6 +29,7 @@ from model.serving.registry import ModelSet
 bp = Blueprint("predict", __name__, url_prefix="/api/v1")
 
 PREDICT_PARAMETERS = ("model", "detail", "store", "explain")
+_ACCEPTED = frozenset(PREDICT_PARAMETERS)
 LISTING_PARAMETERS = ("limit", "before")
 
 
@@ -75,8 +76,7 @@ def predict() -> Response:
         history.record(caller, tweets, scores, versions, served.models)
     answer = registry.shape(tweets, scores, name, detail or explained)
     response = jsonify(answer if why is None else add_explanations(answer, why, name))
-    response.headers.update(charge.headers())
-    response.headers.update(identity_headers(served.infos, scores))
+    response.headers.update(charge.headers() | identity_headers(served.infos, scores))
     shadow = SHADOW.of(current_app)
     if shadow is not None:
         shadow.after(response, tweets, scores)  # scored once the answer is sent, off the request's path
@@ -86,7 +86,7 @@ def predict() -> Response:
 def _query(registry: ModelSet) -> tuple[str | None, bool, bool]:
     """Return the (model name, detail, store) the query string asks for, or raise InvalidParameter."""
     args = request.args  # one look-up of the request's parsed query
-    unknown = sorted(set(args) - set(PREDICT_PARAMETERS))
+    unknown = sorted(args.keys() - _ACCEPTED)
     if unknown:
         raise InvalidParameter(
             f"unknown query parameter; accepted: {', '.join(PREDICT_PARAMETERS)}", key=unknown[0]

@@ -76,7 +76,7 @@ class RequestLimits:
     def __init__(self, limiter: FastLimiter) -> None:
         self._limiter = limiter
         self._app: Flask | None = None
-        self._plans: dict[tuple[str, str | None, str], tuple[_Planned, ...]] = {}
+        self._plans: dict[tuple[str, str], tuple[_Planned, ...]] = {}
 
     def init_app(self, app: Flask) -> None:
         """Register the check before each request and the deductions and headers after it."""
@@ -86,7 +86,9 @@ class RequestLimits:
 
     def check(self) -> None:
         """Count this request in each of its endpoint's limits; raise RateLimitExceeded past one."""
-        endpoint = request.endpoint
+        # The request itself, not its context-local proxy: read three times here.
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        endpoint = current.endpoint
         # As flask-limiter: a request no route matched, or a static file, counts in no limit.
         if endpoint is None or endpoint.rpartition(".")[2] == "static":
             return
@@ -96,7 +98,7 @@ class RequestLimits:
             self._delegate()
             return
         try:
-            self._count(strategy, endpoint)
+            self._count(strategy, endpoint, current.blueprint, current.method)
         except StorageError:
             self._delegate()
 
@@ -126,12 +128,12 @@ class RequestLimits:
             pass
         return response
 
-    def _count(self, strategy: RateLimiter, endpoint: str) -> None:
+    def _count(self, strategy: RateLimiter, endpoint: str, blueprint: str | None, method: str) -> None:
         """Hit (or, for limits deducted only on some answers, test) each limit of ``endpoint``."""
-        plan_key = (endpoint, request.blueprint, request.method)
-        plan = self._plans.get(plan_key)
+        # The blueprint is the endpoint's prefix: the endpoint and method decide the plan.
+        plan = self._plans.get((endpoint, method))
         if plan is None:
-            plan = self._plans[plan_key] = self._plan(*plan_key)
+            plan = self._plans[endpoint, method] = self._plan(endpoint, blueprint, method)
         header: tuple[RuntimeLimit, tuple[str, ...]] | None = None
         window: tuple[str, int] | None = None
         deductions = []

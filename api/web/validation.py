@@ -153,11 +153,12 @@ def framing_errors() -> Iterator[None]:
 
 def _goes_past_the_cap(request: Request, body: bytes) -> bool:
     """Return True if a body without Content-Length has more bytes after the ``body`` werkzeug stopped at."""
-    # A Content-Length first (every client but a chunked one): werkzeug has held that to the limit.
-    if request.content_length is not None:
-        return False
+    # Short of the limit first (almost every body), a header look-up saved.
     limit = request.max_content_length
     if limit is None or len(body) < limit:
+        return False
+    # A Content-Length (every client but a chunked one): werkzeug has held that to the limit.
+    if request.content_length is not None:
         return False
     # The raw stream: werkzeug's own is exhausted at the limit and would refuse even a body that ends there.
     return bool(request.input_stream.read(1))
