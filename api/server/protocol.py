@@ -1,6 +1,8 @@
 """HTTP/1.x rules the worker (api/server/worker.py) adds to Gunicorn's: which versions are served, what its
-refusals say, and what becomes of a connection whose request body is not read to its end."""
+refusals say (in the API's JSON error shape), and what becomes of a connection whose request body is not
+read to its end."""
 
+import json
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +11,7 @@ from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, Protocol, Self, TypeAlias, TypeVar
 
+from gunicorn import util
 from gunicorn.config import Config
 from gunicorn.http.errors import InvalidHTTPVersion, NoMoreData, ParseException
 from gunicorn.http.message import Request
@@ -16,6 +19,8 @@ from gunicorn.http.wsgi import Response, default_environ
 
 from api import jsonlog as logs
 from api.addresses import SocketAddress
+from api.errors import error_body
+from api.security import HEADERS
 
 # RFC 9112 is HTTP/1.1, and 1.0 is still spoken. Gunicorn's parser also lets HTTP/1.2 to 1.9 through
 # and answers in the request's own version ("HTTP/1.2 200 OK"), for a protocol that does not exist.
@@ -142,3 +147,29 @@ def access_args(
     resp = Response(req, sock, cfg)
     resp.status = f"{status} {reason_phrase(status)}"
     return resp, req, environ, timedelta(0)
+
+
+def write_json_error(
+    sock: socket.socket,
+    status: int,
+    reason: str | None = None,
+    mesg: str | None = None,
+    message: str | None = None,
+) -> None:
+    """Answer in the API's JSON error shape, with its security headers, and close.
+
+    Stands in for ``gunicorn.util.write_error``, which answers malformed HTTP
+    (a bad request line, oversized headers) with an HTML page. ``mesg``,
+    Gunicorn's detail, is left out: it can quote the request's own bytes. So is
+    ``reason``: the status line's is the status's own (Gunicorn gave 501 "Bad Request").
+    """
+    refusal = refusing.get()
+    status = refusal_status(status, refusal[1] if refusal else None)
+    reason = reason_phrase(status)
+    message = message or MESSAGES.get(status) or f"malformed HTTP request: {reason.lower()}"
+    body = json.dumps(error_body(status, message)).encode()
+    request_id = logs.request_id.get() or logs.new_request_id()
+    head = [f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: application/json"]
+    head.append(f"{logs.HEADER}: {request_id}")
+    head += [f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in HEADERS.items())]
+    util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)

@@ -15,7 +15,6 @@ Gunicorn's own error answers (a malformed request) are JSON, with a request id;
 the logger (api/server/logger.py) keeps the request's bytes out of its lines.
 """
 
-import json
 import socket
 import ssl
 import time
@@ -35,49 +34,18 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from api import jsonlog as logs
 from api.addresses import SocketAddress, peer
-from api.errors import error_body
-from api.security import HEADERS
 from api.server.balance import ConnectionBoard
 from api.server.connections import ConnectionCaps, total_cap
 from api.server.listeners import ListenerName
 from api.server.protocol import (
     HTTP_VERSIONS,
-    MESSAGES,
     SERVER_NAME,
     ClosingBody,
     access_args,
-    reason_phrase,
-    refusal_status,
     refused,
-    refusing,
+    write_json_error,
 )
 from api.settings import Settings
-
-
-def write_json_error(
-    sock: socket.socket,
-    status: int,
-    reason: str | None = None,
-    mesg: str | None = None,
-    message: str | None = None,
-) -> None:
-    """Answer in the API's JSON error shape, with its security headers, and close.
-
-    Stands in for ``gunicorn.util.write_error``, which answers malformed HTTP
-    (a bad request line, oversized headers) with an HTML page. ``mesg``,
-    Gunicorn's detail, is left out: it can quote the request's own bytes. So is
-    ``reason``: the status line's is the status's own (Gunicorn gave 501 "Bad Request").
-    """
-    refusal = refusing.get()
-    status = refusal_status(status, refusal[1] if refusal else None)
-    reason = reason_phrase(status)
-    message = message or MESSAGES.get(status) or f"malformed HTTP request: {reason.lower()}"
-    body = json.dumps(error_body(status, message)).encode()
-    request_id = logs.request_id.get() or logs.new_request_id()
-    head = [f"HTTP/1.1 {status} {reason}", "Connection: close", "Content-Type: application/json"]
-    head.append(f"{logs.HEADER}: {request_id}")
-    head += [f"Content-Length: {len(body)}", *(f"{name}: {value}" for name, value in HEADERS.items())]
-    util.write_nonblock(sock, "\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
 
 
 def _speaks_plain_http(sock: socket.socket) -> bool:

@@ -18,6 +18,7 @@ from pydantic_core import CoreSchema, core_schema
 from api.settings import Settings
 from api.web.driftshapes import DriftState
 from api.web.explainshapes import Explanation
+from api.web.readyshapes import HistoryState, JobsState, StorageState
 from model.serving.explain import DEFAULT_TOP
 from model.serving.labels import LABELS
 from model.serving.registry import ALL
@@ -146,36 +147,6 @@ class PredictionsQuery(BaseModel):
         description="A cursor: only rows stored before this one, the `next` of the previous page"
         " (default: from the newest row).",
     )
-
-
-class HistoryState(BaseModel):
-    """The prediction history, as /readyz reports it."""
-
-    enabled: bool = Field(description="The server keeps a history.")
-    ok: bool = Field(
-        description="Its last write succeeded (false: the database failed, predictions are still served)."
-    )
-    failures: int = Field(ge=0, description="Failed batch writes.")
-    dropped: int = Field(ge=0, description="Requests not recorded because the write queue was full.")
-
-
-class StorageState(BaseModel):
-    """Where the rate limits are counted, as /readyz reports it."""
-
-    shared: bool = Field(
-        description="Limits are counted in the configured storage; false while a worker falls back to its"
-        " own memory."
-    )
-    fallbacks: int = Field(ge=0, description="Times a worker fell back to its own memory.")
-
-
-class JobsState(BaseModel):
-    """The job queue's broker, as /readyz reports it: one that is down does not make the server unready."""
-
-    broker: str = Field(description="embedded (the server's own worker), amqp or redis.")
-    ok: bool = Field(description="The broker answered its last check.")
-    error: str | None = Field(description="Why it did not (never its URL or password).")
-    embedded: bool = Field(description="Jobs run on the worker process this server starts.")
 
 
 class ErrorDetail(BaseModel):
