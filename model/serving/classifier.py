@@ -10,6 +10,8 @@ from numpy.typing import NDArray
 
 from model.errors import ArtifactError
 from model.serving.base import (
+    SOLVER_MAX_ITERATIONS,
+    SOLVER_TOLERANCE,
     Attribution,
     JSONObject,
     Params,
@@ -26,7 +28,9 @@ from model.serving.text import preprocess
 from model.serving.traced import preprocess_traced
 
 FORMAT = "freqlr"
-FORMAT_VERSION = 2
+# 3: boosters kept unstemmed (model/serving/text.py): a version-2 file was trained on stemmed ones, and
+# this code would score it with other tokens than it learned from, so it is refused rather than misread.
+FORMAT_VERSION = 3
 
 
 class FrequencyLogisticModel(TweetClassifier):
@@ -76,7 +80,8 @@ class FrequencyLogisticModel(TweetClassifier):
             )
             features[out_idx] = table.transform([docs[i] for i in out_idx])
         featurizer = FrequencyFeaturizer(self.alpha, valence, boosters).fit(docs, y)
-        regression = LogisticRegression(C=self.C, max_iter=1000).fit(features, y)
+        regression = LogisticRegression(C=self.C, max_iter=SOLVER_MAX_ITERATIONS, tol=SOLVER_TOLERANCE)
+        regression.fit(features, y)
         self._set_weights(featurizer, regression.coef_[0], regression.intercept_[0])
         return self
 

@@ -9,6 +9,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from model.errors import ArtifactError
 from model.serving.base import (
+    SOLVER_MAX_ITERATIONS,
+    SOLVER_TOLERANCE,
     Attribution,
     JSONObject,
     Params,
@@ -25,7 +27,9 @@ from model.serving.tfidf import TfidfNgrams
 from model.serving.traced import preprocess_traced
 
 FORMAT = "nblr"
-FORMAT_VERSION = 2
+# 3: boosters kept unstemmed (model/serving/text.py): a version-2 file was trained on stemmed ones, and
+# this code would score it with other tokens than it learned from, so it is refused rather than misread.
+FORMAT_VERSION = 3
 # Per tweet, over its tokens: the summed valence, and how many tokens are positive and negative.
 LEXICON_FEATURES = ("lexicon_sum", "lexicon_positive", "lexicon_negative")
 
@@ -83,7 +87,7 @@ class NBLogisticModel(TweetClassifier):
         self.nb_ratio_ = ratio
         from sklearn.linear_model import LogisticRegression  # training only: serving never imports it
 
-        regression = LogisticRegression(C=self.C, max_iter=3000)
+        regression = LogisticRegression(C=self.C, max_iter=SOLVER_MAX_ITERATIONS, tol=SOLVER_TOLERANCE)
         regression.fit(self._features(ngrams, tokens), y)
         self.coef_: NDArray[np.float64] = regression.coef_[0].astype(float)
         self.intercept_ = float(regression.intercept_[0])

@@ -104,7 +104,7 @@ def test_unknown_model_name_is_named(make_app):
 
 def test_check_command_verifies_every_model(capsys):
     assert main(["check", "--artifacts", str(DEFAULT_DIR)]) == 0
-    assert re.fullmatch(r".*: freqlr v2-\w+, nblr v2-\w+ verified; serving freqlr\n", capsys.readouterr().out)
+    assert re.fullmatch(r".*: freqlr v3-\w+, nblr v3-\w+ verified; serving freqlr\n", capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(
@@ -139,10 +139,12 @@ def test_committed_models_are_what_training_reproduces(tmp_path):
     The settings cross-validation chose are taken from the manifest, so the
     test retrains once per model instead of once per fold and candidate.
     Vocabulary, structure and every setting must be identical; learned numbers
-    may differ in their last digits, as floating-point sums do between CPUs: on
-    an AMD EPYC machine the coefficients came out at most 1.2e-9 apart from the
-    committed ones (which are of the order of 0.01 to 10), so numbers are
-    compared to 1e-8, or a relative 1e-6 for large ones.
+    may differ a little, as floating-point sums do between CPUs and BLAS thread
+    counts, and the solver stops where its gradient is small, not at one exact
+    point: solved to model.serving.base's SOLVER_TOLERANCE, nblr's weights (of
+    the order of 0.01 to 5) came out at most 3e-5 apart between one BLAS thread
+    and two, so numbers are compared to 1e-4, or a relative 1e-6 for large ones.
+    Any change of data, features or settings moves them by far more.
     """
     manifest = json.loads((DEFAULT_DIR / "manifest.json").read_text())
     settings = {name: entry["params"][RECIPES[name].param] for name, entry in manifest["models"].items()}
@@ -159,9 +161,9 @@ def _artifact(path):
 
 
 def _assert_same(made, committed, where):
-    """Assert two JSON documents are equal, floats to within 1e-8 (or a relative 1e-6, if larger)."""
+    """Assert two JSON documents are equal, floats to within 1e-4 (or a relative 1e-6, if larger)."""
     if isinstance(committed, float):
-        assert made == pytest.approx(committed, rel=1e-6, abs=1e-8), where
+        assert made == pytest.approx(committed, rel=1e-6, abs=1e-4), where
     elif isinstance(committed, dict):
         assert made.keys() == committed.keys(), where
         for key in committed:

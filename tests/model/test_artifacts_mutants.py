@@ -61,7 +61,7 @@ def test_a_compressed_model_has_a_fixed_timestamp_and_the_best_compression(tmp_p
     payload = (tmp_path / "x.json.gz").read_bytes()
     assert payload[4:8] == b"\0\0\0\0"  # gzip's MTIME field
     assert payload[8] == 2  # XFL 2: compressed with the slowest, best level
-    assert saved["version"] == "v2-" + hashlib.sha256(payload).hexdigest()[:12]
+    assert saved["version"] == "v3-" + hashlib.sha256(payload).hexdigest()[:12]
     manifest = json.loads((tmp_path / MANIFEST).read_bytes())
     assert manifest["default_model"] == "x"
     assert manifest["files"] == {"x.json.gz": hashlib.sha256(payload).hexdigest()}

@@ -28,7 +28,7 @@ def test_models_lists_every_model_with_heldout_metrics(client, auth_header):
     assert [m["default"] for m in answer["models"]] == [True, False]
     for info in answer["models"]:
         assert {"accuracy", "roc_auc", "brier"} <= info["metrics"].keys()
-        assert info["version"].startswith("v2-")
+        assert info["version"].startswith("v3-")
 
 
 def test_models_needs_a_token(client):

@@ -51,7 +51,7 @@ def test_manifest_records_what_a_reader_needs(small_csv, tmp_path):
     assert entry["training_data"]["train_rows"] == 60
     assert entry["training_data"]["heldout_rows"] == 20
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "brier"} <= entry["metrics"].keys()
-    assert entry["version"].startswith("v2-")
+    assert entry["version"].startswith("v3-")
 
 
 def test_loaded_models_are_the_trained_ones(small_csv, tmp_path):

@@ -63,7 +63,7 @@ def test_model_endpoint_needs_a_token(client, auth_header):
     assert client.get("/api/v1/model").status_code == 401
     info = client.get("/api/v1/model", headers=auth_header).get_json()
     assert info["name"] == "freqlr"
-    assert info["version"].startswith("v2-")
+    assert info["version"].startswith("v3-")
     assert 0.5 < info["metrics"]["accuracy"] <= 1
 
 
