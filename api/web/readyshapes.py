@@ -14,7 +14,11 @@ class HistoryState(BaseModel):
         description="Its last write succeeded (false: the database failed, predictions are still served)."
     )
     failures: int = Field(ge=0, description="Failed batch writes.")
-    dropped: int = Field(ge=0, description="Requests not recorded because the write queue was full.")
+    dropped: int = Field(
+        ge=0,
+        description="Requests this worker left out because its write queue was full (every worker's:"
+        " sentiment_history_dropped_total).",
+    )
 
 
 class StorageState(BaseModel):
