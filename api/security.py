@@ -33,11 +33,11 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def with_headers(headers: HeaderList, given_id: str | None) -> HeaderList:
+def with_headers(headers: HeaderList, given_id: str) -> HeaderList:
     """Return ``headers`` with the security headers it lacks, and ``given_id`` unless it names one."""
     present = {name.lower() for name, _ in headers}
     added = [pair for lower, pair in _BY_LOWER_NAME if lower not in present]
-    if given_id is not None and _REQUEST_ID_LOWER not in present:
+    if _REQUEST_ID_LOWER not in present:
         added.append((REQUEST_ID_HEADER, given_id))
     return headers + added
 

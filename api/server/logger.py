@@ -142,11 +142,8 @@ class HardenedLogger(glogging.Logger):
             line = formatter.access_line(self.access_log.name, message, fields, created, pid)
             handler.acquire()
             try:
-                stream = handler.stream
-                stream.write(line + handler.terminator)
-                # What the handler's flush does, under the lock already held here.
-                if stream and hasattr(stream, "flush"):
-                    stream.flush()
+                handler.stream.write(line + handler.terminator)
+                handler.stream.flush()  # the handler's flush, without taking the lock held here again
             except (OSError, ValueError):
                 # As the record path: a failed write goes to the handler's _FailureReporter; a closed
                 # file (ValueError) too. The record is not needed there.

@@ -25,13 +25,8 @@ def score_in_chunks(
 ) -> list[float]:
     """Return ``score(texts)``, computed a chunk of about ``chunk_seconds`` at a time, calling
     ``between`` after each chunk."""
-    start, rate = 0, FIRST_GUESS_SECONDS_PER_CHAR
-    if texts and sum(map(len, texts)) <= chunk_seconds / rate:
-        # One chunk holds them all (most requests): the same call and pause, without the sizing.
-        whole = list(score(texts))
-        between()
-        return whole
     out: list[float] = []
+    start, rate = 0, FIRST_GUESS_SECONDS_PER_CHAR
     while start < len(texts):
         end, size = _chunk_end(texts, start, max(1, round(chunk_seconds / rate)))
         began = time.perf_counter()
