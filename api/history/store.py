@@ -5,10 +5,9 @@ full makes it count the failure (api/history/outcome.py), log it without tweet t
 return False. ``recent`` reads the newest rows, ``add_feedback`` joins a caller's labels to
 its stored answers, ``live_accuracy`` and ``drift_windows`` read what api/history/monitor.py
 publishes (their queries in api/history/reads.py); each raises HistoryReadError when the
-database does not answer. Retention (by
-rows and by age, of predictions and, on feedback's writes, of feedback alike) runs after a
-write, at most once a minute; a database the server could not migrate at start-up is
-migrated at the first write that reaches it.
+database does not answer. Retention (by rows and by age, of predictions and, on feedback's
+writes, of feedback alike) runs after a write, at most once a minute; a database the server
+could not migrate at start-up is migrated at the first write that reaches it.
 
 Two processes write through a store: the server's history writer (api/history/writer.py)
 in one transaction per batch, and, outside Gunicorn (the Flask test client, ``flask run``),
