@@ -8,11 +8,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import explain, faults, floor, history, hostile, inprocess, memory, report, tokens, wrk
+from bench import ablation, explain, faults, floor, history, hostile, inprocess, memory, report, tokens, wrk
 from bench.history import measured_run
 from model.paths import DEFAULT_DATA
 from model.serving import artifacts
@@ -26,6 +26,8 @@ from tests.e2e import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Gunicorn's config and app for a server with parts left out (bench/ablation.py).
+ABLATED_SERVER = ("--config", "python:bench.ablated_conf", "bench.ablated:build()")
 # (scenario, tweets per request, connection counts, query): small requests at low
 # and high concurrency; big ones need fewer connections to keep every worker busy.
 # The predict runs measure model, validation and limiter over HTTPS (issue 4), so
@@ -51,13 +53,15 @@ def _parser():
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
     parser.add_argument(
         "--only",
-        choices=("all", "tokens", "hostile", "explain", "floor", "startup"),
+        choices=("all", "tokens", "hostile", "explain", "floor", "startup", "ablation"),
         default="all",
         help="tokens: only the token-lookup runs (no-op with 1 and 10,000 tokens); hostile: only the timed"
         " hostile load and faults (the figures the live tests do not bound); explain: only the in-process"
         " cost of ?explain=true and of the identity headers; floor: start-up, each process's memory (PSS) and"
         " the no-op and 1-tweet predict against a bare Flask app on the same server; startup: the floor's"
-        " start-up and memory alone (seconds, not minutes); default: every part",
+        " start-up and memory alone (seconds, not minutes); ablation: the floor's no-op and predict with the"
+        " access log, the metrics and the request limits left out one after another (a few minutes, not in"
+        " the default); default: every part but the ablation",
     )
     return parser
 
@@ -123,8 +127,11 @@ def measure_https(texts, seconds, workers, wrk_path):
 
 
 @contextmanager
-def _bench_server(tmp, workers):
-    """Start the server as ``make api-start`` does, limits out of reach; yield it and its start-up (s)."""
+def _bench_server(tmp, workers, ablate=()):
+    """Start the server as ``make api-start`` does, limits out of reach; yield it and its start-up (s).
+
+    ``ablate`` names parts to leave out (bench/ablation.py's PARTS): then the ablated copy is served.
+    """
     env = {
         "API_RATE_LIMIT": "1000000000/minute",
         "API_WORK_LIMIT": "1000000000000/minute",
@@ -134,8 +141,12 @@ def _bench_server(tmp, workers):
     }
     # Every row kept: retention's large DELETEs would otherwise fall inside some runs only.
     env["API_HISTORY_MAX_ROWS"] = str(10**9)
+    args = {}
+    if ablate:
+        env[ablation.ENV] = ",".join(ablate)
+        args["args"] = ABLATED_SERVER
     start = time.monotonic()
-    with running_server(tmp, env=env, workers=workers, ready=False) as server:
+    with running_server(tmp, env=env, workers=workers, ready=False, **args) as server:
         wait_ready(server.url, server.context, server.process, server.log_path)
         yield server, time.monotonic() - start
 
@@ -165,6 +176,22 @@ def measure_floor(texts, seconds, workers, wrk_path, bare_floor=True):
                     result = floor.measure(server, bare, bodies[1], seconds, wrk_path)
     total = round(sum(row["pss_mib"] for row in pss), 1)
     return {"startup_s": startup, "pss_after_warmup": pss, "pss_total_mib": total, **result}
+
+
+def measure_ablation(texts, seconds, workers, wrk_path):
+    """Serve each of bench/ablation.py's variants and the bare app at once; alternate wrk runs on them."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        tmp = Path(tmp)
+        bodies = _bodies(tmp, texts)
+        servers = {}
+        for index, (name, parts) in enumerate(ablation.VARIANTS.items()):
+            folder = tmp / f"server-{index}"
+            folder.mkdir()
+            servers[name], _ = stack.enter_context(_bench_server(folder, workers, parts))
+            _warm_up(servers[name], bodies, wrk_path)
+        certs = next(iter(servers.values())).certs
+        bare = stack.enter_context(floor.bare_server(tmp, certs, workers))
+        return ablation.measure(servers, bare, bodies[1], seconds, wrk_path)
 
 
 def _readyz(server):
@@ -238,6 +265,11 @@ def _only(args, wrk_path):
         texts = [text for text, _ in read_rows(args.data)]
         result["startup"] = measure_floor(texts, args.seconds, args.workers, wrk_path, bare_floor=False)
         text = floor.startup_memory_table(result["startup"])
+    elif args.only == "ablation":
+        print("the floor with the access log, metrics and limits left out, over HTTPS...", flush=True)
+        texts = [text for text, _ in read_rows(args.data)]
+        result["ablation"] = measure_ablation(texts, args.seconds, args.workers, wrk_path)
+        text = ablation.table(result["ablation"])
     elif args.only == "explain":
         print("explain and identity headers, in process...", flush=True)
         result["explain"] = explain.measure([text for text, _ in read_rows(args.data)])

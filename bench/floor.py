@@ -93,36 +93,54 @@ def measure(server, bare, body, seconds, wrk_path, rounds=ROUNDS, connections=CO
         "noop": (server.url + "/api/v1/model", server.token, None),
         "predict_1": (server.url + "/api/v1/predict?store=false", server.token, body),
     }
+    runs = alternate(targets, seconds, wrk_path, rounds, connections, "floor")
+    return {"connections": connections, "rounds": rounds, "seconds": seconds, "runs": runs, **summary(runs)}
+
+
+def alternate(targets, seconds, wrk_path, rounds, connections, label):
+    """Warm every side up, then run wrk on each in ``rounds`` rounds of rotating order; return the runs.
+
+    ``targets`` maps each side's name to (url, token, body file or None); ``label`` starts its lines.
+    """
     for url, token, payload in targets.values():
         wrk.run(url, token, payload, connections, WARM_UP_S, wrk_path)
+    sides = tuple(targets)
+    width = max(map(len, sides))
     runs = []
     for round_ in range(rounds):
         # Each round in another order, so that no side always follows the same one.
-        order = SIDES[round_ % len(SIDES) :] + SIDES[: round_ % len(SIDES)]
-        for side in order:
+        shift = round_ % len(sides)
+        for side in sides[shift:] + sides[:shift]:
             time.sleep(wrk.SETTLE_S)
             url, token, payload = targets[side]
             row = wrk.run(url, token, payload, connections, seconds, wrk_path)
             row.update(side=side, round=round_)
             runs.append(row)
-            print(f"  floor {side:<10} round {round_}: {row['requests_per_s']:>8,.0f} req/s", flush=True)
-    return {"connections": connections, "rounds": rounds, "seconds": seconds, "runs": runs, **summary(runs)}
+            rate = row["requests_per_s"]
+            print(f"  {label} {side:<{width}} round {round_}: {rate:>8,.0f} req/s", flush=True)
+    return runs
 
 
 def summary(runs):
     """Return each side's median requests/s, ours over the bare app's, and whether each bar is met."""
+    rates, ratios = over_bare(runs)
+    ratios = {side: ratios[side] for side in BARS if side in ratios}
+    return {
+        "rps": rates,
+        "over_bare": ratios,
+        "meets": {side: ratio is not None and ratio >= BARS[side] for side, ratio in ratios.items()},
+        "errors": sum(row["non_2xx"] + row["socket_errors"] for row in runs),
+    }
+
+
+def over_bare(runs):
+    """Return each side's median requests/s, and each over the bare side's (None without one)."""
     rates = {}
     for row in runs:
         rates.setdefault(row["side"], []).append(row["requests_per_s"])
     medians = {side: statistics.median(values) for side, values in rates.items()}
     bare = medians.get("bare")
-    ratios = {side: round(medians[side] / bare, 3) if bare else None for side in BARS if side in medians}
-    return {
-        "rps": medians,
-        "over_bare": ratios,
-        "meets": {side: ratio is not None and ratio >= BARS[side] for side, ratio in ratios.items()},
-        "errors": sum(row["non_2xx"] + row["socket_errors"] for row in runs),
-    }
+    return medians, {side: round(rate / bare, 3) if bare else None for side, rate in medians.items()}
 
 
 def table(floor):

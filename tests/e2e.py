@@ -25,6 +25,8 @@ ROOT = PROJECT_ROOT
 BODY = {"t1": "I love this, what a great day :)", "t2": "worst service ever, so angry"}
 LABELS = {"t1": "Positive", "t2": "Negative"}
 OPENSSL_CONF = ROOT / "deploy" / "openssl.cnf"
+# What Gunicorn is given after its command: the server as `make api-start` runs it.
+SERVER_ARGS = ("--config", "gunicorn.conf.py", "wsgi:app")
 
 
 @dataclass
@@ -46,11 +48,12 @@ class Server:
 
 
 @contextmanager
-def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
+def running_server(tmp, env=None, workers=2, ready=True, client_cert=None, args=SERVER_ARGS):
     """Start Gunicorn exactly as `make api-start` does, with its own certificates and token.
 
     ``tmp`` is a fresh folder; ``env`` adds or overrides environment variables;
-    ``client_cert`` is a (cert, key) pair the readiness probe presents (mutual TLS).
+    ``client_cert`` is a (cert, key) pair the readiness probe presents (mutual TLS);
+    ``args`` replaces Gunicorn's config and app (make bench's ablation only).
     The server is stopped with SIGTERM (then SIGKILL) on exit.
     """
     certs = tmp / "certs"
@@ -83,7 +86,7 @@ def running_server(tmp, env=None, workers=2, ready=True, client_cert=None):
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", *args],
             cwd=ROOT,
             env=full_env,
             stdout=log,
