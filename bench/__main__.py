@@ -18,6 +18,7 @@ from model.paths import DEFAULT_DATA
 from model.serving import artifacts
 from model.training.data import read_rows
 from tests.e2e import (
+    SERVER_ARGS,
     dirty_arbiter_pids,
     history_writer_pids,
     running_server,
@@ -141,12 +142,11 @@ def _bench_server(tmp, workers, ablate=()):
     }
     # Every row kept: retention's large DELETEs would otherwise fall inside some runs only.
     env["API_HISTORY_MAX_ROWS"] = str(10**9)
-    args = {}
     if ablate:
         env[ablation.ENV] = ",".join(ablate)
-        args["args"] = ABLATED_SERVER
+    args = ABLATED_SERVER if ablate else SERVER_ARGS
     start = time.monotonic()
-    with running_server(tmp, env=env, workers=workers, ready=False, **args) as server:
+    with running_server(tmp, env=env, workers=workers, ready=False, args=args) as server:
         wait_ready(server.url, server.context, server.process, server.log_path)
         yield server, time.monotonic() - start
 
